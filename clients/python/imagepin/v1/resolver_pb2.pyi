@@ -1,0 +1,302 @@
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class Compression(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    COMPRESSION_UNSPECIFIED: _ClassVar[Compression]
+    COMPRESSION_NONE: _ClassVar[Compression]
+    COMPRESSION_GZIP: _ClassVar[Compression]
+    COMPRESSION_ZSTD: _ClassVar[Compression]
+COMPRESSION_UNSPECIFIED: Compression
+COMPRESSION_NONE: Compression
+COMPRESSION_GZIP: Compression
+COMPRESSION_ZSTD: Compression
+
+class Platform(_message.Message):
+    __slots__ = ("os", "architecture", "variant", "os_version", "os_features")
+    OS_FIELD_NUMBER: _ClassVar[int]
+    ARCHITECTURE_FIELD_NUMBER: _ClassVar[int]
+    VARIANT_FIELD_NUMBER: _ClassVar[int]
+    OS_VERSION_FIELD_NUMBER: _ClassVar[int]
+    OS_FEATURES_FIELD_NUMBER: _ClassVar[int]
+    os: str
+    architecture: str
+    variant: str
+    os_version: str
+    os_features: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, os: _Optional[str] = ..., architecture: _Optional[str] = ..., variant: _Optional[str] = ..., os_version: _Optional[str] = ..., os_features: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class Descriptor(_message.Message):
+    __slots__ = ("media_type", "digest", "size", "platform", "annotations", "urls", "artifact_type")
+    class AnnotationsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    MEDIA_TYPE_FIELD_NUMBER: _ClassVar[int]
+    DIGEST_FIELD_NUMBER: _ClassVar[int]
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    PLATFORM_FIELD_NUMBER: _ClassVar[int]
+    ANNOTATIONS_FIELD_NUMBER: _ClassVar[int]
+    URLS_FIELD_NUMBER: _ClassVar[int]
+    ARTIFACT_TYPE_FIELD_NUMBER: _ClassVar[int]
+    media_type: str
+    digest: str
+    size: int
+    platform: Platform
+    annotations: _containers.ScalarMap[str, str]
+    urls: _containers.RepeatedScalarFieldContainer[str]
+    artifact_type: str
+    def __init__(self, media_type: _Optional[str] = ..., digest: _Optional[str] = ..., size: _Optional[int] = ..., platform: _Optional[_Union[Platform, _Mapping]] = ..., annotations: _Optional[_Mapping[str, str]] = ..., urls: _Optional[_Iterable[str]] = ..., artifact_type: _Optional[str] = ...) -> None: ...
+
+class ResolveReferenceRequest(_message.Message):
+    __slots__ = ("reference", "platform")
+    REFERENCE_FIELD_NUMBER: _ClassVar[int]
+    PLATFORM_FIELD_NUMBER: _ClassVar[int]
+    reference: str
+    platform: Platform
+    def __init__(self, reference: _Optional[str] = ..., platform: _Optional[_Union[Platform, _Mapping]] = ...) -> None: ...
+
+class ResolveReferenceResponse(_message.Message):
+    __slots__ = ("normalized_reference", "digest", "pinned_reference", "pinned_reference_with_tag", "media_type", "size", "resolved_digest", "resolved_media_type", "manifests", "selected", "familiar_reference")
+    NORMALIZED_REFERENCE_FIELD_NUMBER: _ClassVar[int]
+    DIGEST_FIELD_NUMBER: _ClassVar[int]
+    PINNED_REFERENCE_FIELD_NUMBER: _ClassVar[int]
+    PINNED_REFERENCE_WITH_TAG_FIELD_NUMBER: _ClassVar[int]
+    MEDIA_TYPE_FIELD_NUMBER: _ClassVar[int]
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    RESOLVED_DIGEST_FIELD_NUMBER: _ClassVar[int]
+    RESOLVED_MEDIA_TYPE_FIELD_NUMBER: _ClassVar[int]
+    MANIFESTS_FIELD_NUMBER: _ClassVar[int]
+    SELECTED_FIELD_NUMBER: _ClassVar[int]
+    FAMILIAR_REFERENCE_FIELD_NUMBER: _ClassVar[int]
+    normalized_reference: str
+    digest: str
+    pinned_reference: str
+    pinned_reference_with_tag: str
+    media_type: str
+    size: int
+    resolved_digest: str
+    resolved_media_type: str
+    manifests: _containers.RepeatedCompositeFieldContainer[Descriptor]
+    selected: Descriptor
+    familiar_reference: str
+    def __init__(self, normalized_reference: _Optional[str] = ..., digest: _Optional[str] = ..., pinned_reference: _Optional[str] = ..., pinned_reference_with_tag: _Optional[str] = ..., media_type: _Optional[str] = ..., size: _Optional[int] = ..., resolved_digest: _Optional[str] = ..., resolved_media_type: _Optional[str] = ..., manifests: _Optional[_Iterable[_Union[Descriptor, _Mapping]]] = ..., selected: _Optional[_Union[Descriptor, _Mapping]] = ..., familiar_reference: _Optional[str] = ...) -> None: ...
+
+class GetManifestRequest(_message.Message):
+    __slots__ = ("reference", "platform")
+    REFERENCE_FIELD_NUMBER: _ClassVar[int]
+    PLATFORM_FIELD_NUMBER: _ClassVar[int]
+    reference: str
+    platform: Platform
+    def __init__(self, reference: _Optional[str] = ..., platform: _Optional[_Union[Platform, _Mapping]] = ...) -> None: ...
+
+class HistoryEntry(_message.Message):
+    __slots__ = ("created", "created_by", "author", "comment", "empty_layer")
+    CREATED_FIELD_NUMBER: _ClassVar[int]
+    CREATED_BY_FIELD_NUMBER: _ClassVar[int]
+    AUTHOR_FIELD_NUMBER: _ClassVar[int]
+    COMMENT_FIELD_NUMBER: _ClassVar[int]
+    EMPTY_LAYER_FIELD_NUMBER: _ClassVar[int]
+    created: str
+    created_by: str
+    author: str
+    comment: str
+    empty_layer: bool
+    def __init__(self, created: _Optional[str] = ..., created_by: _Optional[str] = ..., author: _Optional[str] = ..., comment: _Optional[str] = ..., empty_layer: _Optional[bool] = ...) -> None: ...
+
+class ImageConfig(_message.Message):
+    __slots__ = ("digest", "media_type", "architecture", "os", "variant", "created", "author", "env", "cmd", "entrypoint", "user", "working_dir", "labels", "exposed_ports", "volumes", "stop_signal", "rootfs_type", "diff_ids", "history", "raw", "os_version")
+    class LabelsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    DIGEST_FIELD_NUMBER: _ClassVar[int]
+    MEDIA_TYPE_FIELD_NUMBER: _ClassVar[int]
+    ARCHITECTURE_FIELD_NUMBER: _ClassVar[int]
+    OS_FIELD_NUMBER: _ClassVar[int]
+    VARIANT_FIELD_NUMBER: _ClassVar[int]
+    CREATED_FIELD_NUMBER: _ClassVar[int]
+    AUTHOR_FIELD_NUMBER: _ClassVar[int]
+    ENV_FIELD_NUMBER: _ClassVar[int]
+    CMD_FIELD_NUMBER: _ClassVar[int]
+    ENTRYPOINT_FIELD_NUMBER: _ClassVar[int]
+    USER_FIELD_NUMBER: _ClassVar[int]
+    WORKING_DIR_FIELD_NUMBER: _ClassVar[int]
+    LABELS_FIELD_NUMBER: _ClassVar[int]
+    EXPOSED_PORTS_FIELD_NUMBER: _ClassVar[int]
+    VOLUMES_FIELD_NUMBER: _ClassVar[int]
+    STOP_SIGNAL_FIELD_NUMBER: _ClassVar[int]
+    ROOTFS_TYPE_FIELD_NUMBER: _ClassVar[int]
+    DIFF_IDS_FIELD_NUMBER: _ClassVar[int]
+    HISTORY_FIELD_NUMBER: _ClassVar[int]
+    RAW_FIELD_NUMBER: _ClassVar[int]
+    OS_VERSION_FIELD_NUMBER: _ClassVar[int]
+    digest: str
+    media_type: str
+    architecture: str
+    os: str
+    variant: str
+    created: str
+    author: str
+    env: _containers.RepeatedScalarFieldContainer[str]
+    cmd: _containers.RepeatedScalarFieldContainer[str]
+    entrypoint: _containers.RepeatedScalarFieldContainer[str]
+    user: str
+    working_dir: str
+    labels: _containers.ScalarMap[str, str]
+    exposed_ports: _containers.RepeatedScalarFieldContainer[str]
+    volumes: _containers.RepeatedScalarFieldContainer[str]
+    stop_signal: str
+    rootfs_type: str
+    diff_ids: _containers.RepeatedScalarFieldContainer[str]
+    history: _containers.RepeatedCompositeFieldContainer[HistoryEntry]
+    raw: bytes
+    os_version: str
+    def __init__(self, digest: _Optional[str] = ..., media_type: _Optional[str] = ..., architecture: _Optional[str] = ..., os: _Optional[str] = ..., variant: _Optional[str] = ..., created: _Optional[str] = ..., author: _Optional[str] = ..., env: _Optional[_Iterable[str]] = ..., cmd: _Optional[_Iterable[str]] = ..., entrypoint: _Optional[_Iterable[str]] = ..., user: _Optional[str] = ..., working_dir: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., exposed_ports: _Optional[_Iterable[str]] = ..., volumes: _Optional[_Iterable[str]] = ..., stop_signal: _Optional[str] = ..., rootfs_type: _Optional[str] = ..., diff_ids: _Optional[_Iterable[str]] = ..., history: _Optional[_Iterable[_Union[HistoryEntry, _Mapping]]] = ..., raw: _Optional[bytes] = ..., os_version: _Optional[str] = ...) -> None: ...
+
+class GetManifestResponse(_message.Message):
+    __slots__ = ("normalized_reference", "digest", "media_type", "raw_manifest", "size", "schema_version", "config", "layers", "manifests", "annotations", "subject", "artifact_type", "image_config", "is_index", "index_digest")
+    class AnnotationsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    NORMALIZED_REFERENCE_FIELD_NUMBER: _ClassVar[int]
+    DIGEST_FIELD_NUMBER: _ClassVar[int]
+    MEDIA_TYPE_FIELD_NUMBER: _ClassVar[int]
+    RAW_MANIFEST_FIELD_NUMBER: _ClassVar[int]
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    SCHEMA_VERSION_FIELD_NUMBER: _ClassVar[int]
+    CONFIG_FIELD_NUMBER: _ClassVar[int]
+    LAYERS_FIELD_NUMBER: _ClassVar[int]
+    MANIFESTS_FIELD_NUMBER: _ClassVar[int]
+    ANNOTATIONS_FIELD_NUMBER: _ClassVar[int]
+    SUBJECT_FIELD_NUMBER: _ClassVar[int]
+    ARTIFACT_TYPE_FIELD_NUMBER: _ClassVar[int]
+    IMAGE_CONFIG_FIELD_NUMBER: _ClassVar[int]
+    IS_INDEX_FIELD_NUMBER: _ClassVar[int]
+    INDEX_DIGEST_FIELD_NUMBER: _ClassVar[int]
+    normalized_reference: str
+    digest: str
+    media_type: str
+    raw_manifest: bytes
+    size: int
+    schema_version: int
+    config: Descriptor
+    layers: _containers.RepeatedCompositeFieldContainer[Descriptor]
+    manifests: _containers.RepeatedCompositeFieldContainer[Descriptor]
+    annotations: _containers.ScalarMap[str, str]
+    subject: Descriptor
+    artifact_type: str
+    image_config: ImageConfig
+    is_index: bool
+    index_digest: str
+    def __init__(self, normalized_reference: _Optional[str] = ..., digest: _Optional[str] = ..., media_type: _Optional[str] = ..., raw_manifest: _Optional[bytes] = ..., size: _Optional[int] = ..., schema_version: _Optional[int] = ..., config: _Optional[_Union[Descriptor, _Mapping]] = ..., layers: _Optional[_Iterable[_Union[Descriptor, _Mapping]]] = ..., manifests: _Optional[_Iterable[_Union[Descriptor, _Mapping]]] = ..., annotations: _Optional[_Mapping[str, str]] = ..., subject: _Optional[_Union[Descriptor, _Mapping]] = ..., artifact_type: _Optional[str] = ..., image_config: _Optional[_Union[ImageConfig, _Mapping]] = ..., is_index: _Optional[bool] = ..., index_digest: _Optional[str] = ...) -> None: ...
+
+class ListLayersRequest(_message.Message):
+    __slots__ = ("reference", "platform")
+    REFERENCE_FIELD_NUMBER: _ClassVar[int]
+    PLATFORM_FIELD_NUMBER: _ClassVar[int]
+    reference: str
+    platform: Platform
+    def __init__(self, reference: _Optional[str] = ..., platform: _Optional[_Union[Platform, _Mapping]] = ...) -> None: ...
+
+class Layer(_message.Message):
+    __slots__ = ("index", "digest", "media_type", "size", "diff_id", "created_by", "compression", "foreign", "urls")
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    DIGEST_FIELD_NUMBER: _ClassVar[int]
+    MEDIA_TYPE_FIELD_NUMBER: _ClassVar[int]
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    DIFF_ID_FIELD_NUMBER: _ClassVar[int]
+    CREATED_BY_FIELD_NUMBER: _ClassVar[int]
+    COMPRESSION_FIELD_NUMBER: _ClassVar[int]
+    FOREIGN_FIELD_NUMBER: _ClassVar[int]
+    URLS_FIELD_NUMBER: _ClassVar[int]
+    index: int
+    digest: str
+    media_type: str
+    size: int
+    diff_id: str
+    created_by: str
+    compression: Compression
+    foreign: bool
+    urls: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, index: _Optional[int] = ..., digest: _Optional[str] = ..., media_type: _Optional[str] = ..., size: _Optional[int] = ..., diff_id: _Optional[str] = ..., created_by: _Optional[str] = ..., compression: _Optional[_Union[Compression, str]] = ..., foreign: _Optional[bool] = ..., urls: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class ListLayersResponse(_message.Message):
+    __slots__ = ("normalized_reference", "digest", "config_digest", "layers", "index_digest")
+    NORMALIZED_REFERENCE_FIELD_NUMBER: _ClassVar[int]
+    DIGEST_FIELD_NUMBER: _ClassVar[int]
+    CONFIG_DIGEST_FIELD_NUMBER: _ClassVar[int]
+    LAYERS_FIELD_NUMBER: _ClassVar[int]
+    INDEX_DIGEST_FIELD_NUMBER: _ClassVar[int]
+    normalized_reference: str
+    digest: str
+    config_digest: str
+    layers: _containers.RepeatedCompositeFieldContainer[Layer]
+    index_digest: str
+    def __init__(self, normalized_reference: _Optional[str] = ..., digest: _Optional[str] = ..., config_digest: _Optional[str] = ..., layers: _Optional[_Iterable[_Union[Layer, _Mapping]]] = ..., index_digest: _Optional[str] = ...) -> None: ...
+
+class VerifyDigestRequest(_message.Message):
+    __slots__ = ("reference", "expected_digest", "include_layers", "platform")
+    REFERENCE_FIELD_NUMBER: _ClassVar[int]
+    EXPECTED_DIGEST_FIELD_NUMBER: _ClassVar[int]
+    INCLUDE_LAYERS_FIELD_NUMBER: _ClassVar[int]
+    PLATFORM_FIELD_NUMBER: _ClassVar[int]
+    reference: str
+    expected_digest: str
+    include_layers: bool
+    platform: Platform
+    def __init__(self, reference: _Optional[str] = ..., expected_digest: _Optional[str] = ..., include_layers: _Optional[bool] = ..., platform: _Optional[_Union[Platform, _Mapping]] = ...) -> None: ...
+
+class BlobVerification(_message.Message):
+    __slots__ = ("kind", "digest", "actual_digest", "verified", "media_type", "size", "actual_size", "error", "platform")
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    DIGEST_FIELD_NUMBER: _ClassVar[int]
+    ACTUAL_DIGEST_FIELD_NUMBER: _ClassVar[int]
+    VERIFIED_FIELD_NUMBER: _ClassVar[int]
+    MEDIA_TYPE_FIELD_NUMBER: _ClassVar[int]
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    ACTUAL_SIZE_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    PLATFORM_FIELD_NUMBER: _ClassVar[int]
+    kind: str
+    digest: str
+    actual_digest: str
+    verified: bool
+    media_type: str
+    size: int
+    actual_size: int
+    error: str
+    platform: Platform
+    def __init__(self, kind: _Optional[str] = ..., digest: _Optional[str] = ..., actual_digest: _Optional[str] = ..., verified: _Optional[bool] = ..., media_type: _Optional[str] = ..., size: _Optional[int] = ..., actual_size: _Optional[int] = ..., error: _Optional[str] = ..., platform: _Optional[_Union[Platform, _Mapping]] = ...) -> None: ...
+
+class VerifyDigestResponse(_message.Message):
+    __slots__ = ("normalized_reference", "verified", "expected_digest", "actual_digest", "media_type", "blobs")
+    NORMALIZED_REFERENCE_FIELD_NUMBER: _ClassVar[int]
+    VERIFIED_FIELD_NUMBER: _ClassVar[int]
+    EXPECTED_DIGEST_FIELD_NUMBER: _ClassVar[int]
+    ACTUAL_DIGEST_FIELD_NUMBER: _ClassVar[int]
+    MEDIA_TYPE_FIELD_NUMBER: _ClassVar[int]
+    BLOBS_FIELD_NUMBER: _ClassVar[int]
+    normalized_reference: str
+    verified: bool
+    expected_digest: str
+    actual_digest: str
+    media_type: str
+    blobs: _containers.RepeatedCompositeFieldContainer[BlobVerification]
+    def __init__(self, normalized_reference: _Optional[str] = ..., verified: _Optional[bool] = ..., expected_digest: _Optional[str] = ..., actual_digest: _Optional[str] = ..., media_type: _Optional[str] = ..., blobs: _Optional[_Iterable[_Union[BlobVerification, _Mapping]]] = ...) -> None: ...
