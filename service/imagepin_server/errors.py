@@ -1,0 +1,148 @@
+"""The domain exception tree.
+
+Every failure imagepin reports is one of these. Each class carries a stable `reason` (sent to
+callers as google.rpc.ErrorInfo.reason) and belongs to one family; `api/` maps the families to
+gRPC status codes in one table, so nothing below the gRPC layer knows about status codes.
+Messages are for people: they name the reference and the registry's own error code when it gave
+one, and never a credential.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+
+class ImagepinError(Exception):
+    """Base of every error imagepin reports to a caller."""
+
+    reason = "IMAGEPIN_ERROR"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        reference: str | None = None,
+        registry: str | None = None,
+        registry_code: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.reference = reference
+        self.registry = registry
+        self.registry_code = registry_code
+
+    def metadata(self) -> Mapping[str, str]:
+        """Machine-readable facts about the failure (ErrorInfo metadata)."""
+        facts = {
+            "reference": self.reference,
+            "registry": self.registry,
+            "registry_code": self.registry_code,
+        }
+        return {key: value for key, value in facts.items() if value}
+
+
+# --- the caller asked for something malformed -------------------------------------------------
+class InvalidArgument(ImagepinError):
+    reason = "INVALID_ARGUMENT"
+
+
+class BadReference(InvalidArgument):
+    reason = "INVALID_REFERENCE"
+
+
+class BadDigest(InvalidArgument):
+    reason = "INVALID_DIGEST"
+
+
+class BadPlatform(InvalidArgument):
+    reason = "INVALID_PLATFORM"
+
+
+class ConflictingDigests(InvalidArgument):
+    reason = "CONFLICTING_DIGESTS"
+
+
+# --- the thing asked for does not exist --------------------------------------------------------
+class NotFound(ImagepinError):
+    reason = "NOT_FOUND"
+
+
+class RepositoryNotFound(NotFound):
+    reason = "REPOSITORY_NOT_FOUND"
+
+
+class ManifestNotFound(NotFound):
+    reason = "MANIFEST_NOT_FOUND"
+
+
+class BlobNotFound(NotFound):
+    reason = "BLOB_NOT_FOUND"
+
+
+class PlatformNotFound(NotFound):
+    reason = "PLATFORM_NOT_FOUND"
+
+
+# --- the registry refuses us -------------------------------------------------------------------
+class AccessDenied(ImagepinError):
+    reason = "REGISTRY_DENIED"
+
+
+class RegistryUnauthorized(AccessDenied):
+    """The registry wants credentials we do not have, or refused the ones we sent."""
+
+    reason = "REGISTRY_UNAUTHORIZED"
+
+
+# --- the registry (or our store) cannot answer now ---------------------------------------------
+class Unavailable(ImagepinError):
+    reason = "UNAVAILABLE"
+
+
+class RegistryUnavailable(Unavailable):
+    reason = "REGISTRY_UNAVAILABLE"
+
+
+class StoreUnavailable(Unavailable):
+    reason = "STORE_UNAVAILABLE"
+
+
+class RateLimited(ImagepinError):
+    reason = "REGISTRY_RATE_LIMITED"
+
+
+class TooLarge(ImagepinError):
+    """Content over one of our named size bounds."""
+
+    reason = "CONTENT_TOO_LARGE"
+
+
+class Timeout(ImagepinError):
+    reason = "DEADLINE_EXCEEDED"
+
+
+class RegistryTimeout(Timeout):
+    reason = "REGISTRY_TIMEOUT"
+
+
+# --- the content is not what it should be ------------------------------------------------------
+class IntegrityError(ImagepinError):
+    reason = "INTEGRITY_ERROR"
+
+
+class DigestMismatch(IntegrityError):
+    reason = "DIGEST_MISMATCH"
+
+
+class SizeMismatch(IntegrityError):
+    reason = "SIZE_MISMATCH"
+
+
+class UnsupportedContent(ImagepinError):
+    """Content we can fetch but not interpret: schema1, an unknown media type, malformed JSON."""
+
+    reason = "UNSUPPORTED_CONTENT"
+
+
+class BadRegistryResponse(UnsupportedContent):
+    reason = "BAD_REGISTRY_RESPONSE"
