@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import socket
+import ssl
 import subprocess
 import time
 from collections.abc import Iterator
@@ -73,7 +74,7 @@ def launch_registry(
     config_path.write_text(json.dumps(config))  # JSON is valid YAML
     log_path = workdir / "registry.log"
     with log_path.open("wb") as log:
-        process = subprocess.Popen(  # noqa: S603
+        process = subprocess.Popen(
             [REGISTRY_BINARY, "serve", str(config_path)], stdout=log, stderr=subprocess.STDOUT
         )
     registry = RunningRegistry(
@@ -96,16 +97,22 @@ def launch_registry(
             process.wait()
 
 
-def _wait_until_serving(registry: RunningRegistry, process: subprocess.Popen[bytes], log: Path) -> None:
-    verify: bool | str = str(registry.ca_file) if registry.ca_file else True
+def _wait_until_serving(
+    registry: RunningRegistry, process: subprocess.Popen[bytes], log: Path
+) -> None:
+    verify_ctx = ssl.create_default_context(
+        cafile=str(registry.ca_file) if registry.ca_file else None
+    )
     deadline = time.monotonic() + STARTUP_TIMEOUT_S
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"docker-registry exited early:\n{log.read_text()}")
         try:
             # Any HTTP answer (200, or 401 when auth is on) means it is serving.
-            httpx.get(f"{registry.url}/v2/", verify=verify, timeout=1.0)
+            httpx.get(f"{registry.url}/v2/", verify=verify_ctx, timeout=1.0)
             return
         except httpx.TransportError:
             time.sleep(0.05)
-    raise RuntimeError(f"docker-registry did not start within {STARTUP_TIMEOUT_S}s:\n{log.read_text()}")
+    raise RuntimeError(
+        f"docker-registry did not start within {STARTUP_TIMEOUT_S}s:\n{log.read_text()}"
+    )
