@@ -4,4 +4,5 @@ pytest_plugins = [
     "tests.support.image_fixtures",
     "tests.support.secure_registry_fixtures",
     "tests.support.database_fixtures",
+    "tests.support.server_fixtures",
 ]

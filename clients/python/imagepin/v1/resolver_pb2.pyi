@@ -264,7 +264,7 @@ class VerifyDigestRequest(_message.Message):
     def __init__(self, reference: _Optional[str] = ..., expected_digest: _Optional[str] = ..., include_layers: _Optional[bool] = ..., platform: _Optional[_Union[Platform, _Mapping]] = ...) -> None: ...
 
 class BlobVerification(_message.Message):
-    __slots__ = ("kind", "digest", "actual_digest", "verified", "media_type", "size", "actual_size", "error", "platform")
+    __slots__ = ("kind", "digest", "actual_digest", "verified", "media_type", "size", "actual_size", "error", "platform", "skipped")
     KIND_FIELD_NUMBER: _ClassVar[int]
     DIGEST_FIELD_NUMBER: _ClassVar[int]
     ACTUAL_DIGEST_FIELD_NUMBER: _ClassVar[int]
@@ -274,6 +274,7 @@ class BlobVerification(_message.Message):
     ACTUAL_SIZE_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
     PLATFORM_FIELD_NUMBER: _ClassVar[int]
+    SKIPPED_FIELD_NUMBER: _ClassVar[int]
     kind: str
     digest: str
     actual_digest: str
@@ -283,7 +284,8 @@ class BlobVerification(_message.Message):
     actual_size: int
     error: str
     platform: Platform
-    def __init__(self, kind: _Optional[str] = ..., digest: _Optional[str] = ..., actual_digest: _Optional[str] = ..., verified: _Optional[bool] = ..., media_type: _Optional[str] = ..., size: _Optional[int] = ..., actual_size: _Optional[int] = ..., error: _Optional[str] = ..., platform: _Optional[_Union[Platform, _Mapping]] = ...) -> None: ...
+    skipped: bool
+    def __init__(self, kind: _Optional[str] = ..., digest: _Optional[str] = ..., actual_digest: _Optional[str] = ..., verified: _Optional[bool] = ..., media_type: _Optional[str] = ..., size: _Optional[int] = ..., actual_size: _Optional[int] = ..., error: _Optional[str] = ..., platform: _Optional[_Union[Platform, _Mapping]] = ..., skipped: _Optional[bool] = ...) -> None: ...
 
 class VerifyDigestResponse(_message.Message):
     __slots__ = ("normalized_reference", "verified", "expected_digest", "actual_digest", "media_type", "blobs")

@@ -1,0 +1,1 @@
+"""The gRPC layer: servicer, conversion, the one error->status mapping, the server."""

@@ -1,0 +1,105 @@
+"""The gRPC server: our service, health and reflection, and a graceful shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import ssl
+from typing import Final
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+from imagepin.v1 import resolver_pb2, resolver_pb2_grpc
+
+from imagepin_server import core, store
+from imagepin_server.api.interceptors import RpcInterceptor
+from imagepin_server.api.servicer import ResolverServicer
+from imagepin_server.config import Settings
+from imagepin_server.registry import DockerConfigKeychain, RegistryClient, RegistryHosts
+
+log = logging.getLogger("imagepin.server")
+
+SERVICE_NAME: Final = resolver_pb2.DESCRIPTOR.services_by_name["ResolverService"].full_name
+MAX_MESSAGE_BYTES: Final = 16 * 1024 * 1024  # a 4 MiB manifest plus an 8 MiB config, with room
+
+
+def registry_tls(settings: Settings) -> ssl.SSLContext:
+    """The system's CAs, plus the configured extra CA file."""
+    context = ssl.create_default_context()
+    if settings.ca_file is not None:
+        context.load_verify_locations(cafile=str(settings.ca_file))
+    return context
+
+
+class ImagepinServer:
+    """Owns the process's long-lived parts: gRPC server, registry client and database."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.database = store.Database(settings.database_url)
+        self.registry = RegistryClient(
+            RegistryHosts(insecure=settings.insecure_registries),
+            DockerConfigKeychain(settings.docker_config),
+            verify=registry_tls(settings),
+        )
+        self.health = health.aio.HealthServicer()
+        self.server = grpc.aio.server(
+            interceptors=[RpcInterceptor(f"/{SERVICE_NAME}/")],
+            options=[
+                ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+                ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+                ("grpc.so_reuseport", 0),
+            ],
+        )
+        deps = core.Dependencies(registry=self.registry, database=self.database)
+        resolver_pb2_grpc.add_ResolverServiceServicer_to_server(ResolverServicer(deps), self.server)
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
+        reflection.enable_server_reflection(
+            (SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), self.server
+        )
+        self.port = 0
+
+    async def start(self) -> int:
+        """Migrate (if configured), bind, start serving; returns the bound port."""
+        if self.settings.migrate_on_start:
+            await self.database.migrate()
+        self.port = self.server.add_insecure_port(self.settings.listen)
+        if self.port == 0:
+            raise OSError(f"could not listen on {self.settings.listen}")
+        await self.server.start()
+        for name in ("", SERVICE_NAME):
+            await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
+        log.info(
+            "serving",
+            extra={
+                "fields": {
+                    "listen": self.settings.listen,
+                    "port": self.port,
+                    "database": store.safe_url(self.settings.database_url),
+                }
+            },
+        )
+        return self.port
+
+    async def stop(self) -> None:
+        """Stop taking calls, let in-flight ones finish within the grace period, close the rest."""
+        await self.health.enter_graceful_shutdown()
+        await self.server.stop(self.settings.shutdown_grace_s)
+        await self.registry.aclose()
+        await self.database.close()
+        log.info("stopped")
+
+
+async def serve(settings: Settings) -> None:
+    """Run until SIGTERM or SIGINT, then shut down gracefully."""
+    server = ImagepinServer(settings)
+    await server.start()
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stopping.set)
+    await stopping.wait()
+    log.info("shutting down", extra={"fields": {"grace_s": settings.shutdown_grace_s}})
+    await server.stop()

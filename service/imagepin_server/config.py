@@ -1,0 +1,88 @@
+"""Settings: defaults, overridden by environment variables, overridden by command-line flags."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_LISTEN = "127.0.0.1:50051"
+DEFAULT_DATABASE_URL = "sqlite:///imagepin.db"
+DEFAULT_SHUTDOWN_GRACE_S = 10.0
+
+
+class SettingsError(ValueError):
+    """A setting has a value imagepin cannot use; the message names the setting."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    listen: str = DEFAULT_LISTEN
+    database_url: str = DEFAULT_DATABASE_URL
+    migrate_on_start: bool = True
+    insecure_registries: tuple[str, ...] = ()
+    docker_config: Path | None = None  # None: $DOCKER_CONFIG/config.json or ~/.docker/config.json
+    ca_file: Path | None = None  # extra CAs trusted for registries, beside the system's
+    log_level: str = "INFO"
+    shutdown_grace_s: float = DEFAULT_SHUTDOWN_GRACE_S
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Read `IMAGEPIN_*` variables; unset ones keep their defaults."""
+        env = os.environ if env is None else env
+        return cls(
+            listen=env.get("IMAGEPIN_LISTEN", DEFAULT_LISTEN),
+            database_url=env.get("IMAGEPIN_DATABASE_URL", DEFAULT_DATABASE_URL),
+            migrate_on_start=_bool(env, "IMAGEPIN_MIGRATE_ON_START", default=True),
+            insecure_registries=_list(env.get("IMAGEPIN_INSECURE_REGISTRIES", "")),
+            docker_config=_path(env.get("IMAGEPIN_DOCKER_CONFIG")),
+            ca_file=_path(env.get("IMAGEPIN_REGISTRY_CA_FILE")),
+            log_level=env.get("IMAGEPIN_LOG_LEVEL", "INFO").upper(),
+            shutdown_grace_s=_float(env, "IMAGEPIN_SHUTDOWN_GRACE", DEFAULT_SHUTDOWN_GRACE_S),
+        )
+
+    def validate(self) -> Settings:
+        """Fail at start, with the setting's name, rather than on the first request."""
+        host, sep, port = self.listen.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+            raise SettingsError(f"IMAGEPIN_LISTEN / --listen {self.listen!r}: expected HOST:PORT")
+        if self.ca_file is not None and not self.ca_file.is_file():
+            raise SettingsError(f"IMAGEPIN_REGISTRY_CA_FILE {self.ca_file}: no such file")
+        if self.log_level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise SettingsError(
+                f"IMAGEPIN_LOG_LEVEL {self.log_level!r}: use DEBUG, INFO, WARNING or ERROR"
+            )
+        if self.shutdown_grace_s < 0:
+            raise SettingsError("IMAGEPIN_SHUTDOWN_GRACE must not be negative")
+        return self
+
+
+def _list(text: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in text.split(",") if item.strip())
+
+
+def _path(text: str | None) -> Path | None:
+    return Path(text) if text else None
+
+
+def _bool(env: Mapping[str, str], name: str, *, default: bool) -> bool:
+    text = env.get(name)
+    if text is None or text == "":
+        return default
+    if text.lower() in {"1", "true", "yes", "on"}:
+        return True
+    if text.lower() in {"0", "false", "no", "off"}:
+        return False
+    raise SettingsError(f"{name} {text!r}: use true or false")
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    text = env.get(name)
+    if not text:
+        return default
+    try:
+        return float(text)
+    except ValueError as exc:
+        raise SettingsError(f"{name} {text!r}: expected a number of seconds") from exc

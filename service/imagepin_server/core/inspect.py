@@ -1,0 +1,155 @@
+"""GetManifest and ListLayers: what an image is, fetched by digest and verified."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from imagepin_server import mediatypes
+from imagepin_server.core import platforms
+from imagepin_server.core.context import Dependencies
+from imagepin_server.core.images import (
+    Descriptor,
+    ImageConfig,
+    ImageIndex,
+    ImageManifest,
+    Manifest,
+    Platform,
+    parse_config,
+    parse_manifest,
+)
+from imagepin_server.core.requests import parse_reference
+from imagepin_server.digests import Digest
+from imagepin_server.errors import BadPlatform, UnsupportedContent
+from imagepin_server.reference import Reference
+from imagepin_server.registry.client import CONFIG_LIMIT
+
+_IMAGE_CONFIG_TYPES = frozenset({mediatypes.OCI_CONFIG, mediatypes.DOCKER_CONFIG})
+
+
+@dataclass(frozen=True, slots=True)
+class ManifestView:
+    """A manifest as served, parsed, with its image config when it is an image."""
+
+    reference: Reference
+    digest: Digest
+    media_type: str
+    raw: bytes
+    manifest: Manifest
+    config: ImageConfig | None = None
+    config_raw: bytes = b""
+    index_digest: Digest | None = None  # set when a platform child of an index was chosen
+
+
+@dataclass(frozen=True, slots=True)
+class LayerInfo:
+    """One layer with both of its digests and the build step that made it."""
+
+    index: int
+    descriptor: Descriptor
+    diff_id: str
+    created_by: str
+
+    @property
+    def compression(self) -> mediatypes.Compression:
+        return mediatypes.layer_compression(self.descriptor.media_type)
+
+    @property
+    def foreign(self) -> bool:
+        return mediatypes.is_foreign_layer(self.descriptor.media_type)
+
+
+@dataclass(frozen=True, slots=True)
+class LayerListing:
+    reference: Reference
+    digest: Digest
+    config_digest: Digest
+    layers: tuple[LayerInfo, ...]
+    index_digest: Digest | None = None
+
+
+async def get_manifest(deps: Dependencies, text: str, platform: Platform | None) -> ManifestView:
+    """The manifest a reference names (a tag by one hashed GET, recorded), with its config."""
+    wanted = platforms.validate(platform) if platform else None
+    ref = parse_reference(text).with_default_tag()
+    registry = deps.registry
+    if ref.digest:
+        expected = Digest.parse(ref.digest)
+        fetched = await registry.get_manifest(ref, ref.digest, expected=expected)
+    else:
+        assert ref.tag is not None
+        fetched = await registry.get_manifest(ref, ref.tag)
+    manifest = parse_manifest(fetched.raw, fetched.media_type)
+    if not ref.digest:
+        await deps.record_tag(ref, fetched.digest, manifest.media_type)
+
+    digest, raw, index_digest = fetched.digest, fetched.raw, None
+    if isinstance(manifest, ImageIndex) and wanted is not None:
+        child = platforms.choose(wanted, manifest.manifests, reference=str(ref))
+        child_fetched = await registry.get_manifest(ref, str(child.digest), expected=child.digest)
+        index_digest, digest, raw = digest, child.digest, child_fetched.raw
+        manifest = parse_manifest(raw, child.media_type)
+
+    config, config_raw = None, b""
+    if isinstance(manifest, ImageManifest) and manifest.config.media_type in _IMAGE_CONFIG_TYPES:
+        if manifest.config.size > CONFIG_LIMIT:
+            raise UnsupportedContent(
+                f"the config of {ref} declares {manifest.config.size} bytes, over imagepin's "
+                f"limit of {CONFIG_LIMIT}",
+                reference=str(ref),
+            )
+        blob = await registry.get_blob(ref, manifest.config.digest, limit=CONFIG_LIMIT)
+        config_raw = blob.data
+        config = parse_config(config_raw)
+    return ManifestView(
+        reference=ref,
+        digest=digest,
+        media_type=manifest.media_type,
+        raw=raw,
+        manifest=manifest,
+        config=config,
+        config_raw=config_raw,
+        index_digest=index_digest,
+    )
+
+
+async def list_layers(deps: Dependencies, text: str, platform: Platform | None) -> LayerListing:
+    """An image's layers from base to top, each with its diff_id and the step that made it."""
+    view = await get_manifest(deps, text, platform)
+    manifest = view.manifest
+    if isinstance(manifest, ImageIndex):
+        offered = ", ".join(str(c.platform) for c in manifest.manifests if c.platform)
+        raise BadPlatform(
+            f"{view.reference} is a multi-platform index; ask for one platform "
+            f"(it has: {offered or 'none'})",
+            reference=str(view.reference),
+        )
+    diff_ids: tuple[str, ...] = ()
+    history: list[str] = []
+    if view.config is not None:
+        diff_ids = view.config.diff_ids
+        history = [entry.created_by for entry in view.config.layer_history()]
+        if len(diff_ids) != len(manifest.layers):
+            raise UnsupportedContent(
+                f"the config of {view.reference} lists {len(diff_ids)} diff_ids for "
+                f"{len(manifest.layers)} layers; the image is inconsistent",
+                reference=str(view.reference),
+            )
+    # History that does not line up with the layers (some builders omit it) is left out
+    # rather than attached to the wrong layer.
+    aligned = len(history) == len(manifest.layers)
+    layers = tuple(
+        LayerInfo(
+            index=i,
+            descriptor=layer,
+            diff_id=diff_ids[i] if diff_ids else "",
+            created_by=history[i] if aligned else "",
+        )
+        for i, layer in enumerate(manifest.layers)
+    )
+    return LayerListing(
+        reference=view.reference,
+        digest=view.digest,
+        config_digest=manifest.config.digest,
+        layers=layers,
+        index_digest=view.index_digest,
+    )

@@ -1,0 +1,345 @@
+"""Fetching manifests and blobs over the OCI Distribution API.
+
+Resolve by name, fetch by digest: only `head_manifest` and a by-tag `get_manifest` take a
+registry's word for a digest (`Docker-Content-Digest`, and only when well-formed); everything
+fetched is hashed, and anything fetched by digest must hash to that digest or it is refused.
+Every size and every wait has a named bound.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Final
+
+import httpx
+
+from imagepin_server import errors, mediatypes
+from imagepin_server.digests import Digest, DigestHasher, InvalidDigest
+from imagepin_server.reference import Reference
+from imagepin_server.registry.auth import RegistryAuth, TokenCache
+from imagepin_server.registry.credentials import Keychain
+from imagepin_server.registry.errors import ERROR_BODY_LIMIT, Subject, error_for_status
+from imagepin_server.registry.hosts import RegistryHosts
+
+MiB: Final = 1024 * 1024
+MANIFEST_LIMIT: Final = 4 * MiB
+CONFIG_LIMIT: Final = 8 * MiB
+CONNECT_TIMEOUT_S: Final = 5.0
+READ_TIMEOUT_S: Final = 15.0
+REQUEST_TIMEOUT_S: Final = 30.0  # a whole manifest or config request, connection to last byte
+BLOB_TIMEOUT_S: Final = 600.0  # a whole layer download while verifying it
+MAX_REDIRECTS: Final = 5
+MAX_CONNECTIONS: Final = 100
+BLOB_CHUNK: Final = 256 * 1024
+USER_AGENT: Final = "imagepin/0.1.0"
+
+
+@dataclass(frozen=True, slots=True)
+class ManifestHead:
+    """What a HEAD on a manifest told us."""
+
+    digest: Digest
+    media_type: str
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class FetchedManifest:
+    """Manifest bytes exactly as served, with the digest they hash to."""
+
+    raw: bytes
+    media_type: str  # the Content-Type the registry sent (parameters stripped)
+    digest: Digest  # what the bytes hash to
+    claimed: Digest | None = None  # the registry's Docker-Content-Digest, when well-formed
+
+
+@dataclass(frozen=True, slots=True)
+class FetchedBlob:
+    """A small blob (an image config) fetched whole and verified."""
+
+    data: bytes
+    digest: Digest
+
+
+@dataclass(frozen=True, slots=True)
+class BlobCheck:
+    """The outcome of streaming a blob and hashing it; a mismatch is an answer, not an error."""
+
+    expected: Digest
+    actual: Digest | None
+    expected_size: int | None
+    actual_size: int
+    error: str | None = None
+
+    @property
+    def verified(self) -> bool:
+        size_ok = self.expected_size is None or self.expected_size == self.actual_size
+        return self.error is None and self.actual == self.expected and size_ok
+
+
+def display(ref: Reference, target: str) -> str:
+    """How a request's subject is named in messages: `name:tag` or `name@digest`."""
+    separator = "@" if ":" in target else ":"
+    return f"{ref.name}{separator}{target}"
+
+
+class RegistryClient:
+    """One per process: a pooled HTTP client, the token cache and the keychain, shared by all."""
+
+    def __init__(
+        self,
+        hosts: RegistryHosts,
+        keychain: Keychain,
+        *,
+        verify: ssl.SSLContext | bool = True,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self._hosts = hosts
+        self._keychain = keychain
+        self._tokens = TokenCache()
+        self._basic_registries: set[str] = set()
+        self._http = httpx.AsyncClient(
+            verify=verify,
+            transport=transport,
+            timeout=httpx.Timeout(READ_TIMEOUT_S, connect=CONNECT_TIMEOUT_S),
+            limits=httpx.Limits(max_connections=MAX_CONNECTIONS),
+            max_redirects=MAX_REDIRECTS,
+            headers={"User-Agent": USER_AGENT},
+            trust_env=False,
+        )
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def head_manifest(self, ref: Reference, target: str) -> ManifestHead | None:
+        """HEAD a manifest by tag or digest.
+
+        None when the answer cannot be trusted for a digest (no valid `Docker-Content-Digest`, no
+        known media type, HEAD not allowed, or an error whose precise cause a GET would tell):
+        the caller then GETs and hashes.
+        """
+        name = display(ref, target)
+        async with self._request(ref, "HEAD", f"manifests/{target}", name, "manifest") as response:
+            if response.status_code in (429,) or response.status_code >= 500:
+                raise error_for_status(
+                    response.status_code,
+                    b"",
+                    registry=ref.registry,
+                    reference=name,
+                    subject="manifest",
+                    retry_after=response.headers.get("retry-after"),
+                )
+            if response.status_code != 200:
+                return None
+            media_type = mediatypes.base(response.headers.get("content-type", ""))
+            try:
+                digest = Digest.parse(response.headers.get("docker-content-digest", ""))
+                size = int(response.headers.get("content-length", ""))
+            except (InvalidDigest, ValueError):
+                return None
+            if not mediatypes.is_manifest(media_type) or size < 0:
+                return None
+            if size > MANIFEST_LIMIT:
+                raise _too_large(name, ref, "manifest", size, MANIFEST_LIMIT)
+            return ManifestHead(digest=digest, media_type=media_type, size=size)
+
+    async def fetch_manifest(
+        self, ref: Reference, target: str, *, algorithm: str = "sha256"
+    ) -> FetchedManifest:
+        """GET a manifest by tag or digest and hash it, checking nothing but its size.
+
+        For VerifyDigest, where a mismatch is the answer rather than an error. Everything else
+        uses `get_manifest`.
+        """
+        name = display(ref, target)
+        async with self._request(ref, "GET", f"manifests/{target}", name, "manifest") as response:
+            await _raise_for_status(response, ref, name, "manifest")
+            raw = await _read_bounded(response, MANIFEST_LIMIT, name, ref, "manifest")
+            claimed = _claimed_digest(response)
+            media_type = mediatypes.base(response.headers.get("content-type", ""))
+        return FetchedManifest(
+            raw=raw, media_type=media_type, digest=Digest.of(raw, algorithm), claimed=claimed
+        )
+
+    async def get_manifest(
+        self, ref: Reference, target: str, *, expected: Digest | None = None
+    ) -> FetchedManifest:
+        """GET a manifest and refuse it unless its bytes hash to the digest they should.
+
+        With `expected` (a fetch by digest) the bytes must hash to it. By tag, a well-formed
+        `Docker-Content-Digest` must agree with the bytes: a registry that announces one digest
+        and serves other bytes is not believed.
+        """
+        name = display(ref, target)
+        fetched = await self.fetch_manifest(ref, target)
+        reference_digest = expected or fetched.claimed
+        if reference_digest is None:
+            return fetched
+        actual = Digest.of(fetched.raw, reference_digest.algorithm)
+        if actual != reference_digest:
+            source = "asked for" if expected else "the registry announced"
+            raise errors.DigestMismatch(
+                f"registry {ref.registry} served a manifest for {name} that hashes to {actual}, "
+                f"not {reference_digest} as {source}",
+                reference=name,
+                registry=ref.registry,
+            )
+        return FetchedManifest(
+            raw=fetched.raw, media_type=fetched.media_type, digest=actual, claimed=fetched.claimed
+        )
+
+    async def get_blob(self, ref: Reference, digest: Digest, *, limit: int) -> FetchedBlob:
+        """GET a small blob (an image config) whole, refusing it unless it hashes to `digest`."""
+        name = display(ref, str(digest))
+        async with self._request(ref, "GET", f"blobs/{digest}", name, "blob") as response:
+            await _raise_for_status(response, ref, name, "blob")
+            data = await _read_bounded(response, limit, name, ref, "blob")
+        actual = Digest.of(data, digest.algorithm)
+        if actual != digest:
+            raise errors.DigestMismatch(
+                f"registry {ref.registry} served a blob for {name} that hashes to {actual}",
+                reference=name,
+                registry=ref.registry,
+            )
+        return FetchedBlob(data=data, digest=digest)
+
+    async def check_blob(self, ref: Reference, digest: Digest, *, size: int | None) -> BlobCheck:
+        """Stream a blob through a hasher without holding it; report what it hashed to.
+
+        Reads at most `size` + 1 bytes when the size is known: more than promised is a mismatch
+        already, and a registry must not make us read forever.
+        """
+        name = display(ref, str(digest))
+        hasher = DigestHasher(digest.algorithm)
+        async with self._request(
+            ref, "GET", f"blobs/{digest}", name, "blob", timeout_s=BLOB_TIMEOUT_S
+        ) as response:
+            await _raise_for_status(response, ref, name, "blob")
+            async for chunk in response.aiter_bytes(BLOB_CHUNK):
+                hasher.update(chunk)
+                if size is not None and hasher.size > size:
+                    return BlobCheck(
+                        digest,
+                        None,
+                        size,
+                        hasher.size,
+                        f"blob is larger than the {size} bytes declared",
+                    )
+        return BlobCheck(digest, hasher.digest(), size, hasher.size)
+
+    @asynccontextmanager
+    async def _request(
+        self,
+        ref: Reference,
+        method: str,
+        path: str,
+        name: str,
+        subject: Subject,
+        *,
+        timeout_s: float = REQUEST_TIMEOUT_S,
+    ) -> AsyncIterator[httpx.Response]:
+        """Send one request with auth, translating transport failures into domain errors."""
+        endpoint = self._hosts.endpoint(ref.registry)
+        url = f"{endpoint.base_url}/v2/{ref.repository}/{path}"
+        headers = {"Accept": mediatypes.MANIFEST_ACCEPT} if subject == "manifest" else {}
+        auth = RegistryAuth(
+            registry=ref.registry,
+            scope=f"repository:{ref.repository}:pull",
+            keychain=self._keychain,
+            tokens=self._tokens,
+            basic_hosts=self._basic_registries,
+            token_client=self._http,
+            insecure=self._hosts.is_insecure(ref.registry),
+        )
+        try:
+            async with asyncio.timeout(timeout_s):
+                async with self._http.stream(
+                    method, url, headers=headers, auth=auth, follow_redirects=True
+                ) as response:
+                    yield response
+        except TimeoutError as exc:
+            raise errors.RegistryTimeout(
+                f"registry {ref.registry} did not finish serving {name} within {timeout_s:g}s",
+                reference=name,
+                registry=ref.registry,
+            ) from exc
+        except httpx.TimeoutException as exc:
+            raise errors.RegistryTimeout(
+                f"registry {ref.registry} timed out serving {name} ({type(exc).__name__})",
+                reference=name,
+                registry=ref.registry,
+            ) from exc
+        except httpx.TooManyRedirects as exc:
+            raise errors.BadRegistryResponse(
+                f"registry {ref.registry} redirected more than {MAX_REDIRECTS} times for {name}",
+                reference=name,
+                registry=ref.registry,
+            ) from exc
+        except (httpx.TransportError, httpx.InvalidURL, ssl.SSLError) as exc:
+            raise errors.RegistryUnavailable(
+                f"registry {ref.registry} is unreachable for {name}: {_transport_reason(exc)}",
+                reference=name,
+                registry=ref.registry,
+            ) from exc
+
+
+def _transport_reason(exc: BaseException) -> str:
+    text = str(exc)
+    if "CERTIFICATE_VERIFY_FAILED" in text:
+        return "its TLS certificate could not be verified (configure its CA)"
+    return f"{type(exc).__name__}: {text[:160]}" if text else type(exc).__name__
+
+
+def _claimed_digest(response: httpx.Response) -> Digest | None:
+    try:
+        return Digest.parse(response.headers.get("docker-content-digest", ""))
+    except InvalidDigest:
+        return None
+
+
+def _too_large(name: str, ref: Reference, what: str, size: int, limit: int) -> errors.TooLarge:
+    return errors.TooLarge(
+        f"{what} for {name} is {size} bytes, over imagepin's limit of {limit} bytes",
+        reference=name,
+        registry=ref.registry,
+    )
+
+
+async def _read_bounded(
+    response: httpx.Response, limit: int, name: str, ref: Reference, what: str
+) -> bytes:
+    declared = response.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise _too_large(name, ref, what, int(declared), limit)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.aiter_bytes():
+        size += len(chunk)
+        if size > limit:
+            raise _too_large(name, ref, what, size, limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def _raise_for_status(
+    response: httpx.Response, ref: Reference, name: str, subject: Subject
+) -> None:
+    if response.status_code < 300:
+        return
+    body = b""
+    async for chunk in response.aiter_bytes():
+        body += chunk
+        if len(body) >= ERROR_BODY_LIMIT:
+            break
+    raise error_for_status(
+        response.status_code,
+        body,
+        registry=ref.registry,
+        reference=name,
+        subject=subject,
+        retry_after=response.headers.get("retry-after"),
+    )

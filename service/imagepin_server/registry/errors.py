@@ -1,0 +1,103 @@
+"""Registry error responses, translated at the boundary into the most specific domain error.
+
+Registries explain failures in a JSON body `{"errors": [{"code", "message", "detail"}]}`
+(OCI Distribution spec, "Error Codes"). We keep the first code and message, and choose the domain
+error from the HTTP status and that code.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Final, Literal
+
+from imagepin_server import errors
+
+ERROR_BODY_LIMIT: Final = 64 * 1024
+MESSAGE_LIMIT: Final = 200  # a registry's message is quoted, but never at unbounded length
+
+Subject = Literal["manifest", "blob"]
+
+
+@dataclass(frozen=True, slots=True)
+class RegistryErrorDetail:
+    """The first entry of a registry's error body."""
+
+    code: str
+    message: str
+
+
+def parse_error_body(body: bytes) -> RegistryErrorDetail | None:
+    """The first `{code, message}` of an OCI error body, or None when there is none."""
+    try:
+        document = json.loads(body[:ERROR_BODY_LIMIT])
+    except ValueError:
+        return None
+    entries = document.get("errors") if isinstance(document, dict) else None
+    if not isinstance(entries, list) or not entries or not isinstance(entries[0], dict):
+        return None
+    code = entries[0].get("code")
+    message = entries[0].get("message")
+    if not isinstance(code, str) or not code:
+        return None
+    text = message if isinstance(message, str) else ""
+    return RegistryErrorDetail(code=code[:64], message=_printable(text)[:MESSAGE_LIMIT])
+
+
+def _printable(text: str) -> str:
+    return "".join(ch if ch.isprintable() else " " for ch in text)
+
+
+def error_for_status(
+    status: int,
+    body: bytes,
+    *,
+    registry: str,
+    reference: str,
+    subject: Subject,
+    retry_after: str | None = None,
+) -> errors.ImagepinError:
+    """The domain error for a registry's non-success answer."""
+    detail = parse_error_body(body)
+    code = detail.code if detail else None
+    said = (
+        f" ({detail.code}: {detail.message})"
+        if detail and detail.message
+        else (f" ({detail.code})" if detail else "")
+    )
+    where = f"registry {registry}"
+    context = {"reference": reference, "registry": registry, "registry_code": code}
+
+    if status == 404 or code in {"NAME_UNKNOWN", "MANIFEST_UNKNOWN", "BLOB_UNKNOWN"}:
+        if code == "NAME_UNKNOWN":
+            return errors.RepositoryNotFound(
+                f"{where} has no repository for {reference}{said}", **context
+            )
+        if subject == "blob" or code == "BLOB_UNKNOWN":
+            return errors.BlobNotFound(f"{where} has no such blob for {reference}{said}", **context)
+        return errors.ManifestNotFound(f"{where} has no manifest for {reference}{said}", **context)
+    if status == 401:
+        return errors.RegistryUnauthorized(
+            f"{where} requires authentication for {reference} and did not accept ours{said}; "
+            "check the credentials for this registry (some registries answer this way for "
+            "repositories that do not exist)",
+            **context,
+        )
+    if status == 403:
+        return errors.AccessDenied(f"{where} denied access to {reference}{said}", **context)
+    if status == 429:
+        wait = f"; retry after {retry_after[:32]}s" if retry_after else ""
+        return errors.RateLimited(
+            f"{where} is rate-limiting requests for {reference}{said}{wait}", **context
+        )
+    if status == 408:
+        return errors.RegistryTimeout(f"{where} timed out serving {reference}{said}", **context)
+    if status >= 500:
+        return errors.RegistryUnavailable(
+            f"{where} failed with HTTP {status} for {reference}{said}", **context
+        )
+    if status == 400 and code in {"NAME_INVALID", "TAG_INVALID", "DIGEST_INVALID"}:
+        return errors.BadReference(f"{where} says {reference} is invalid{said}", **context)
+    return errors.BadRegistryResponse(
+        f"{where} answered HTTP {status} for {reference}{said}", **context
+    )
