@@ -10,10 +10,10 @@ from typing import Final
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
 from imagepin.v1 import resolver_pb2, resolver_pb2_grpc
 
 from imagepin_server import core, store
+from imagepin_server.api import reflection
 from imagepin_server.api.interceptors import RpcInterceptor
 from imagepin_server.api.servicer import ResolverServicer
 from imagepin_server.config import Settings
@@ -56,9 +56,7 @@ class ImagepinServer:
         deps = core.Dependencies(registry=self.registry, database=self.database)
         resolver_pb2_grpc.add_ResolverServiceServicer_to_server(ResolverServicer(deps), self.server)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
-        reflection.enable_server_reflection(
-            (SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), self.server
-        )
+        reflection.enable((SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), self.server)
         self.port = 0
 
     async def start(self) -> int:
