@@ -22,9 +22,12 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb2
+from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
+from google.rpc import status_pb2 as google_dot_rpc_dot_status__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1aimagepin/v1/resolver.proto\x12\x0bimagepin.v1\"f\n\x08Platform\x12\n\n\x02os\x18\x01 \x01(\t\x12\x14\n\x0c\x61rchitecture\x18\x02 \x01(\t\x12\x0f\n\x07variant\x18\x03 \x01(\t\x12\x12\n\nos_version\x18\x04 \x01(\t\x12\x13\n\x0bos_features\x18\x05 \x03(\t\"\xff\x01\n\nDescriptor\x12\x12\n\nmedia_type\x18\x01 \x01(\t\x12\x0e\n\x06\x64igest\x18\x02 \x01(\t\x12\x0c\n\x04size\x18\x03 \x01(\x03\x12\'\n\x08platform\x18\x04 \x01(\x0b\x32\x15.imagepin.v1.Platform\x12=\n\x0b\x61nnotations\x18\x05 \x03(\x0b\x32(.imagepin.v1.Descriptor.AnnotationsEntry\x12\x0c\n\x04urls\x18\x06 \x03(\t\x12\x15\n\rartifact_type\x18\x07 \x01(\t\x1a\x32\n\x10\x41nnotationsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"U\n\x17ResolveReferenceRequest\x12\x11\n\treference\x18\x01 \x01(\t\x12\'\n\x08platform\x18\x02 \x01(\x0b\x32\x15.imagepin.v1.Platform\"\xd0\x02\n\x18ResolveReferenceResponse\x12\x1c\n\x14normalized_reference\x18\x01 \x01(\t\x12\x0e\n\x06\x64igest\x18\x02 \x01(\t\x12\x18\n\x10pinned_reference\x18\x03 \x01(\t\x12!\n\x19pinned_reference_with_tag\x18\x04 \x01(\t\x12\x12\n\nmedia_type\x18\x05 \x01(\t\x12\x0c\n\x04size\x18\x06 \x01(\x03\x12\x17\n\x0fresolved_digest\x18\x07 \x01(\t\x12\x1b\n\x13resolved_media_type\x18\x08 \x01(\t\x12*\n\tmanifests\x18\t \x03(\x0b\x32\x17.imagepin.v1.Descriptor\x12)\n\x08selected\x18\n \x01(\x0b\x32\x17.imagepin.v1.Descriptor\x12\x1a\n\x12\x66\x61miliar_reference\x18\x0b \x01(\t\"P\n\x12GetManifestRequest\x12\x11\n\treference\x18\x01 \x01(\t\x12\'\n\x08platform\x18\x02 \x01(\x0b\x32\x15.imagepin.v1.Platform\"i\n\x0cHistoryEntry\x12\x0f\n\x07\x63reated\x18\x01 \x01(\t\x12\x12\n\ncreated_by\x18\x02 \x01(\t\x12\x0e\n\x06\x61uthor\x18\x03 \x01(\t\x12\x0f\n\x07\x63omment\x18\x04 \x01(\t\x12\x13\n\x0b\x65mpty_layer\x18\x05 \x01(\x08\"\xec\x03\n\x0bImageConfig\x12\x0e\n\x06\x64igest\x18\x01 \x01(\t\x12\x12\n\nmedia_type\x18\x02 \x01(\t\x12\x14\n\x0c\x61rchitecture\x18\x03 \x01(\t\x12\n\n\x02os\x18\x04 \x01(\t\x12\x0f\n\x07variant\x18\x05 \x01(\t\x12\x0f\n\x07\x63reated\x18\x06 \x01(\t\x12\x0e\n\x06\x61uthor\x18\x07 \x01(\t\x12\x0b\n\x03\x65nv\x18\x08 \x03(\t\x12\x0b\n\x03\x63md\x18\t \x03(\t\x12\x12\n\nentrypoint\x18\n \x03(\t\x12\x0c\n\x04user\x18\x0b \x01(\t\x12\x13\n\x0bworking_dir\x18\x0c \x01(\t\x12\x34\n\x06labels\x18\r \x03(\x0b\x32$.imagepin.v1.ImageConfig.LabelsEntry\x12\x15\n\rexposed_ports\x18\x0e \x03(\t\x12\x0f\n\x07volumes\x18\x0f \x03(\t\x12\x13\n\x0bstop_signal\x18\x10 \x01(\t\x12\x13\n\x0brootfs_type\x18\x11 \x01(\t\x12\x10\n\x08\x64iff_ids\x18\x12 \x03(\t\x12*\n\x07history\x18\x13 \x03(\x0b\x32\x19.imagepin.v1.HistoryEntry\x12\x0b\n\x03raw\x18\x14 \x01(\x0c\x12\x12\n\nos_version\x18\x15 \x01(\t\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xa6\x04\n\x13GetManifestResponse\x12\x1c\n\x14normalized_reference\x18\x01 \x01(\t\x12\x0e\n\x06\x64igest\x18\x02 \x01(\t\x12\x12\n\nmedia_type\x18\x03 \x01(\t\x12\x14\n\x0craw_manifest\x18\x04 \x01(\x0c\x12\x0c\n\x04size\x18\x05 \x01(\x03\x12\x16\n\x0eschema_version\x18\x06 \x01(\x05\x12\'\n\x06\x63onfig\x18\x07 \x01(\x0b\x32\x17.imagepin.v1.Descriptor\x12\'\n\x06layers\x18\x08 \x03(\x0b\x32\x17.imagepin.v1.Descriptor\x12*\n\tmanifests\x18\t \x03(\x0b\x32\x17.imagepin.v1.Descriptor\x12\x46\n\x0b\x61nnotations\x18\n \x03(\x0b\x32\x31.imagepin.v1.GetManifestResponse.AnnotationsEntry\x12(\n\x07subject\x18\x0b \x01(\x0b\x32\x17.imagepin.v1.Descriptor\x12\x15\n\rartifact_type\x18\x0c \x01(\t\x12.\n\x0cimage_config\x18\r \x01(\x0b\x32\x18.imagepin.v1.ImageConfig\x12\x10\n\x08is_index\x18\x0e \x01(\x08\x12\x14\n\x0cindex_digest\x18\x0f \x01(\t\x1a\x32\n\x10\x41nnotationsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"O\n\x11ListLayersRequest\x12\x11\n\treference\x18\x01 \x01(\t\x12\'\n\x08platform\x18\x02 \x01(\x0b\x32\x15.imagepin.v1.Platform\"\xbb\x01\n\x05Layer\x12\r\n\x05index\x18\x01 \x01(\x05\x12\x0e\n\x06\x64igest\x18\x02 \x01(\t\x12\x12\n\nmedia_type\x18\x03 \x01(\t\x12\x0c\n\x04size\x18\x04 \x01(\x03\x12\x0f\n\x07\x64iff_id\x18\x05 \x01(\t\x12\x12\n\ncreated_by\x18\x06 \x01(\t\x12-\n\x0b\x63ompression\x18\x07 \x01(\x0e\x32\x18.imagepin.v1.Compression\x12\x0f\n\x07\x66oreign\x18\x08 \x01(\x08\x12\x0c\n\x04urls\x18\t \x03(\t\"\x93\x01\n\x12ListLayersResponse\x12\x1c\n\x14normalized_reference\x18\x01 \x01(\t\x12\x0e\n\x06\x64igest\x18\x02 \x01(\t\x12\x15\n\rconfig_digest\x18\x03 \x01(\t\x12\"\n\x06layers\x18\x04 \x03(\x0b\x32\x12.imagepin.v1.Layer\x12\x14\n\x0cindex_digest\x18\x05 \x01(\t\"\x82\x01\n\x13VerifyDigestRequest\x12\x11\n\treference\x18\x01 \x01(\t\x12\x17\n\x0f\x65xpected_digest\x18\x02 \x01(\t\x12\x16\n\x0einclude_layers\x18\x03 \x01(\x08\x12\'\n\x08platform\x18\x04 \x01(\x0b\x32\x15.imagepin.v1.Platform\"\xd9\x01\n\x10\x42lobVerification\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x0e\n\x06\x64igest\x18\x02 \x01(\t\x12\x15\n\ractual_digest\x18\x03 \x01(\t\x12\x10\n\x08verified\x18\x04 \x01(\x08\x12\x12\n\nmedia_type\x18\x05 \x01(\t\x12\x0c\n\x04size\x18\x06 \x01(\x03\x12\x13\n\x0b\x61\x63tual_size\x18\x07 \x01(\x03\x12\r\n\x05\x65rror\x18\x08 \x01(\t\x12\'\n\x08platform\x18\t \x01(\x0b\x32\x15.imagepin.v1.Platform\x12\x0f\n\x07skipped\x18\n \x01(\x08\"\xb8\x01\n\x14VerifyDigestResponse\x12\x1c\n\x14normalized_reference\x18\x01 \x01(\t\x12\x10\n\x08verified\x18\x02 \x01(\x08\x12\x17\n\x0f\x65xpected_digest\x18\x03 \x01(\t\x12\x15\n\ractual_digest\x18\x04 \x01(\t\x12\x12\n\nmedia_type\x18\x05 \x01(\t\x12,\n\x05\x62lobs\x18\x06 \x03(\x0b\x32\x1d.imagepin.v1.BlobVerification*l\n\x0b\x43ompression\x12\x1b\n\x17\x43OMPRESSION_UNSPECIFIED\x10\x00\x12\x14\n\x10\x43OMPRESSION_NONE\x10\x01\x12\x14\n\x10\x43OMPRESSION_GZIP\x10\x02\x12\x14\n\x10\x43OMPRESSION_ZSTD\x10\x03\x32\xe8\x02\n\x0fResolverService\x12_\n\x10ResolveReference\x12$.imagepin.v1.ResolveReferenceRequest\x1a%.imagepin.v1.ResolveReferenceResponse\x12P\n\x0bGetManifest\x12\x1f.imagepin.v1.GetManifestRequest\x1a .imagepin.v1.GetManifestResponse\x12M\n\nListLayers\x12\x1e.imagepin.v1.ListLayersRequest\x1a\x1f.imagepin.v1.ListLayersResponse\x12S\n\x0cVerifyDigest\x12 .imagepin.v1.VerifyDigestRequest\x1a!.imagepin.v1.VerifyDigestResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1aimagepin/v1/resolver.proto\x12\x0bimagepin.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17google/rpc/status.proto\"f\n\x08Platform\x12\n\n\x02os\x18\x01 \x01(\t\x12\x14\n\x0c\x61rchitecture\x18\x02 \x01(\t\x12\x0f\n\x07variant\x18\x03 \x01(\t\x12\x12\n\nos_version\x18\x04 \x01(\t\x12\x13\n\x0bos_features\x18\x05 \x03(\t\"\xff\x01\n\nDescriptor\x12\x12\n\nmedia_type\x18\x01 \x01(\t\x12\x0e\n\x06\x64igest\x18\x02 \x01(\t\x12\x0c\n\x04size\x18\x03 \x01(\x03\x12\'\n\x08platform\x18\x04 \x01(\x0b\x32\x15.imagepin.v1.Platform\x12=\n\x0b\x61nnotations\x18\x05 \x03(\x0b\x32(.imagepin.v1.Descriptor.AnnotationsEntry\x12\x0c\n\x04urls\x18\x06 \x03(\t\x12\x15\n\rartifact_type\x18\x07 \x01(\t\x1a\x32\n\x10\x41nnotationsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xba\x01\n\x17ResolveReferenceRequest\x12\x11\n\treference\x18\x01 \x01(\t\x12\'\n\x08platform\x18\x02 \x01(\x0b\x32\x15.imagepin.v1.Platform\x12\x30\n\rmax_staleness\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x31\n\x0estale_if_error\x18\x04 \x01(\x0b\x32\x19.google.protobuf.Duration\"\xe3\x03\n\x18ResolveReferenceResponse\x12\x1c\n\x14normalized_reference\x18\x01 \x01(\t\x12\x0e\n\x06\x64igest\x18\x02 \x01(\t\x12\x18\n\x10pinned_reference\x18\x03 \x01(\t\x12!\n\x19pinned_reference_with_tag\x18\x04 \x01(\t\x12\x12\n\nmedia_type\x18\x05 \x01(\t\x12\x0c\n\x04size\x18\x06 \x01(\x03\x12\x17\n\x0fresolved_digest\x18\x07 \x01(\t\x12\x1b\n\x13resolved_media_type\x18\x08 \x01(\t\x12*\n\tmanifests\x18\t \x03(\x0b\x32\x17.imagepin.v1.Descriptor\x12)\n\x08selected\x18\n \x01(\x0b\x32\x17.imagepin.v1.Descriptor\x12\x1a\n\x12\x66\x61miliar_reference\x18\x0b \x01(\t\x12)\n\x06source\x18\x0c \x01(\x0e\x32\x19.imagepin.v1.AnswerSource\x12&\n\x03\x61ge\x18\r \x01(\x0b\x32\x19.google.protobuf.Duration\x12\r\n\x05stale\x18\x0e \x01(\x08\x12/\n\x0bobserved_at\x18\x0f \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"W\n\x1d\x42\x61tchResolveReferencesRequest\x12\x36\n\x08requests\x18\x01 \x03(\x0b\x32$.imagepin.v1.ResolveReferenceRequest\"\x85\x01\n\x12\x42\x61tchResolveResult\x12\x11\n\treference\x18\x01 \x01(\t\x12\x39\n\nresolution\x18\x02 \x01(\x0b\x32%.imagepin.v1.ResolveReferenceResponse\x12!\n\x05\x65rror\x18\x03 \x01(\x0b\x32\x12.google.rpc.Status\"R\n\x1e\x42\x61tchResolveReferencesResponse\x12\x30\n\x07results\x18\x01 \x03(\x0b\x32\x1f.imagepin.v1.BatchResolveResult\"d\n\x15ListTagHistoryRequest\x12\x11\n\treference\x18\x01 \x01(\t\x12)\n\x05\x61s_of\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05limit\x18\x03 \x01(\x05\"\x94\x01\n\x0fTagHistoryEntry\x12\x0e\n\x06\x64igest\x18\x01 \x01(\t\x12\x12\n\nmedia_type\x18\x02 \x01(\t\x12.\n\nfirst_seen\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12-\n\tlast_seen\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"e\n\x16ListTagHistoryResponse\x12\x1c\n\x14normalized_reference\x18\x01 \x01(\t\x12-\n\x07\x65ntries\x18\x02 \x03(\x0b\x32\x1c.imagepin.v1.TagHistoryEntry\";\n\x1aListImagesWithLayerRequest\x12\x0e\n\x06\x64igest\x18\x01 \x01(\t\x12\r\n\x05limit\x18\x02 \x01(\x05\"\xd9\x01\n\x0eImageWithLayer\x12\x10\n\x08registry\x18\x01 \x01(\t\x12\x12\n\nrepository\x18\x02 \x01(\t\x12\x0c\n\x04tags\x18\x03 \x03(\t\x12\x17\n\x0fmanifest_digest\x18\x04 \x01(\t\x12\x15\n\rindex_digests\x18\x05 \x03(\t\x12\x13\n\x0blayer_index\x18\x06 \x01(\x05\x12\x14\n\x0clayer_digest\x18\x07 \x01(\t\x12\x0f\n\x07\x64iff_id\x18\x08 \x01(\t\x12\'\n\x08platform\x18\t \x01(\x0b\x32\x15.imagepin.v1.Platform\"J\n\x1bListImagesWithLayerResponse\x12+\n\x06images\x18\x01 \x03(\x0b\x32\x1b.imagepin.v1.ImageWithLayer\"P\n\x12GetManifestRequest\x12\x11\n\treference\x18\x01 \x01(\t\x12\'\n\x08platform\x18\x02 \x01(\x0b\x32\x15.imagepin.v1.Platform\"i\n\x0cHistoryEntry\x12\x0f\n\x07\x63reated\x18\x01 \x01(\t\x12\x12\n\ncreated_by\x18\x02 \x01(\t\x12\x0e\n\x06\x61uthor\x18\x03 \x01(\t\x12\x0f\n\x07\x63omment\x18\x04 \x01(\t\x12\x13\n\x0b\x65mpty_layer\x18\x05 \x01(\x08\"\xec\x03\n\x0bImageConfig\x12\x0e\n\x06\x64igest\x18\x01 \x01(\t\x12\x12\n\nmedia_type\x18\x02 \x01(\t\x12\x14\n\x0c\x61rchitecture\x18\x03 \x01(\t\x12\n\n\x02os\x18\x04 \x01(\t\x12\x0f\n\x07variant\x18\x05 \x01(\t\x12\x0f\n\x07\x63reated\x18\x06 \x01(\t\x12\x0e\n\x06\x61uthor\x18\x07 \x01(\t\x12\x0b\n\x03\x65nv\x18\x08 \x03(\t\x12\x0b\n\x03\x63md\x18\t \x03(\t\x12\x12\n\nentrypoint\x18\n \x03(\t\x12\x0c\n\x04user\x18\x0b \x01(\t\x12\x13\n\x0bworking_dir\x18\x0c \x01(\t\x12\x34\n\x06labels\x18\r \x03(\x0b\x32$.imagepin.v1.ImageConfig.LabelsEntry\x12\x15\n\rexposed_ports\x18\x0e \x03(\t\x12\x0f\n\x07volumes\x18\x0f \x03(\t\x12\x13\n\x0bstop_signal\x18\x10 \x01(\t\x12\x13\n\x0brootfs_type\x18\x11 \x01(\t\x12\x10\n\x08\x64iff_ids\x18\x12 \x03(\t\x12*\n\x07history\x18\x13 \x03(\x0b\x32\x19.imagepin.v1.HistoryEntry\x12\x0b\n\x03raw\x18\x14 \x01(\x0c\x12\x12\n\nos_version\x18\x15 \x01(\t\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xa6\x04\n\x13GetManifestResponse\x12\x1c\n\x14normalized_reference\x18\x01 \x01(\t\x12\x0e\n\x06\x64igest\x18\x02 \x01(\t\x12\x12\n\nmedia_type\x18\x03 \x01(\t\x12\x14\n\x0craw_manifest\x18\x04 \x01(\x0c\x12\x0c\n\x04size\x18\x05 \x01(\x03\x12\x16\n\x0eschema_version\x18\x06 \x01(\x05\x12\'\n\x06\x63onfig\x18\x07 \x01(\x0b\x32\x17.imagepin.v1.Descriptor\x12\'\n\x06layers\x18\x08 \x03(\x0b\x32\x17.imagepin.v1.Descriptor\x12*\n\tmanifests\x18\t \x03(\x0b\x32\x17.imagepin.v1.Descriptor\x12\x46\n\x0b\x61nnotations\x18\n \x03(\x0b\x32\x31.imagepin.v1.GetManifestResponse.AnnotationsEntry\x12(\n\x07subject\x18\x0b \x01(\x0b\x32\x17.imagepin.v1.Descriptor\x12\x15\n\rartifact_type\x18\x0c \x01(\t\x12.\n\x0cimage_config\x18\r \x01(\x0b\x32\x18.imagepin.v1.ImageConfig\x12\x10\n\x08is_index\x18\x0e \x01(\x08\x12\x14\n\x0cindex_digest\x18\x0f \x01(\t\x1a\x32\n\x10\x41nnotationsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"O\n\x11ListLayersRequest\x12\x11\n\treference\x18\x01 \x01(\t\x12\'\n\x08platform\x18\x02 \x01(\x0b\x32\x15.imagepin.v1.Platform\"\xbb\x01\n\x05Layer\x12\r\n\x05index\x18\x01 \x01(\x05\x12\x0e\n\x06\x64igest\x18\x02 \x01(\t\x12\x12\n\nmedia_type\x18\x03 \x01(\t\x12\x0c\n\x04size\x18\x04 \x01(\x03\x12\x0f\n\x07\x64iff_id\x18\x05 \x01(\t\x12\x12\n\ncreated_by\x18\x06 \x01(\t\x12-\n\x0b\x63ompression\x18\x07 \x01(\x0e\x32\x18.imagepin.v1.Compression\x12\x0f\n\x07\x66oreign\x18\x08 \x01(\x08\x12\x0c\n\x04urls\x18\t \x03(\t\"\x93\x01\n\x12ListLayersResponse\x12\x1c\n\x14normalized_reference\x18\x01 \x01(\t\x12\x0e\n\x06\x64igest\x18\x02 \x01(\t\x12\x15\n\rconfig_digest\x18\x03 \x01(\t\x12\"\n\x06layers\x18\x04 \x03(\x0b\x32\x12.imagepin.v1.Layer\x12\x14\n\x0cindex_digest\x18\x05 \x01(\t\"\x82\x01\n\x13VerifyDigestRequest\x12\x11\n\treference\x18\x01 \x01(\t\x12\x17\n\x0f\x65xpected_digest\x18\x02 \x01(\t\x12\x16\n\x0einclude_layers\x18\x03 \x01(\x08\x12\'\n\x08platform\x18\x04 \x01(\x0b\x32\x15.imagepin.v1.Platform\"\xd9\x01\n\x10\x42lobVerification\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x0e\n\x06\x64igest\x18\x02 \x01(\t\x12\x15\n\ractual_digest\x18\x03 \x01(\t\x12\x10\n\x08verified\x18\x04 \x01(\x08\x12\x12\n\nmedia_type\x18\x05 \x01(\t\x12\x0c\n\x04size\x18\x06 \x01(\x03\x12\x13\n\x0b\x61\x63tual_size\x18\x07 \x01(\x03\x12\r\n\x05\x65rror\x18\x08 \x01(\t\x12\'\n\x08platform\x18\t \x01(\x0b\x32\x15.imagepin.v1.Platform\x12\x0f\n\x07skipped\x18\n \x01(\x08\"\xb8\x01\n\x14VerifyDigestResponse\x12\x1c\n\x14normalized_reference\x18\x01 \x01(\t\x12\x10\n\x08verified\x18\x02 \x01(\x08\x12\x17\n\x0f\x65xpected_digest\x18\x03 \x01(\t\x12\x15\n\ractual_digest\x18\x04 \x01(\t\x12\x12\n\nmedia_type\x18\x05 \x01(\t\x12,\n\x05\x62lobs\x18\x06 \x03(\x0b\x32\x1d.imagepin.v1.BlobVerification*{\n\x0c\x41nswerSource\x12\x1d\n\x19\x41NSWER_SOURCE_UNSPECIFIED\x10\x00\x12\x1a\n\x16\x41NSWER_SOURCE_REGISTRY\x10\x01\x12\x17\n\x13\x41NSWER_SOURCE_CACHE\x10\x02\x12\x17\n\x13\x41NSWER_SOURCE_STALE\x10\x03*l\n\x0b\x43ompression\x12\x1b\n\x17\x43OMPRESSION_UNSPECIFIED\x10\x00\x12\x14\n\x10\x43OMPRESSION_NONE\x10\x01\x12\x14\n\x10\x43OMPRESSION_GZIP\x10\x02\x12\x14\n\x10\x43OMPRESSION_ZSTD\x10\x03\x32\xa0\x05\n\x0fResolverService\x12_\n\x10ResolveReference\x12$.imagepin.v1.ResolveReferenceRequest\x1a%.imagepin.v1.ResolveReferenceResponse\x12P\n\x0bGetManifest\x12\x1f.imagepin.v1.GetManifestRequest\x1a .imagepin.v1.GetManifestResponse\x12M\n\nListLayers\x12\x1e.imagepin.v1.ListLayersRequest\x1a\x1f.imagepin.v1.ListLayersResponse\x12S\n\x0cVerifyDigest\x12 .imagepin.v1.VerifyDigestRequest\x1a!.imagepin.v1.VerifyDigestResponse\x12q\n\x16\x42\x61tchResolveReferences\x12*.imagepin.v1.BatchResolveReferencesRequest\x1a+.imagepin.v1.BatchResolveReferencesResponse\x12Y\n\x0eListTagHistory\x12\".imagepin.v1.ListTagHistoryRequest\x1a#.imagepin.v1.ListTagHistoryResponse\x12h\n\x13ListImagesWithLayer\x12\'.imagepin.v1.ListImagesWithLayerRequest\x1a(.imagepin.v1.ListImagesWithLayerResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -37,42 +40,62 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_IMAGECONFIG_LABELSENTRY']._serialized_options = b'8\001'
   _globals['_GETMANIFESTRESPONSE_ANNOTATIONSENTRY']._loaded_options = None
   _globals['_GETMANIFESTRESPONSE_ANNOTATIONSENTRY']._serialized_options = b'8\001'
-  _globals['_COMPRESSION']._serialized_start=3029
-  _globals['_COMPRESSION']._serialized_end=3137
-  _globals['_PLATFORM']._serialized_start=43
-  _globals['_PLATFORM']._serialized_end=145
-  _globals['_DESCRIPTOR']._serialized_start=148
-  _globals['_DESCRIPTOR']._serialized_end=403
-  _globals['_DESCRIPTOR_ANNOTATIONSENTRY']._serialized_start=353
-  _globals['_DESCRIPTOR_ANNOTATIONSENTRY']._serialized_end=403
-  _globals['_RESOLVEREFERENCEREQUEST']._serialized_start=405
-  _globals['_RESOLVEREFERENCEREQUEST']._serialized_end=490
-  _globals['_RESOLVEREFERENCERESPONSE']._serialized_start=493
-  _globals['_RESOLVEREFERENCERESPONSE']._serialized_end=829
-  _globals['_GETMANIFESTREQUEST']._serialized_start=831
-  _globals['_GETMANIFESTREQUEST']._serialized_end=911
-  _globals['_HISTORYENTRY']._serialized_start=913
-  _globals['_HISTORYENTRY']._serialized_end=1018
-  _globals['_IMAGECONFIG']._serialized_start=1021
-  _globals['_IMAGECONFIG']._serialized_end=1513
-  _globals['_IMAGECONFIG_LABELSENTRY']._serialized_start=1468
-  _globals['_IMAGECONFIG_LABELSENTRY']._serialized_end=1513
-  _globals['_GETMANIFESTRESPONSE']._serialized_start=1516
-  _globals['_GETMANIFESTRESPONSE']._serialized_end=2066
-  _globals['_GETMANIFESTRESPONSE_ANNOTATIONSENTRY']._serialized_start=353
-  _globals['_GETMANIFESTRESPONSE_ANNOTATIONSENTRY']._serialized_end=403
-  _globals['_LISTLAYERSREQUEST']._serialized_start=2068
-  _globals['_LISTLAYERSREQUEST']._serialized_end=2147
-  _globals['_LAYER']._serialized_start=2150
-  _globals['_LAYER']._serialized_end=2337
-  _globals['_LISTLAYERSRESPONSE']._serialized_start=2340
-  _globals['_LISTLAYERSRESPONSE']._serialized_end=2487
-  _globals['_VERIFYDIGESTREQUEST']._serialized_start=2490
-  _globals['_VERIFYDIGESTREQUEST']._serialized_end=2620
-  _globals['_BLOBVERIFICATION']._serialized_start=2623
-  _globals['_BLOBVERIFICATION']._serialized_end=2840
-  _globals['_VERIFYDIGESTRESPONSE']._serialized_start=2843
-  _globals['_VERIFYDIGESTRESPONSE']._serialized_end=3027
-  _globals['_RESOLVERSERVICE']._serialized_start=3140
-  _globals['_RESOLVERSERVICE']._serialized_end=3500
+  _globals['_ANSWERSOURCE']._serialized_start=4390
+  _globals['_ANSWERSOURCE']._serialized_end=4513
+  _globals['_COMPRESSION']._serialized_start=4515
+  _globals['_COMPRESSION']._serialized_end=4623
+  _globals['_PLATFORM']._serialized_start=133
+  _globals['_PLATFORM']._serialized_end=235
+  _globals['_DESCRIPTOR']._serialized_start=238
+  _globals['_DESCRIPTOR']._serialized_end=493
+  _globals['_DESCRIPTOR_ANNOTATIONSENTRY']._serialized_start=443
+  _globals['_DESCRIPTOR_ANNOTATIONSENTRY']._serialized_end=493
+  _globals['_RESOLVEREFERENCEREQUEST']._serialized_start=496
+  _globals['_RESOLVEREFERENCEREQUEST']._serialized_end=682
+  _globals['_RESOLVEREFERENCERESPONSE']._serialized_start=685
+  _globals['_RESOLVEREFERENCERESPONSE']._serialized_end=1168
+  _globals['_BATCHRESOLVEREFERENCESREQUEST']._serialized_start=1170
+  _globals['_BATCHRESOLVEREFERENCESREQUEST']._serialized_end=1257
+  _globals['_BATCHRESOLVERESULT']._serialized_start=1260
+  _globals['_BATCHRESOLVERESULT']._serialized_end=1393
+  _globals['_BATCHRESOLVEREFERENCESRESPONSE']._serialized_start=1395
+  _globals['_BATCHRESOLVEREFERENCESRESPONSE']._serialized_end=1477
+  _globals['_LISTTAGHISTORYREQUEST']._serialized_start=1479
+  _globals['_LISTTAGHISTORYREQUEST']._serialized_end=1579
+  _globals['_TAGHISTORYENTRY']._serialized_start=1582
+  _globals['_TAGHISTORYENTRY']._serialized_end=1730
+  _globals['_LISTTAGHISTORYRESPONSE']._serialized_start=1732
+  _globals['_LISTTAGHISTORYRESPONSE']._serialized_end=1833
+  _globals['_LISTIMAGESWITHLAYERREQUEST']._serialized_start=1835
+  _globals['_LISTIMAGESWITHLAYERREQUEST']._serialized_end=1894
+  _globals['_IMAGEWITHLAYER']._serialized_start=1897
+  _globals['_IMAGEWITHLAYER']._serialized_end=2114
+  _globals['_LISTIMAGESWITHLAYERRESPONSE']._serialized_start=2116
+  _globals['_LISTIMAGESWITHLAYERRESPONSE']._serialized_end=2190
+  _globals['_GETMANIFESTREQUEST']._serialized_start=2192
+  _globals['_GETMANIFESTREQUEST']._serialized_end=2272
+  _globals['_HISTORYENTRY']._serialized_start=2274
+  _globals['_HISTORYENTRY']._serialized_end=2379
+  _globals['_IMAGECONFIG']._serialized_start=2382
+  _globals['_IMAGECONFIG']._serialized_end=2874
+  _globals['_IMAGECONFIG_LABELSENTRY']._serialized_start=2829
+  _globals['_IMAGECONFIG_LABELSENTRY']._serialized_end=2874
+  _globals['_GETMANIFESTRESPONSE']._serialized_start=2877
+  _globals['_GETMANIFESTRESPONSE']._serialized_end=3427
+  _globals['_GETMANIFESTRESPONSE_ANNOTATIONSENTRY']._serialized_start=443
+  _globals['_GETMANIFESTRESPONSE_ANNOTATIONSENTRY']._serialized_end=493
+  _globals['_LISTLAYERSREQUEST']._serialized_start=3429
+  _globals['_LISTLAYERSREQUEST']._serialized_end=3508
+  _globals['_LAYER']._serialized_start=3511
+  _globals['_LAYER']._serialized_end=3698
+  _globals['_LISTLAYERSRESPONSE']._serialized_start=3701
+  _globals['_LISTLAYERSRESPONSE']._serialized_end=3848
+  _globals['_VERIFYDIGESTREQUEST']._serialized_start=3851
+  _globals['_VERIFYDIGESTREQUEST']._serialized_end=3981
+  _globals['_BLOBVERIFICATION']._serialized_start=3984
+  _globals['_BLOBVERIFICATION']._serialized_end=4201
+  _globals['_VERIFYDIGESTRESPONSE']._serialized_start=4204
+  _globals['_VERIFYDIGESTRESPONSE']._serialized_end=4388
+  _globals['_RESOLVERSERVICE']._serialized_start=4626
+  _globals['_RESOLVERSERVICE']._serialized_end=5298
 # @@protoc_insertion_point(module_scope)

@@ -1,3 +1,8 @@
+import datetime
+
+from google.protobuf import duration_pb2 as _duration_pb2
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.rpc import status_pb2 as _status_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
@@ -7,12 +12,23 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class AnswerSource(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    ANSWER_SOURCE_UNSPECIFIED: _ClassVar[AnswerSource]
+    ANSWER_SOURCE_REGISTRY: _ClassVar[AnswerSource]
+    ANSWER_SOURCE_CACHE: _ClassVar[AnswerSource]
+    ANSWER_SOURCE_STALE: _ClassVar[AnswerSource]
+
 class Compression(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     COMPRESSION_UNSPECIFIED: _ClassVar[Compression]
     COMPRESSION_NONE: _ClassVar[Compression]
     COMPRESSION_GZIP: _ClassVar[Compression]
     COMPRESSION_ZSTD: _ClassVar[Compression]
+ANSWER_SOURCE_UNSPECIFIED: AnswerSource
+ANSWER_SOURCE_REGISTRY: AnswerSource
+ANSWER_SOURCE_CACHE: AnswerSource
+ANSWER_SOURCE_STALE: AnswerSource
 COMPRESSION_UNSPECIFIED: Compression
 COMPRESSION_NONE: Compression
 COMPRESSION_GZIP: Compression
@@ -58,15 +74,19 @@ class Descriptor(_message.Message):
     def __init__(self, media_type: _Optional[str] = ..., digest: _Optional[str] = ..., size: _Optional[int] = ..., platform: _Optional[_Union[Platform, _Mapping]] = ..., annotations: _Optional[_Mapping[str, str]] = ..., urls: _Optional[_Iterable[str]] = ..., artifact_type: _Optional[str] = ...) -> None: ...
 
 class ResolveReferenceRequest(_message.Message):
-    __slots__ = ("reference", "platform")
+    __slots__ = ("reference", "platform", "max_staleness", "stale_if_error")
     REFERENCE_FIELD_NUMBER: _ClassVar[int]
     PLATFORM_FIELD_NUMBER: _ClassVar[int]
+    MAX_STALENESS_FIELD_NUMBER: _ClassVar[int]
+    STALE_IF_ERROR_FIELD_NUMBER: _ClassVar[int]
     reference: str
     platform: Platform
-    def __init__(self, reference: _Optional[str] = ..., platform: _Optional[_Union[Platform, _Mapping]] = ...) -> None: ...
+    max_staleness: _duration_pb2.Duration
+    stale_if_error: _duration_pb2.Duration
+    def __init__(self, reference: _Optional[str] = ..., platform: _Optional[_Union[Platform, _Mapping]] = ..., max_staleness: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., stale_if_error: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
 
 class ResolveReferenceResponse(_message.Message):
-    __slots__ = ("normalized_reference", "digest", "pinned_reference", "pinned_reference_with_tag", "media_type", "size", "resolved_digest", "resolved_media_type", "manifests", "selected", "familiar_reference")
+    __slots__ = ("normalized_reference", "digest", "pinned_reference", "pinned_reference_with_tag", "media_type", "size", "resolved_digest", "resolved_media_type", "manifests", "selected", "familiar_reference", "source", "age", "stale", "observed_at")
     NORMALIZED_REFERENCE_FIELD_NUMBER: _ClassVar[int]
     DIGEST_FIELD_NUMBER: _ClassVar[int]
     PINNED_REFERENCE_FIELD_NUMBER: _ClassVar[int]
@@ -78,6 +98,10 @@ class ResolveReferenceResponse(_message.Message):
     MANIFESTS_FIELD_NUMBER: _ClassVar[int]
     SELECTED_FIELD_NUMBER: _ClassVar[int]
     FAMILIAR_REFERENCE_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    AGE_FIELD_NUMBER: _ClassVar[int]
+    STALE_FIELD_NUMBER: _ClassVar[int]
+    OBSERVED_AT_FIELD_NUMBER: _ClassVar[int]
     normalized_reference: str
     digest: str
     pinned_reference: str
@@ -89,7 +113,99 @@ class ResolveReferenceResponse(_message.Message):
     manifests: _containers.RepeatedCompositeFieldContainer[Descriptor]
     selected: Descriptor
     familiar_reference: str
-    def __init__(self, normalized_reference: _Optional[str] = ..., digest: _Optional[str] = ..., pinned_reference: _Optional[str] = ..., pinned_reference_with_tag: _Optional[str] = ..., media_type: _Optional[str] = ..., size: _Optional[int] = ..., resolved_digest: _Optional[str] = ..., resolved_media_type: _Optional[str] = ..., manifests: _Optional[_Iterable[_Union[Descriptor, _Mapping]]] = ..., selected: _Optional[_Union[Descriptor, _Mapping]] = ..., familiar_reference: _Optional[str] = ...) -> None: ...
+    source: AnswerSource
+    age: _duration_pb2.Duration
+    stale: bool
+    observed_at: _timestamp_pb2.Timestamp
+    def __init__(self, normalized_reference: _Optional[str] = ..., digest: _Optional[str] = ..., pinned_reference: _Optional[str] = ..., pinned_reference_with_tag: _Optional[str] = ..., media_type: _Optional[str] = ..., size: _Optional[int] = ..., resolved_digest: _Optional[str] = ..., resolved_media_type: _Optional[str] = ..., manifests: _Optional[_Iterable[_Union[Descriptor, _Mapping]]] = ..., selected: _Optional[_Union[Descriptor, _Mapping]] = ..., familiar_reference: _Optional[str] = ..., source: _Optional[_Union[AnswerSource, str]] = ..., age: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., stale: _Optional[bool] = ..., observed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class BatchResolveReferencesRequest(_message.Message):
+    __slots__ = ("requests",)
+    REQUESTS_FIELD_NUMBER: _ClassVar[int]
+    requests: _containers.RepeatedCompositeFieldContainer[ResolveReferenceRequest]
+    def __init__(self, requests: _Optional[_Iterable[_Union[ResolveReferenceRequest, _Mapping]]] = ...) -> None: ...
+
+class BatchResolveResult(_message.Message):
+    __slots__ = ("reference", "resolution", "error")
+    REFERENCE_FIELD_NUMBER: _ClassVar[int]
+    RESOLUTION_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    reference: str
+    resolution: ResolveReferenceResponse
+    error: _status_pb2.Status
+    def __init__(self, reference: _Optional[str] = ..., resolution: _Optional[_Union[ResolveReferenceResponse, _Mapping]] = ..., error: _Optional[_Union[_status_pb2.Status, _Mapping]] = ...) -> None: ...
+
+class BatchResolveReferencesResponse(_message.Message):
+    __slots__ = ("results",)
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    results: _containers.RepeatedCompositeFieldContainer[BatchResolveResult]
+    def __init__(self, results: _Optional[_Iterable[_Union[BatchResolveResult, _Mapping]]] = ...) -> None: ...
+
+class ListTagHistoryRequest(_message.Message):
+    __slots__ = ("reference", "as_of", "limit")
+    REFERENCE_FIELD_NUMBER: _ClassVar[int]
+    AS_OF_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    reference: str
+    as_of: _timestamp_pb2.Timestamp
+    limit: int
+    def __init__(self, reference: _Optional[str] = ..., as_of: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., limit: _Optional[int] = ...) -> None: ...
+
+class TagHistoryEntry(_message.Message):
+    __slots__ = ("digest", "media_type", "first_seen", "last_seen")
+    DIGEST_FIELD_NUMBER: _ClassVar[int]
+    MEDIA_TYPE_FIELD_NUMBER: _ClassVar[int]
+    FIRST_SEEN_FIELD_NUMBER: _ClassVar[int]
+    LAST_SEEN_FIELD_NUMBER: _ClassVar[int]
+    digest: str
+    media_type: str
+    first_seen: _timestamp_pb2.Timestamp
+    last_seen: _timestamp_pb2.Timestamp
+    def __init__(self, digest: _Optional[str] = ..., media_type: _Optional[str] = ..., first_seen: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_seen: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class ListTagHistoryResponse(_message.Message):
+    __slots__ = ("normalized_reference", "entries")
+    NORMALIZED_REFERENCE_FIELD_NUMBER: _ClassVar[int]
+    ENTRIES_FIELD_NUMBER: _ClassVar[int]
+    normalized_reference: str
+    entries: _containers.RepeatedCompositeFieldContainer[TagHistoryEntry]
+    def __init__(self, normalized_reference: _Optional[str] = ..., entries: _Optional[_Iterable[_Union[TagHistoryEntry, _Mapping]]] = ...) -> None: ...
+
+class ListImagesWithLayerRequest(_message.Message):
+    __slots__ = ("digest", "limit")
+    DIGEST_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    digest: str
+    limit: int
+    def __init__(self, digest: _Optional[str] = ..., limit: _Optional[int] = ...) -> None: ...
+
+class ImageWithLayer(_message.Message):
+    __slots__ = ("registry", "repository", "tags", "manifest_digest", "index_digests", "layer_index", "layer_digest", "diff_id", "platform")
+    REGISTRY_FIELD_NUMBER: _ClassVar[int]
+    REPOSITORY_FIELD_NUMBER: _ClassVar[int]
+    TAGS_FIELD_NUMBER: _ClassVar[int]
+    MANIFEST_DIGEST_FIELD_NUMBER: _ClassVar[int]
+    INDEX_DIGESTS_FIELD_NUMBER: _ClassVar[int]
+    LAYER_INDEX_FIELD_NUMBER: _ClassVar[int]
+    LAYER_DIGEST_FIELD_NUMBER: _ClassVar[int]
+    DIFF_ID_FIELD_NUMBER: _ClassVar[int]
+    PLATFORM_FIELD_NUMBER: _ClassVar[int]
+    registry: str
+    repository: str
+    tags: _containers.RepeatedScalarFieldContainer[str]
+    manifest_digest: str
+    index_digests: _containers.RepeatedScalarFieldContainer[str]
+    layer_index: int
+    layer_digest: str
+    diff_id: str
+    platform: Platform
+    def __init__(self, registry: _Optional[str] = ..., repository: _Optional[str] = ..., tags: _Optional[_Iterable[str]] = ..., manifest_digest: _Optional[str] = ..., index_digests: _Optional[_Iterable[str]] = ..., layer_index: _Optional[int] = ..., layer_digest: _Optional[str] = ..., diff_id: _Optional[str] = ..., platform: _Optional[_Union[Platform, _Mapping]] = ...) -> None: ...
+
+class ListImagesWithLayerResponse(_message.Message):
+    __slots__ = ("images",)
+    IMAGES_FIELD_NUMBER: _ClassVar[int]
+    images: _containers.RepeatedCompositeFieldContainer[ImageWithLayer]
+    def __init__(self, images: _Optional[_Iterable[_Union[ImageWithLayer, _Mapping]]] = ...) -> None: ...
 
 class GetManifestRequest(_message.Message):
     __slots__ = ("reference", "platform")

@@ -58,6 +58,21 @@ class ResolverServiceStub:
                 request_serializer=imagepin_dot_v1_dot_resolver__pb2.VerifyDigestRequest.SerializeToString,
                 response_deserializer=imagepin_dot_v1_dot_resolver__pb2.VerifyDigestResponse.FromString,
                 _registered_method=True)
+        self.BatchResolveReferences = channel.unary_unary(
+                '/imagepin.v1.ResolverService/BatchResolveReferences',
+                request_serializer=imagepin_dot_v1_dot_resolver__pb2.BatchResolveReferencesRequest.SerializeToString,
+                response_deserializer=imagepin_dot_v1_dot_resolver__pb2.BatchResolveReferencesResponse.FromString,
+                _registered_method=True)
+        self.ListTagHistory = channel.unary_unary(
+                '/imagepin.v1.ResolverService/ListTagHistory',
+                request_serializer=imagepin_dot_v1_dot_resolver__pb2.ListTagHistoryRequest.SerializeToString,
+                response_deserializer=imagepin_dot_v1_dot_resolver__pb2.ListTagHistoryResponse.FromString,
+                _registered_method=True)
+        self.ListImagesWithLayer = channel.unary_unary(
+                '/imagepin.v1.ResolverService/ListImagesWithLayer',
+                request_serializer=imagepin_dot_v1_dot_resolver__pb2.ListImagesWithLayerRequest.SerializeToString,
+                response_deserializer=imagepin_dot_v1_dot_resolver__pb2.ListImagesWithLayerResponse.FromString,
+                _registered_method=True)
 
 
 class ResolverServiceServicer:
@@ -95,6 +110,27 @@ class ResolverServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def BatchResolveReferences(self, request, context):
+        """Resolves many references at once (a whole release), each with its own result or error.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListTagHistory(self, request, context):
+        """Lists every digest a tag has been seen pointing at, newest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListImagesWithLayer(self, request, context):
+        """Lists every recorded image that contains a layer, found by distribution digest or diff_id.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ResolverServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -117,6 +153,21 @@ def add_ResolverServiceServicer_to_server(servicer, server):
                     servicer.VerifyDigest,
                     request_deserializer=imagepin_dot_v1_dot_resolver__pb2.VerifyDigestRequest.FromString,
                     response_serializer=imagepin_dot_v1_dot_resolver__pb2.VerifyDigestResponse.SerializeToString,
+            ),
+            'BatchResolveReferences': grpc.unary_unary_rpc_method_handler(
+                    servicer.BatchResolveReferences,
+                    request_deserializer=imagepin_dot_v1_dot_resolver__pb2.BatchResolveReferencesRequest.FromString,
+                    response_serializer=imagepin_dot_v1_dot_resolver__pb2.BatchResolveReferencesResponse.SerializeToString,
+            ),
+            'ListTagHistory': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListTagHistory,
+                    request_deserializer=imagepin_dot_v1_dot_resolver__pb2.ListTagHistoryRequest.FromString,
+                    response_serializer=imagepin_dot_v1_dot_resolver__pb2.ListTagHistoryResponse.SerializeToString,
+            ),
+            'ListImagesWithLayer': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListImagesWithLayer,
+                    request_deserializer=imagepin_dot_v1_dot_resolver__pb2.ListImagesWithLayerRequest.FromString,
+                    response_serializer=imagepin_dot_v1_dot_resolver__pb2.ListImagesWithLayerResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -231,6 +282,87 @@ class ResolverService:
             '/imagepin.v1.ResolverService/VerifyDigest',
             imagepin_dot_v1_dot_resolver__pb2.VerifyDigestRequest.SerializeToString,
             imagepin_dot_v1_dot_resolver__pb2.VerifyDigestResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def BatchResolveReferences(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/imagepin.v1.ResolverService/BatchResolveReferences',
+            imagepin_dot_v1_dot_resolver__pb2.BatchResolveReferencesRequest.SerializeToString,
+            imagepin_dot_v1_dot_resolver__pb2.BatchResolveReferencesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListTagHistory(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/imagepin.v1.ResolverService/ListTagHistory',
+            imagepin_dot_v1_dot_resolver__pb2.ListTagHistoryRequest.SerializeToString,
+            imagepin_dot_v1_dot_resolver__pb2.ListTagHistoryResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListImagesWithLayer(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/imagepin.v1.ResolverService/ListImagesWithLayer',
+            imagepin_dot_v1_dot_resolver__pb2.ListImagesWithLayerRequest.SerializeToString,
+            imagepin_dot_v1_dot_resolver__pb2.ListImagesWithLayerResponse.FromString,
             options,
             channel_credentials,
             insecure,

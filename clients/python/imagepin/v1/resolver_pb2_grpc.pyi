@@ -45,6 +45,12 @@ class ResolverServiceStub:
     """Lists an image's layers from base to top with both of their digests."""
     VerifyDigest: _grpc.UnaryUnaryMultiCallable[_resolver_pb2.VerifyDigestRequest, _resolver_pb2.VerifyDigestResponse]
     """Checks that the registry's content for a reference hashes to an expected digest."""
+    BatchResolveReferences: _grpc.UnaryUnaryMultiCallable[_resolver_pb2.BatchResolveReferencesRequest, _resolver_pb2.BatchResolveReferencesResponse]
+    """Resolves many references at once (a whole release), each with its own result or error."""
+    ListTagHistory: _grpc.UnaryUnaryMultiCallable[_resolver_pb2.ListTagHistoryRequest, _resolver_pb2.ListTagHistoryResponse]
+    """Lists every digest a tag has been seen pointing at, newest first."""
+    ListImagesWithLayer: _grpc.UnaryUnaryMultiCallable[_resolver_pb2.ListImagesWithLayerRequest, _resolver_pb2.ListImagesWithLayerResponse]
+    """Lists every recorded image that contains a layer, found by distribution digest or diff_id."""
 
 @_typing.type_check_only
 class ResolverServiceAsyncStub(ResolverServiceStub):
@@ -63,6 +69,12 @@ class ResolverServiceAsyncStub(ResolverServiceStub):
     """Lists an image's layers from base to top with both of their digests."""
     VerifyDigest: _aio.UnaryUnaryMultiCallable[_resolver_pb2.VerifyDigestRequest, _resolver_pb2.VerifyDigestResponse]  # type: ignore[assignment]
     """Checks that the registry's content for a reference hashes to an expected digest."""
+    BatchResolveReferences: _aio.UnaryUnaryMultiCallable[_resolver_pb2.BatchResolveReferencesRequest, _resolver_pb2.BatchResolveReferencesResponse]  # type: ignore[assignment]
+    """Resolves many references at once (a whole release), each with its own result or error."""
+    ListTagHistory: _aio.UnaryUnaryMultiCallable[_resolver_pb2.ListTagHistoryRequest, _resolver_pb2.ListTagHistoryResponse]  # type: ignore[assignment]
+    """Lists every digest a tag has been seen pointing at, newest first."""
+    ListImagesWithLayer: _aio.UnaryUnaryMultiCallable[_resolver_pb2.ListImagesWithLayerRequest, _resolver_pb2.ListImagesWithLayerResponse]  # type: ignore[assignment]
+    """Lists every recorded image that contains a layer, found by distribution digest or diff_id."""
 
 class ResolverServiceServicer(metaclass=_abc_1.ABCMeta):
     """ResolverService answers what an image reference points at and what that image is.
@@ -102,5 +114,29 @@ class ResolverServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_resolver_pb2.VerifyDigestResponse, _abc.Awaitable[_resolver_pb2.VerifyDigestResponse]]:
         """Checks that the registry's content for a reference hashes to an expected digest."""
+
+    @_abc_1.abstractmethod
+    def BatchResolveReferences(
+        self,
+        request: _resolver_pb2.BatchResolveReferencesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_resolver_pb2.BatchResolveReferencesResponse, _abc.Awaitable[_resolver_pb2.BatchResolveReferencesResponse]]:
+        """Resolves many references at once (a whole release), each with its own result or error."""
+
+    @_abc_1.abstractmethod
+    def ListTagHistory(
+        self,
+        request: _resolver_pb2.ListTagHistoryRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_resolver_pb2.ListTagHistoryResponse, _abc.Awaitable[_resolver_pb2.ListTagHistoryResponse]]:
+        """Lists every digest a tag has been seen pointing at, newest first."""
+
+    @_abc_1.abstractmethod
+    def ListImagesWithLayer(
+        self,
+        request: _resolver_pb2.ListImagesWithLayerRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_resolver_pb2.ListImagesWithLayerResponse, _abc.Awaitable[_resolver_pb2.ListImagesWithLayerResponse]]:
+        """Lists every recorded image that contains a layer, found by distribution digest or diff_id."""
 
 def add_ResolverServiceServicer_to_server(servicer: ResolverServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
