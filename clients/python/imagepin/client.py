@@ -1,0 +1,202 @@
+"""The blocking client: one typed method per RPC, a default deadline, errors as exceptions."""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
+from types import TracebackType
+from typing import Any
+
+import grpc
+
+from imagepin import messages
+from imagepin.connection import Connection
+from imagepin.errors import ImagepinError, Unimplemented, from_rpc_error
+from imagepin.messages import BatchResult, Delay, PlatformArg
+from imagepin.v1 import resolver_pb2, resolver_pb2_grpc
+
+
+def open_channel(connection: Connection) -> grpc.Channel:
+    """A channel with the connection's TLS, retry policy and message bounds."""
+    credentials = connection.credentials()
+    if credentials is None:
+        return grpc.insecure_channel(connection.target, options=connection.options())
+    return grpc.secure_channel(connection.target, credentials, options=connection.options())
+
+
+class ResolverClient:
+    """Blocking client of imagepin.v1.ResolverService.
+
+    `ResolverClient("host:50051")` or `ResolverClient(connection=Connection(...))`. Every method
+    takes `timeout` (seconds; the connection's default otherwise) and raises an
+    `imagepin.errors.ImagepinError` subclass on failure.
+    """
+
+    def __init__(self, target: str | None = None, *, connection: Connection | None = None) -> None:
+        base = connection or Connection.from_env()
+        self.connection = base if target is None else _with_target(base, target)
+        self.channel = open_channel(self.connection)
+        self._stub = resolver_pb2_grpc.ResolverServiceStub(self.channel)
+        self._metadata = self.connection.call_metadata()
+
+    def __enter__(self) -> ResolverClient:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.channel.close()
+
+    def _call(self, method: Any, request: Any, timeout: float | None) -> Any:
+        try:
+            return method(
+                request,
+                timeout=self.connection.timeout_s if timeout is None else timeout,
+                metadata=self._metadata(),
+            )
+        except grpc.RpcError as error:
+            raise from_rpc_error(error) from None
+
+    def resolve(
+        self,
+        reference: str,
+        *,
+        platform: PlatformArg = None,
+        max_staleness: Delay = None,
+        stale_if_error: Delay = None,
+        timeout: float | None = None,
+    ) -> resolver_pb2.ResolveReferenceResponse:
+        """The digest `reference`'s tag points at now (a platform's child with `platform`)."""
+        request = messages.resolve_request(reference, platform, max_staleness, stale_if_error)
+        result: resolver_pb2.ResolveReferenceResponse = self._call(
+            self._stub.ResolveReference, request, timeout
+        )
+        return result
+
+    def get_manifest(
+        self, reference: str, *, platform: PlatformArg = None, timeout: float | None = None
+    ) -> resolver_pb2.GetManifestResponse:
+        """The manifest as served, parsed, with the image config."""
+        request = resolver_pb2.GetManifestRequest(
+            reference=reference, platform=messages.platform_message(platform)
+        )
+        result: resolver_pb2.GetManifestResponse = self._call(
+            self._stub.GetManifest, request, timeout
+        )
+        return result
+
+    def list_layers(
+        self, reference: str, *, platform: PlatformArg = None, timeout: float | None = None
+    ) -> resolver_pb2.ListLayersResponse:
+        """The image's layers from base to top."""
+        request = resolver_pb2.ListLayersRequest(
+            reference=reference, platform=messages.platform_message(platform)
+        )
+        result: resolver_pb2.ListLayersResponse = self._call(
+            self._stub.ListLayers, request, timeout
+        )
+        return result
+
+    def verify_digest(
+        self,
+        reference: str,
+        expected_digest: str = "",
+        *,
+        include_layers: bool = False,
+        platform: PlatformArg = None,
+        timeout: float | None = None,
+    ) -> resolver_pb2.VerifyDigestResponse:
+        """Whether the registry's content hashes to the digest (a mismatch is an answer)."""
+        request = resolver_pb2.VerifyDigestRequest(
+            reference=reference,
+            expected_digest=expected_digest,
+            include_layers=include_layers,
+            platform=messages.platform_message(platform),
+        )
+        result: resolver_pb2.VerifyDigestResponse = self._call(
+            self._stub.VerifyDigest, request, timeout
+        )
+        return result
+
+    def batch_resolve(
+        self,
+        references: Iterable[str | resolver_pb2.ResolveReferenceRequest],
+        *,
+        platform: PlatformArg = None,
+        timeout: float | None = None,
+    ) -> list[BatchResult]:
+        """One BatchResolveReferences call per 1000 references; results in the input's order."""
+        results: list[BatchResult] = []
+        for chunk in messages.chunks(messages.batch_requests(references, platform)):
+            request = resolver_pb2.BatchResolveReferencesRequest(requests=chunk)
+            response = self._call(self._stub.BatchResolveReferences, request, timeout)
+            results.extend(messages.batch_results(response))
+        return results
+
+    def resolve_all(
+        self,
+        references: Sequence[str | resolver_pb2.ResolveReferenceRequest],
+        *,
+        platform: PlatformArg = None,
+        timeout: float | None = None,
+    ) -> list[BatchResult]:
+        """Like batch_resolve, but a server without BatchResolveReferences is asked one
+        reference at a time (concurrently), so tooling works against older servers."""
+        try:
+            return self.batch_resolve(references, platform=platform, timeout=timeout)
+        except Unimplemented:
+            pass
+        requests = messages.batch_requests(references, platform)
+        deadline = self.connection.timeout_s if timeout is None else timeout
+        futures = [
+            self._stub.ResolveReference.future(r, timeout=deadline, metadata=self._metadata())
+            for r in requests
+        ]
+        results = []
+        for request, future in zip(requests, futures, strict=True):
+            try:
+                results.append(BatchResult(request.reference, future.result(), None))
+            except grpc.RpcError as error:
+                results.append(BatchResult(request.reference, None, from_rpc_error(error)))
+        return results
+
+    def list_tag_history(
+        self,
+        reference: str,
+        *,
+        as_of: datetime.datetime | None = None,
+        limit: int = 0,
+        timeout: float | None = None,
+    ) -> resolver_pb2.ListTagHistoryResponse:
+        """Every digest the tag was seen at, newest first (as known at `as_of`)."""
+        request = resolver_pb2.ListTagHistoryRequest(
+            reference=reference, as_of=messages.timestamp(as_of), limit=limit
+        )
+        result: resolver_pb2.ListTagHistoryResponse = self._call(
+            self._stub.ListTagHistory, request, timeout
+        )
+        return result
+
+    def list_images_with_layer(
+        self, digest: str, *, limit: int = 0, timeout: float | None = None
+    ) -> resolver_pb2.ListImagesWithLayerResponse:
+        """Every recorded image containing a layer (distribution digest or diff_id)."""
+        request = resolver_pb2.ListImagesWithLayerRequest(digest=digest, limit=limit)
+        result: resolver_pb2.ListImagesWithLayerResponse = self._call(
+            self._stub.ListImagesWithLayer, request, timeout
+        )
+        return result
+
+
+def _with_target(connection: Connection, target: str) -> Connection:
+    return replace(connection, target=target)
+
+
+__all__ = ["ImagepinError", "ResolverClient", "open_channel"]
