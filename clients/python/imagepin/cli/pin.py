@@ -1,0 +1,212 @@
+"""`imagepin pin`: pin every image in Kubernetes YAML by digest, or check that it is (CI)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn
+
+from imagepin.cli import exitcodes
+from imagepin.cli.options import connection_options, fail, platform_option, service_errors
+from imagepin.client import ResolverClient
+from imagepin.connection import Connection
+from imagepin.pin import plan
+from imagepin.pin.images import ImageSite, YamlImageError, find_images
+from imagepin.pin.lockfile import read_lock, write_lock
+from imagepin.pin.rewrite import rewrite
+
+YAML_SUFFIXES = (".yaml", ".yml")
+
+
+@dataclass
+class Document:
+    """One input: its original text and the images in it."""
+
+    path: Path | None  # None for stdin
+    text: str
+    sites: list[ImageSite]
+
+    @property
+    def name(self) -> str:
+        return str(self.path) if self.path else "<stdin>"
+
+
+@click.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(allow_dash=True, path_type=Path))
+@click.option("--in-place", "-i", is_flag=True, help="Rewrite the files instead of printing.")
+@click.option(
+    "--check",
+    is_flag=True,
+    help="Change nothing; exit 1 listing every image unpinned or whose tag has moved.",
+)
+@click.option(
+    "--lock",
+    "lock_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write what was resolved (reference, digest, when) to this file.",
+)
+@click.option(
+    "--from-lock",
+    "from_lock_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Pin from this lock file without asking the service or any registry.",
+)
+@platform_option
+@connection_options
+def pin(
+    paths: tuple[Path, ...],
+    in_place: bool,
+    check: bool,
+    lock_path: Path | None,
+    from_lock_path: Path | None,
+    platform: str | None,
+    connection: Connection,
+) -> None:
+    """Pin every image in Kubernetes YAML (files, directories, - for stdin) by digest.
+
+    Prints the input with every image pinned, or rewrites it with --in-place.
+
+    Images in Pods, Deployments, StatefulSets, DaemonSets, ReplicaSets, Jobs, CronJobs,
+    ReplicationControllers and PodTemplates (containers, initContainers, ephemeralContainers)
+    become `name:tag@sha256:…`; every other byte stays as it was. Already-pinned images are
+    checked, not changed. Exit codes: 0 done, 1 --check found problems, 3 an image was not found,
+    4 invalid input, 5 the service could not answer.
+    """
+    if in_place and any(str(p) == "-" for p in paths):
+        fail("--in-place cannot rewrite stdin", exitcodes.USAGE)
+    if from_lock_path and (check or lock_path):
+        fail("--from-lock pins without asking anyone; it cannot --check or --lock", 2)
+    with _progress() as progress:
+        files = _expand(paths)
+        reading = progress.add_task("reading manifests", total=len(files))
+        documents = []
+        for path in files:
+            documents.append(_read(path))
+            progress.advance(reading)
+        sites = [site for document in documents for site in document.sites]
+        images = plan.unique_images(sites)
+        if from_lock_path is not None:
+            try:
+                outcomes = plan.from_lock(images, read_lock(from_lock_path))
+            except ValueError as error:
+                fail(str(error), exitcodes.INVALID)
+        else:
+            resolving = progress.add_task(f"resolving {len(images)} images", total=len(images))
+            queries = [plan.query_for(image) for image in images]
+            with service_errors(), ResolverClient(connection=connection) as client:
+                results = client.resolve_all(queries, platform=platform) if queries else []
+            progress.advance(resolving, len(images))
+            outcomes = plan.from_results(images, results)
+
+    if check:
+        sys.exit(_report_check(outcomes))
+    failed = [o for o in outcomes.values() if o.status is plan.Status.FAILED]
+    for outcome in failed:
+        click.echo(f"imagepin: cannot pin {outcome.image}: {outcome.error}", err=True)
+    if failed:
+        sys.exit(exitcodes.for_status(failed[0].error_code))
+    for outcome in outcomes.values():
+        if outcome.status is plan.Status.MOVED:
+            click.echo(
+                f"imagepin: warning: {outcome.image}: its tag now points at {outcome.digest} "
+                "(left as it is)",
+                err=True,
+            )
+    if lock_path is not None:
+        write_lock(lock_path, plan.lock_entries(outcomes.values(), platform or ""))
+    for index, document in enumerate(documents):
+        new_text = rewrite(document.text, plan.replacements(document.sites, outcomes))
+        if in_place:
+            if new_text != document.text and document.path is not None:
+                _write_atomically(document.path, new_text)
+        else:
+            if index > 0:
+                sys.stdout.write("---\n")
+            sys.stdout.write(new_text)
+            if len(documents) > 1 and not new_text.endswith("\n"):
+                sys.stdout.write("\n")
+    sys.stdout.flush()
+
+
+def _report_check(outcomes: dict[str, plan.Outcome]) -> int:
+    problems = 0
+    for outcome in outcomes.values():
+        if outcome.status is plan.Status.PIN:
+            message = f"unpinned: {outcome.image} (now {outcome.digest})"
+        elif outcome.status is plan.Status.MOVED:
+            message = f"moved: {outcome.image} (its tag now points at {outcome.digest})"
+        elif outcome.status is plan.Status.FAILED:
+            message = f"unresolvable: {outcome.image}: {outcome.error}"
+        else:
+            continue
+        problems += 1
+        click.echo(message)
+    if problems:
+        click.echo(f"imagepin: {problems} of {len(outcomes)} images need pinning", err=True)
+        return exitcodes.NEGATIVE
+    return exitcodes.OK
+
+
+def _expand(paths: tuple[Path, ...]) -> list[Path]:
+    """Files as given; directories walked for *.yaml and *.yml, in a stable order."""
+    files = []
+    for path in paths:
+        if path.is_dir():
+            files.extend(
+                sorted(p for p in path.rglob("*") if p.suffix in YAML_SUFFIXES and p.is_file())
+            )
+        elif str(path) == "-" or path.is_file():
+            files.append(path)
+        else:
+            fail(f"{path}: no such file or directory", exitcodes.INVALID)
+    return files
+
+
+def _read(path: Path) -> Document:
+    """Bytes decoded as they are (no newline translation), so the output can be identical."""
+    raw = sys.stdin.buffer.read() if str(path) == "-" else path.read_bytes()
+    source = None if str(path) == "-" else path
+    try:
+        text = raw.decode("utf-8")
+        return Document(source, text, find_images(text, str(source or "<stdin>")))
+    except (UnicodeDecodeError, YamlImageError) as error:
+        fail(str(error), exitcodes.INVALID)
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """Replace the file in one rename, keeping its permissions."""
+    mode = path.stat().st_mode
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(text.encode("utf-8"))
+        os.chmod(temporary, mode & 0o7777)
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
+
+
+@contextlib.contextmanager
+def _progress() -> Iterator[Progress]:
+    """A progress display on stderr when it is a terminal; silent otherwise."""
+    console = Console(stderr=True)
+    progress = Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TextColumn("{task.completed}/{task.total}"),
+        console=console,
+        transient=True,
+        disable=not console.is_terminal,
+    )
+    with progress:
+        yield progress
