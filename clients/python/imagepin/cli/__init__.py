@@ -6,6 +6,7 @@ import click
 
 from imagepin.cli.pin import pin
 from imagepin.cli.query import history, inspect, layers, resolve, verify
+from imagepin.cli.webhook import webhook
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -14,7 +15,7 @@ def cli() -> None:
     """Pin container image references to digests with the imagepin service."""
 
 
-for command in (resolve, inspect, layers, verify, history, pin):
+for command in (resolve, inspect, layers, verify, history, pin, webhook):
     cli.add_command(command)
 
 

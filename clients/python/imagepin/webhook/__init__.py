@@ -1,0 +1,1 @@
+"""`imagepin webhook`: a Kubernetes mutating admission webhook that pins Pod images by digest."""

@@ -1,0 +1,119 @@
+"""The webhook's HTTPS server: AdmissionReviews in, one batch call to the service per review."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import AsyncIterator
+from typing import Any, Final
+
+from aiohttp import web
+
+from imagepin.aio import AsyncResolverClient
+from imagepin.connection import Connection
+from imagepin.errors import ImagepinError
+from imagepin.webhook import review
+from imagepin.webhook.policy import Settings, decide
+from imagepin.webhook.tls import ReloadingCertificate
+
+log = logging.getLogger("imagepin.webhook")
+
+CLIENT: Final = web.AppKey("client", AsyncResolverClient)
+SETTINGS: Final = web.AppKey("settings", Settings)
+MAX_REVIEW_BYTES: Final = 8 * 1024 * 1024  # a Pod is far smaller; the API server caps at 3 MiB
+
+
+def make_app(settings: Settings, connection: Connection) -> web.Application:
+    """The aiohttp application: POST /mutate, GET /healthz."""
+    app = web.Application(client_max_size=MAX_REVIEW_BYTES)
+    app[SETTINGS] = settings
+
+    async def service_client(app: web.Application) -> AsyncIterator[None]:
+        # gRPC asyncio channels belong to the loop that made them: make it in the server's.
+        app[CLIENT] = AsyncResolverClient(connection=connection)
+        yield
+        await app[CLIENT].close()
+
+    app.cleanup_ctx.append(service_client)
+    app.router.add_post("/mutate", mutate)
+    app.router.add_get("/healthz", healthz)
+    return app
+
+
+async def healthz(_: web.Request) -> web.Response:
+    return web.Response(text="ok\n")
+
+
+async def mutate(request: web.Request) -> web.Response:
+    """Answer one AdmissionReview; every failure of the service is answered by the policy."""
+    try:
+        body = await request.json()
+        admission = body["request"]
+        if body.get("apiVersion") != review.API_VERSION or not isinstance(admission, dict):
+            raise ValueError(f"expected an AdmissionReview {review.API_VERSION}")
+    except (ValueError, KeyError, TypeError) as error:
+        raise web.HTTPBadRequest(text=f"not an AdmissionReview: {error}") from error
+    settings = request.app[SETTINGS]
+    plan = review.plan(admission, settings)
+    if not plan.fields:
+        return web.json_response(review.allow(plan.uid))
+    decision = decide(settings, request.query, plan.annotations)
+    resolved, service_error = await _resolve(
+        request.app[CLIENT], [f.image for f in plan.fields], settings.budget_s
+    )
+    answer = review.respond(plan, decision, resolved, service_error)
+    _log(admission, plan, answer)
+    return web.json_response(answer)
+
+
+async def _resolve(
+    client: AsyncResolverClient, images: list[str], budget_s: float
+) -> tuple[dict[str, review.Resolved], str]:
+    """One batch call within the budget; ({image: answer}, why the service failed or "")."""
+    unique = list(dict.fromkeys(images))
+    try:
+        async with asyncio.timeout(budget_s):
+            results = await client.resolve_all(unique, timeout=budget_s)
+    except TimeoutError:
+        return {}, f"the imagepin service did not answer within {budget_s:g}s"
+    except ImagepinError as error:
+        return {}, f"the imagepin service could not answer ({error})"
+    resolved = {
+        result.reference: review.Resolved(digest=result.resolution.digest)
+        if result.resolution is not None
+        else review.Resolved(error=str(result.error))
+        for result in results
+    }
+    return resolved, ""
+
+
+def _log(admission: dict[str, Any], plan: review.Plan, answer: dict[str, Any]) -> None:
+    response = answer["response"]
+    fields = {
+        "uid": plan.uid,
+        "namespace": admission.get("namespace"),
+        "subject": plan.subject,
+        "operation": admission.get("operation"),
+        "images": [f.image for f in plan.fields],
+        "allowed": response["allowed"],
+        "patched": "patch" in response,
+        "warnings": response.get("warnings", []),
+    }
+    log.info(json.dumps(fields))
+
+
+def serve(
+    settings: Settings, connection: Connection, listen: str, certificate: ReloadingCertificate
+) -> None:
+    """Serve HTTPS until SIGTERM/SIGINT (aiohttp finishes in-flight reviews first)."""
+    host, _, port = listen.rpartition(":")
+    web.run_app(
+        make_app(settings, connection),
+        host=host.strip("[]") or None,
+        port=int(port),
+        ssl_context=certificate.context,
+        access_log=None,
+        print=None,
+        shutdown_timeout=10,
+    )
