@@ -274,7 +274,7 @@ def test_service_stopped_fail_closed_denies_with_an_actionable_message(
     annotations = {"imagepin.dev/failure-policy": "closed"} if how == "pod annotation" else {}
     pod = admission.deployment_pod("payments", [("app", image)], annotations=annotations)
     document = admission.review(pod)
-    query = "?failure-policy=closed" if how.startswith("namespace") else ""
+    query = "/fail-closed" if how.startswith("namespace") else ""
     response = stranded_webhook.review(document, query)
     assert response["allowed"] is False
     assert response["status"]["code"] == 403

@@ -37,6 +37,7 @@ def make_app(settings: Settings, connection: Connection) -> web.Application:
 
     app.cleanup_ctx.append(service_client)
     app.router.add_post("/mutate", mutate)
+    app.router.add_post("/mutate/{variant}", mutate)
     app.router.add_get("/healthz", healthz)
     return app
 
@@ -58,13 +59,27 @@ async def mutate(request: web.Request) -> web.Response:
     plan = review.plan(admission, settings)
     if not plan.fields:
         return web.json_response(review.allow(plan.uid))
-    decision = decide(settings, request.query, plan.annotations)
+    decision = decide(settings, _overrides(request), plan.annotations)
     resolved, service_error = await _resolve(
         request.app[CLIENT], [f.image for f in plan.fields], settings.budget_s
     )
     answer = review.respond(plan, decision, resolved, service_error)
     _log(admission, plan, answer)
     return web.json_response(answer)
+
+
+def _overrides(request: web.Request) -> dict[str, str]:
+    """Per-namespace choices, made by the MutatingWebhookConfiguration's path for a label:
+    /mutate/fail-closed, /mutate/fail-open, /mutate/warn (or the same as query parameters)."""
+    overrides = dict(request.query)
+    variant = request.match_info.get("variant", "")
+    if variant in ("fail-open", "fail-closed"):
+        overrides["failure-policy"] = variant.removeprefix("fail-")
+    elif variant == "warn":
+        overrides["mode"] = "warn"
+    elif variant:
+        raise web.HTTPNotFound(text=f"unknown webhook path /mutate/{variant}")
+    return overrides
 
 
 async def _resolve(

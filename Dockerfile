@@ -1,0 +1,34 @@
+# syntax=docker/dockerfile:1
+# imagepin: one image for the service (imagepin-server) and its clients (imagepin: the command
+# and the admission webhook). Multi-stage: build tools stay in the first stage; the runtime
+# stage holds a virtualenv and runs as an unprivileged user on a read-only root filesystem.
+
+FROM python:3.11-slim-bookworm AS build
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+WORKDIR /src
+RUN python -m venv /opt/imagepin
+COPY pyproject.toml README.md ./
+COPY protos ./protos
+COPY clients ./clients
+COPY service ./service
+RUN /opt/imagepin/bin/pip install . \
+    && /opt/imagepin/bin/python -m compileall -q /opt/imagepin
+
+FROM python:3.11-slim-bookworm AS runtime
+# Bytecode is compiled at build time; nothing needs writing under a read-only root.
+ENV PATH=/opt/imagepin/bin:$PATH \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    IMAGEPIN_LISTEN=0.0.0.0:50051 \
+    IMAGEPIN_DATABASE_URL=sqlite:////data/imagepin.db
+RUN groupadd --system --gid 10001 imagepin \
+    && useradd --system --uid 10001 --gid imagepin --home-dir /nonexistent --no-create-home \
+        --shell /usr/sbin/nologin imagepin \
+    && mkdir -p /data \
+    && chown imagepin:imagepin /data
+COPY --from=build /opt/imagepin /opt/imagepin
+USER 10001:10001
+VOLUME ["/data"]
+EXPOSE 50051 8443
+ENTRYPOINT []
+CMD ["imagepin-server"]
