@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 
@@ -25,8 +26,8 @@ def _container(name: str, image: str) -> dict[str, Any]:
 
 def deployment_pod(
     namespace: str,
-    containers: list[tuple[str, str]],
-    init_containers: list[tuple[str, str]] = (),  # type: ignore[assignment]
+    containers: Sequence[tuple[str, str]],
+    init_containers: Sequence[tuple[str, str]] = (),
     annotations: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """A Pod as a Deployment's ReplicaSet creates it: generateName, no name."""
