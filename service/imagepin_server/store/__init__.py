@@ -1,9 +1,11 @@
-"""Persistence for imagepin: every tag -> digest mapping it has seen, for auditing.
+"""Persistence for imagepin: every tag -> digest mapping it has seen, for auditing; a cache
+of manifests and configs by digest; and an index of which images contain which layers.
 
 Depends only on SQLAlchemy/Alembic and the standard library (never on gRPC or the
 registry client).  One :class:`Database` per process; one session per request.
 """
 
+from .contents import MAX_CONTENT_SIZE, StoredContent, get_content, get_contents, put_content
 from .database import (
     DEFAULT_DATABASE_URL,
     SUPPORTED_SCHEMES,
@@ -13,8 +15,25 @@ from .database import (
     head_revision,
     safe_url,
 )
-from .errors import StoreError, StoreUnavailable
-from .models import Base, TagMapping, UtcDateTime
+from .errors import ContentRejected, StoreError, StoreUnavailable
+from .layers import (
+    ImageWithLayerRecord,
+    IndexChild,
+    LayerRow,
+    has_image_layers,
+    images_with_layer,
+    record_image_layers,
+    record_index_children,
+)
+from .models import (
+    Base,
+    Content,
+    ImageLayer,
+    IndexChildRow,
+    RepositoryContent,
+    TagMapping,
+    UtcDateTime,
+)
 from .tags import (
     TagMappingRecord,
     TagObservation,
@@ -25,19 +44,36 @@ from .tags import (
 
 __all__ = [
     "DEFAULT_DATABASE_URL",
+    "MAX_CONTENT_SIZE",
     "SUPPORTED_SCHEMES",
     "Base",
+    "Content",
+    "ContentRejected",
     "Database",
+    "ImageLayer",
+    "ImageWithLayerRecord",
+    "IndexChild",
+    "IndexChildRow",
+    "LayerRow",
+    "RepositoryContent",
     "StoreError",
     "StoreUnavailable",
+    "StoredContent",
     "TagMapping",
     "TagMappingRecord",
     "TagObservation",
     "UtcDateTime",
     "alembic_config",
     "async_url",
+    "get_content",
+    "get_contents",
+    "has_image_layers",
     "head_revision",
+    "images_with_layer",
     "latest_mapping",
+    "put_content",
+    "record_image_layers",
+    "record_index_children",
     "record_tag_observation",
     "safe_url",
     "tag_history",

@@ -13,3 +13,11 @@ class StoreUnavailable(StoreError):
     Callers map this to a retryable "unavailable" answer; the message never contains
     a password from the database URL.
     """
+
+
+class ContentRejected(StoreError, ValueError):
+    """Content the cache will not store: not a sha256/sha512 digest, unknown kind, too large.
+
+    A :class:`StoreError` (callers treating cache writes as best effort catch it with the
+    rest) and a :class:`ValueError` (it is the caller's argument that is wrong).
+    """

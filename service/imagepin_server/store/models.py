@@ -1,4 +1,4 @@
-"""ORM model of the tag -> digest audit table.
+"""ORM models of the store: the tag -> digest audit table, the content cache, the layer index.
 
 The schema itself is owned by the hand-written Alembic migrations in ``migrations/``;
 this module must stay in step with them (the tests compare the two).
@@ -11,10 +11,13 @@ from typing import Annotated, Any
 
 from sqlalchemy import (
     BigInteger,
+    CheckConstraint,
     DateTime,
     Dialect,
+    ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     UniqueConstraint,
@@ -36,6 +39,13 @@ REPOSITORY_LENGTH = 255
 TAG_LENGTH = 128  # the OCI distribution spec caps tags at 128 characters
 DIGEST_LENGTH = 7 + 128  # "sha512:" + 128 hex digits, the longest registered algorithm
 MEDIA_TYPE_LENGTH = 255  # RFC 6838: type and subtype are 127 characters each
+CONTENT_KIND_LENGTH = 16
+PLATFORM_LENGTH = 255  # "os/architecture/variant", e.g. "linux/arm64/v8"
+
+#: The kinds of content the cache holds.
+CONTENT_KINDS = ("manifest", "config")
+#: Largest blob the content cache accepts (manifests and configs are small; 8 MiB is generous).
+MAX_CONTENT_SIZE = 8 * 1024 * 1024
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -80,6 +90,9 @@ Registry = Annotated[str, mapped_column(String(REGISTRY_LENGTH))]
 Repository = Annotated[str, mapped_column(String(REPOSITORY_LENGTH))]
 Tag = Annotated[str, mapped_column(String(TAG_LENGTH))]
 Digest = Annotated[str, mapped_column(String(DIGEST_LENGTH))]
+DigestPk = Annotated[str, mapped_column(String(DIGEST_LENGTH), primary_key=True)]
+Size = Annotated[int, mapped_column(BigInteger())]
+Position = Annotated[int, mapped_column(Integer())]
 MediaType = Annotated[str, mapped_column(String(MEDIA_TYPE_LENGTH))]
 UtcTimestamp = Annotated[datetime, mapped_column(UtcDateTime())]
 
@@ -97,6 +110,8 @@ class TagMapping(Base):
     __table_args__ = (
         UniqueConstraint("registry", "repository", "tag", "digest"),
         Index(None, "registry", "repository", "tag", "last_seen"),
+        # "Which tags point at these digests?" (images_with_layer); added by 0002.
+        Index(None, "digest"),
     )
 
     id: Mapped[BigIntPk]
@@ -114,4 +129,85 @@ class TagMapping(Base):
         return (
             f"TagMapping({self.registry_name}/{self.repository}:{self.tag} -> {self.digest}, "
             f"first_seen={self.first_seen!r}, last_seen={self.last_seen!r})"
+        )
+
+
+class Content(Base):
+    """A manifest or config blob, keyed by its digest; immutable once stored."""
+
+    __tablename__ = "contents"
+    __table_args__ = (
+        CheckConstraint("kind IN ('manifest', 'config')", name="kind"),
+        CheckConstraint("size >= 0", name="size"),
+    )
+
+    digest: Mapped[DigestPk]
+    media_type: Mapped[MediaType]
+    kind: Mapped[str] = mapped_column(String(CONTENT_KIND_LENGTH))
+    size: Mapped[Size]
+    # BLOB on SQLite, bytea on PostgreSQL.
+    content: Mapped[bytes] = mapped_column(LargeBinary())
+    stored_at: Mapped[UtcTimestamp]
+
+    def __repr__(self) -> str:
+        return f"Content({self.digest}, {self.kind}, {self.media_type}, size={self.size})"
+
+
+class RepositoryContent(Base):
+    """``digest`` was seen in ``registry/repository``: content is only served there."""
+
+    __tablename__ = "repository_contents"
+    __table_args__ = (Index(None, "digest"),)
+
+    registry_name: Mapped[Registry] = mapped_column("registry", primary_key=True)
+    repository: Mapped[Repository] = mapped_column(primary_key=True)
+    digest: Mapped[Digest] = mapped_column(
+        ForeignKey(Content.digest, ondelete="CASCADE"), primary_key=True
+    )
+    first_seen: Mapped[UtcTimestamp]
+
+    def __repr__(self) -> str:
+        return (
+            f"RepositoryContent({self.registry_name}/{self.repository}@{self.digest}, "
+            f"first_seen={self.first_seen!r})"
+        )
+
+
+class ImageLayer(Base):
+    """Layer ``position`` of the image manifest ``manifest_digest``."""
+
+    __tablename__ = "image_layers"
+    __table_args__ = (
+        Index(None, "layer_digest"),
+        Index(None, "diff_id"),
+    )
+
+    manifest_digest: Mapped[Digest] = mapped_column(primary_key=True)
+    position: Mapped[Position] = mapped_column(primary_key=True)
+    layer_digest: Mapped[Digest]
+    # The uncompressed digest from the image config; "" when unknown.
+    diff_id: Mapped[Digest]
+    media_type: Mapped[MediaType]
+    size: Mapped[Size]
+
+    def __repr__(self) -> str:
+        return f"ImageLayer({self.manifest_digest}[{self.position}] = {self.layer_digest})"
+
+
+class IndexChildRow(Base):
+    """The image index ``index_digest`` lists ``child_digest`` at ``position``."""
+
+    __tablename__ = "index_children"
+    __table_args__ = (Index(None, "child_digest"),)
+
+    index_digest: Mapped[Digest] = mapped_column(primary_key=True)
+    child_digest: Mapped[Digest] = mapped_column(primary_key=True)
+    position: Mapped[Position]
+    # "os/architecture[/variant]", "" when the index gives no platform.
+    platform: Mapped[str] = mapped_column(String(PLATFORM_LENGTH))
+
+    def __repr__(self) -> str:
+        return (
+            f"IndexChildRow({self.index_digest}[{self.position}] = {self.child_digest}, "
+            f"platform={self.platform!r})"
         )

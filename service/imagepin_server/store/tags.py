@@ -156,17 +156,23 @@ async def tag_history(
     tag: str,
     *,
     as_of: datetime | None = None,
+    limit: int | None = None,
 ) -> list[TagMappingRecord]:
     """Every digest the tag has pointed at, newest ``last_seen`` first.
 
     With ``as_of``, only pairings already seen by then (``first_seen <= as_of``) are kept,
     i.e. what an audit on that date could have known.  There is one row per digest, so a
     tag that moved A -> B -> A shows A once, with the widest window it was seen in.
+    With ``limit``, only the newest ``limit`` rows are returned.
     """
+    if limit is not None and limit < 0:
+        raise ValueError(f"limit must not be negative, got {limit}")
     stmt = _for_tag(registry, repository, tag)
     if as_of is not None:
         _require_aware("as_of", as_of)
         stmt = stmt.where(TagMapping.first_seen <= as_of)
+    if limit is not None:
+        stmt = stmt.limit(limit)
     rows = (await session.scalars(stmt)).all()
     return [TagMappingRecord.from_row(row) for row in rows]
 
