@@ -30,6 +30,7 @@ from imagepin_server.registry.credentials import Credentials, Keychain
 from imagepin_server.registry.hosts import is_loopback
 
 TOKEN_RESPONSE_LIMIT: Final = 1024 * 1024
+CHALLENGE_BODY_LIMIT: Final = 64 * 1024
 DEFAULT_TOKEN_LIFETIME_S: Final = 60.0  # the token spec's default for a missing expires_in
 # Renew this long before expiry, so that a token never dies in flight.
 TOKEN_EXPIRY_MARGIN_S: Final = 10.0
@@ -126,6 +127,7 @@ class RegistryAuth(httpx.Auth):
         challenge = _pick_challenge(response.headers.get_list("www-authenticate"))
         if challenge is None:
             return
+        await _discard_bounded(response)
         if challenge.scheme == "basic":
             credentials = self._keychain.credentials_for(self.registry)
             if credentials is None:
@@ -208,6 +210,24 @@ class RegistryAuth(httpx.Auth):
                 registry=self.registry,
             )
         return _parse_token(body, self.registry)
+
+
+async def _discard_bounded(response: httpx.Response) -> None:
+    """Read at most a little of a 401 body before retrying.
+
+    httpx reads the whole body of a response the flow answers with another request; a hostile
+    registry could make that unbounded. We read a bounded prefix, close the stream, and hand
+    httpx the prefix as the content so it has nothing left to read.
+    """
+    if response.is_stream_consumed or response.is_closed:
+        return  # already read (an in-memory response): nothing unbounded left
+    prefix = bytearray()
+    async for chunk in response.aiter_raw():
+        prefix += chunk
+        if len(prefix) >= CHALLENGE_BODY_LIMIT:
+            break
+    await response.aclose()
+    response._content = bytes(prefix[:CHALLENGE_BODY_LIMIT])
 
 
 def _pick_challenge(headers: list[str]) -> Challenge | None:

@@ -17,7 +17,7 @@ from typing import Final
 
 import httpx
 
-from imagepin_server import errors, mediatypes
+from imagepin_server import errors, mediatypes, metrics
 from imagepin_server.digests import Digest, DigestHasher, InvalidDigest
 from imagepin_server.reference import Reference
 from imagepin_server.registry.auth import RegistryAuth, TokenCache
@@ -97,15 +97,21 @@ class RegistryClient:
         *,
         verify: ssl.SSLContext | bool = True,
         transport: httpx.AsyncBaseTransport | None = None,
+        connect_timeout_s: float = CONNECT_TIMEOUT_S,
+        read_timeout_s: float = READ_TIMEOUT_S,
+        request_timeout_s: float = REQUEST_TIMEOUT_S,
+        blob_timeout_s: float = BLOB_TIMEOUT_S,
     ) -> None:
         self._hosts = hosts
         self._keychain = keychain
+        self._request_timeout_s = request_timeout_s
+        self._blob_timeout_s = blob_timeout_s
         self._tokens = TokenCache()
         self._basic_registries: set[str] = set()
         self._http = httpx.AsyncClient(
             verify=verify,
             transport=transport,
-            timeout=httpx.Timeout(READ_TIMEOUT_S, connect=CONNECT_TIMEOUT_S),
+            timeout=httpx.Timeout(read_timeout_s, connect=connect_timeout_s),
             limits=httpx.Limits(max_connections=MAX_CONNECTIONS),
             max_redirects=MAX_REDIRECTS,
             headers={"User-Agent": USER_AGENT},
@@ -216,7 +222,7 @@ class RegistryClient:
         name = display(ref, str(digest))
         hasher = DigestHasher(digest.algorithm)
         async with self._request(
-            ref, "GET", f"blobs/{digest}", name, "blob", timeout_s=BLOB_TIMEOUT_S
+            ref, "GET", f"blobs/{digest}", name, "blob", long=True
         ) as response:
             await _raise_for_status(response, ref, name, "blob")
             async for chunk in response.aiter_bytes(BLOB_CHUNK):
@@ -240,34 +246,53 @@ class RegistryClient:
         name: str,
         subject: Subject,
         *,
-        timeout_s: float = REQUEST_TIMEOUT_S,
+        long: bool = False,
     ) -> AsyncIterator[httpx.Response]:
-        """Send one request with auth, translating transport failures into domain errors."""
-        endpoint = self._hosts.endpoint(ref.registry)
-        url = f"{endpoint.base_url}/v2/{ref.repository}/{path}"
-        headers = {"Accept": mediatypes.MANIFEST_ACCEPT} if subject == "manifest" else {}
-        auth = RegistryAuth(
-            registry=ref.registry,
-            scope=f"repository:{ref.repository}:pull",
-            keychain=self._keychain,
-            tokens=self._tokens,
-            basic_hosts=self._basic_registries,
-            token_client=self._http,
-            insecure=self._hosts.is_insecure(ref.registry),
-        )
+        """Send one request with auth, translating every failure into a domain error.
+
+        The whole request, connection to last byte, is bounded (`request_timeout_s`, or
+        `blob_timeout_s` for a long blob download).
+        """
+        timeout_s = self._blob_timeout_s if long else self._request_timeout_s
+        yielded = False
         try:
-            async with asyncio.timeout(timeout_s):
-                async with self._http.stream(
-                    method, url, headers=headers, auth=auth, follow_redirects=True
-                ) as response:
-                    yield response
+            for attempt in range(2):
+                endpoint = self._hosts.endpoint(ref.registry)
+                try:
+                    async with (
+                        asyncio.timeout(timeout_s),
+                        self._http.stream(
+                            method,
+                            f"{endpoint.base_url}/v2/{ref.repository}/{path}",
+                            headers=_ACCEPT if subject == "manifest" else None,
+                            auth=self._auth(ref),
+                            follow_redirects=True,
+                        ) as response,
+                    ):
+                        self._hosts.confirm(ref.registry, endpoint.scheme)
+                        _observe(ref.registry, method, response)
+                        yielded = True
+                        yield response
+                    return
+                except httpx.ConnectError as exc:
+                    speaks_tls = "CERTIFICATE_VERIFY_FAILED" in str(exc)
+                    if yielded or attempt or speaks_tls:
+                        raise
+                    if not self._hosts.fall_back_to_http(ref.registry):
+                        raise
+        except errors.ImagepinError as exc:
+            if exc.reference is not None:
+                raise
+            raise _with_subject(exc, name, ref) from exc
         except TimeoutError as exc:
+            _observe(ref.registry, method, None)
             raise errors.RegistryTimeout(
                 f"registry {ref.registry} did not finish serving {name} within {timeout_s:g}s",
                 reference=name,
                 registry=ref.registry,
             ) from exc
         except httpx.TimeoutException as exc:
+            _observe(ref.registry, method, None)
             raise errors.RegistryTimeout(
                 f"registry {ref.registry} timed out serving {name} ({type(exc).__name__})",
                 reference=name,
@@ -280,11 +305,50 @@ class RegistryClient:
                 registry=ref.registry,
             ) from exc
         except (httpx.TransportError, httpx.InvalidURL, ssl.SSLError) as exc:
+            _observe(ref.registry, method, None)
             raise errors.RegistryUnavailable(
                 f"registry {ref.registry} is unreachable for {name}: {_transport_reason(exc)}",
                 reference=name,
                 registry=ref.registry,
             ) from exc
+
+    def _auth(self, ref: Reference) -> RegistryAuth:
+        return RegistryAuth(
+            registry=ref.registry,
+            scope=f"repository:{ref.repository}:pull",
+            keychain=self._keychain,
+            tokens=self._tokens,
+            basic_hosts=self._basic_registries,
+            token_client=self._http,
+            insecure=self._hosts.is_configured_insecure(ref.registry),
+        )
+
+
+_ACCEPT: Final = {"Accept": mediatypes.MANIFEST_ACCEPT}
+
+
+def _with_subject(exc: errors.ImagepinError, name: str, ref: Reference) -> errors.ImagepinError:
+    """Errors raised below (the auth flow) know the registry but not what was asked for."""
+    return type(exc)(
+        f"{exc.message} (fetching {name})",
+        reference=name,
+        registry=exc.registry or ref.registry,
+        registry_code=exc.registry_code,
+    )
+
+
+def _observe(registry: str, method: str, response: httpx.Response | None) -> None:
+    """Count the request, and keep the registry's rate-limit budget when it tells us."""
+    label = metrics.registry_label(registry)
+    status = str(response.status_code) if response is not None else "error"
+    metrics.REGISTRY_REQUESTS.labels(label, method, status).inc()
+    if response is None:
+        return
+    remaining = response.headers.get("ratelimit-remaining")
+    if remaining:
+        head = remaining.split(";", 1)[0].strip()
+        if head.isdigit():
+            metrics.REGISTRY_RATE_LIMIT_REMAINING.labels(label).set(int(head))
 
 
 def _transport_reason(exc: BaseException) -> str:

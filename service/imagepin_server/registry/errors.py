@@ -7,8 +7,10 @@ error from the HTTP status and that code.
 
 from __future__ import annotations
 
+import email.utils
 import json
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Final, Literal
 
 from imagepin_server import errors
@@ -42,6 +44,31 @@ def parse_error_body(body: bytes) -> RegistryErrorDetail | None:
         return None
     text = message if isinstance(message, str) else ""
     return RegistryErrorDetail(code=code[:64], message=_printable(text)[:MESSAGE_LIMIT])
+
+
+def retry_after_seconds(value: str | None, now: datetime | None = None) -> int | None:
+    """`Retry-After` as whole seconds from now: delta-seconds or an HTTP date (RFC 9110)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return int(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0, round((when - (now or datetime.now(UTC))).total_seconds()))
+
+
+def _retry_after_text(value: str | None) -> str:
+    """"; retry after 37s" or "; retry after <HTTP date>", as the registry said it."""
+    seconds = retry_after_seconds(value)
+    if seconds is None or value is None:
+        return ""
+    value = value.strip()
+    return f"; retry after {seconds}s" if value.isdigit() else f"; retry after {value[:40]}"
 
 
 def _printable(text: str) -> str:
@@ -86,7 +113,7 @@ def error_for_status(
     if status == 403:
         return errors.AccessDenied(f"{where} denied access to {reference}{said}", **context)
     if status == 429:
-        wait = f"; retry after {retry_after[:32]}s" if retry_after else ""
+        wait = _retry_after_text(retry_after)
         return errors.RateLimited(
             f"{where} is rate-limiting requests for {reference}{said}{wait}", **context
         )

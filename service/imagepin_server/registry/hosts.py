@@ -44,17 +44,33 @@ def is_loopback(host: str) -> bool:
 class RegistryHosts:
     """Maps registry names to endpoints.
 
-    Plain `http://` is used only for registries configured insecure and for loopback hosts
-    (how people develop and test); everything else is HTTPS.
+    HTTPS first, always. Plain `http://` is a fallback allowed only for registries configured
+    insecure and for loopback hosts (how people develop and test), taken when such a registry
+    does not speak TLS at all, and remembered per registry, as Docker does.
     """
 
     def __init__(self, insecure: Iterable[str] = ()) -> None:
         self._insecure = frozenset(name.lower() for name in insecure)
+        self._schemes: dict[str, str] = {}
 
-    def is_insecure(self, registry: str) -> bool:
-        return registry.lower() in self._insecure or is_loopback(registry)
+    def is_configured_insecure(self, registry: str) -> bool:
+        """Configured insecure by name; loopback alone does not count (see the auth realm rule)."""
+        return registry.lower() in self._insecure
+
+    def may_use_http(self, registry: str) -> bool:
+        return self.is_configured_insecure(registry) or is_loopback(registry)
 
     def endpoint(self, registry: str) -> Endpoint:
         host = DOCKER_HUB_API_HOST if registry == DOCKER_HUB else registry
-        scheme = "http" if self.is_insecure(registry) else "https"
-        return Endpoint(registry=registry, host=host, scheme=scheme)
+        return Endpoint(registry=registry, host=host, scheme=self._schemes.get(registry, "https"))
+
+    def confirm(self, registry: str, scheme: str) -> None:
+        """The scheme worked: keep using it for this registry."""
+        self._schemes.setdefault(registry, scheme)
+
+    def fall_back_to_http(self, registry: str) -> bool:
+        """Switch an http-capable registry that did not answer TLS to plain http."""
+        if self._schemes.get(registry) == "https" or not self.may_use_http(registry):
+            return False  # it spoke TLS before, or it must
+        self._schemes[registry] = "http"  # concurrent first requests may all land here
+        return True

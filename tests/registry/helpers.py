@@ -1,0 +1,77 @@
+"""Small helpers shared by the registry client tests."""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+import httpx
+from imagepin_server.reference import Reference, parse
+from imagepin_server.registry import Credentials, RegistryClient, RegistryHosts
+
+from tests.support.registries import RunningRegistry
+
+
+@dataclass
+class StaticKeychain:
+    """A keychain over a fixed mapping of registry name -> credentials."""
+
+    entries: dict[str, Credentials] = field(default_factory=dict)
+
+    def credentials_for(self, registry: str) -> Credentials | None:
+        return self.entries.get(registry)
+
+
+def keychain_for(registry: RunningRegistry, *, password: str | None = None) -> StaticKeychain:
+    """The registry's own credentials (or its username with `password`)."""
+    assert registry.username is not None
+    secret = password if password is not None else registry.password
+    assert secret is not None
+    return StaticKeychain({registry.host: Credentials(registry.username, secret)})
+
+
+def trust(registry: RunningRegistry) -> ssl.SSLContext:
+    """An SSL context trusting the CA that signed the registry's certificate."""
+    return ssl.create_default_context(cafile=str(registry.ca_file))
+
+
+def ref(host: str, repository: str) -> Reference:
+    """A reference to `host/repository` (the target, tag or digest, is passed separately)."""
+    return parse(f"{host}/{repository}")
+
+
+class HttpsTransport(httpx.AsyncHTTPTransport):
+    """Sends requests for one `host:port` over https whatever scheme the client chose.
+
+    RegistryHosts always picks plain http for loopback registries, so without this a client
+    cannot reach a TLS registry listening on 127.0.0.1 at all.
+    """
+
+    def __init__(self, host: str, *, verify: ssl.SSLContext | bool) -> None:
+        super().__init__(verify=verify)
+        self._host = host
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.netloc.decode() == self._host and request.url.scheme == "http":
+            request.url = request.url.copy_with(scheme="https")
+        return await super().handle_async_request(request)
+
+
+@asynccontextmanager
+async def registry_client(
+    keychain: StaticKeychain | None = None,
+    *,
+    verify: ssl.SSLContext | bool = True,
+    transport: httpx.AsyncBaseTransport | None = None,
+    **bounds: float,
+) -> AsyncIterator[RegistryClient]:
+    """A fresh client (cold token cache), closed afterwards; `bounds` are timeout overrides."""
+    client = RegistryClient(
+        RegistryHosts(), keychain or StaticKeychain(), verify=verify, transport=transport, **bounds
+    )
+    try:
+        yield client
+    finally:
+        await client.aclose()
