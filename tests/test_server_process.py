@@ -11,6 +11,7 @@ from pathlib import Path
 
 import grpc
 from imagepin.v1 import resolver_pb2 as pb
+from imagepin_server.store import head_revision
 
 from tests.support.image_fixtures import ImageCatalog
 from tests.support.registries import RunningRegistry
@@ -157,7 +158,7 @@ def test_migrate_command_brings_an_empty_database_to_head(tmp_path: Path) -> Non
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    assert "database at revision 0001" in result.stdout
+    assert f"database at revision {head_revision()}" in result.stdout
 
 
 class _StallingRegistry:

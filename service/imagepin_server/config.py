@@ -26,6 +26,15 @@ class Settings:
     ca_file: Path | None = None  # extra CAs trusted for registries, beside the system's
     log_level: str = "INFO"
     shutdown_grace_s: float = DEFAULT_SHUTDOWN_GRACE_S
+    max_staleness_s: float = 30.0
+    stale_if_error_s: float = 3600.0
+    max_stale_if_error_s: float = 86400.0
+    index_layers: bool = True
+    db_pool_size: int = 5
+    db_max_overflow: int = 10
+    metrics_listen: str | None = None
+    workers: int = 1
+    event_loop: str = "auto"  # "auto" (uvloop when installed), "uvloop" or "asyncio"
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -41,13 +50,20 @@ class Settings:
             ca_file=_path(env.get("IMAGEPIN_REGISTRY_CA_FILE")),
             log_level=env.get("IMAGEPIN_LOG_LEVEL", "INFO").upper(),
             shutdown_grace_s=_float(env, "IMAGEPIN_SHUTDOWN_GRACE", DEFAULT_SHUTDOWN_GRACE_S),
+            max_staleness_s=_float(env, "IMAGEPIN_MAX_STALENESS", 30.0),
+            stale_if_error_s=_float(env, "IMAGEPIN_STALE_IF_ERROR", 3600.0),
+            max_stale_if_error_s=_float(env, "IMAGEPIN_MAX_STALE_IF_ERROR", 86400.0),
+            index_layers=_bool(env, "IMAGEPIN_INDEX_LAYERS", default=True),
+            db_pool_size=_int(env, "IMAGEPIN_DB_POOL_SIZE", 5),
+            db_max_overflow=_int(env, "IMAGEPIN_DB_MAX_OVERFLOW", 10),
+            metrics_listen=env.get("IMAGEPIN_METRICS_LISTEN") or None,
+            workers=_int(env, "IMAGEPIN_WORKERS", 1),
+            event_loop=env.get("IMAGEPIN_EVENT_LOOP", "auto").lower(),
         )
 
     def validate(self) -> Settings:
         """Fail at start, with the setting's name, rather than on the first request."""
-        host, sep, port = self.listen.rpartition(":")
-        if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
-            raise SettingsError(f"IMAGEPIN_LISTEN / --listen {self.listen!r}: expected HOST:PORT")
+        _host_port(self.listen, "IMAGEPIN_LISTEN / --listen")
         if self.ca_file is not None and not self.ca_file.is_file():
             raise SettingsError(f"IMAGEPIN_REGISTRY_CA_FILE {self.ca_file}: no such file")
         if self.log_level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
@@ -56,7 +72,39 @@ class Settings:
             )
         if self.shutdown_grace_s < 0:
             raise SettingsError("IMAGEPIN_SHUTDOWN_GRACE must not be negative")
+        for name, value in (
+            ("IMAGEPIN_MAX_STALENESS", self.max_staleness_s),
+            ("IMAGEPIN_STALE_IF_ERROR", self.stale_if_error_s),
+            ("IMAGEPIN_MAX_STALE_IF_ERROR", self.max_stale_if_error_s),
+        ):
+            if value < 0:
+                raise SettingsError(f"{name} must not be negative")
+        if not 1 <= self.workers <= 64:
+            raise SettingsError(f"IMAGEPIN_WORKERS / --workers {self.workers}: use 1 to 64")
+        if self.workers > 1 and self.listen.endswith(":0"):
+            raise SettingsError("--workers above 1 needs a fixed port to share (not :0)")
+        if self.metrics_listen is not None:
+            _host_port(self.metrics_listen, "IMAGEPIN_METRICS_LISTEN / --metrics-listen")
+        if self.db_pool_size < 1 or self.db_max_overflow < 0:
+            raise SettingsError("IMAGEPIN_DB_POOL_SIZE must be >= 1, IMAGEPIN_DB_MAX_OVERFLOW >= 0")
+        if self.event_loop not in {"auto", "uvloop", "asyncio"}:
+            raise SettingsError(
+                f"IMAGEPIN_EVENT_LOOP {self.event_loop!r}: use auto, uvloop or asyncio"
+            )
         return self
+
+
+def _host_port(text: str, name: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise SettingsError(f"{name} {text!r}: expected HOST:PORT")
+    return host.strip("[]"), int(port)
+
+
+def metrics_address(settings: Settings) -> tuple[str, int] | None:
+    if settings.metrics_listen is None:
+        return None
+    return _host_port(settings.metrics_listen, "IMAGEPIN_METRICS_LISTEN")
 
 
 def _list(text: str) -> tuple[str, ...]:
@@ -86,3 +134,13 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
         return float(text)
     except ValueError as exc:
         raise SettingsError(f"{name} {text!r}: expected a number of seconds") from exc
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    text = env.get(name)
+    if not text:
+        return default
+    try:
+        return int(text)
+    except ValueError as exc:
+        raise SettingsError(f"{name} {text!r}: expected a whole number") from exc

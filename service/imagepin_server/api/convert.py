@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
+from google.protobuf import duration_pb2, timestamp_pb2
 from imagepin.v1 import resolver_pb2 as pb
 
-from imagepin_server import mediatypes
+from imagepin_server import errors, mediatypes, store
+from imagepin_server.api.status import status_for
 from imagepin_server.core import (
+    BatchItem,
+    BatchOutcome,
     LayerListing,
     ManifestView,
     Platform,
     Resolution,
+    Source,
     Verification,
 )
 from imagepin_server.core.images import Descriptor, ImageConfig, ImageIndex, ImageManifest
@@ -68,6 +75,39 @@ def descriptor_to_proto(descriptor: Descriptor) -> pb.Descriptor:
     return message
 
 
+_SOURCE = {
+    Source.REGISTRY: pb.ANSWER_SOURCE_REGISTRY,
+    Source.CACHE: pb.ANSWER_SOURCE_CACHE,
+    Source.STALE: pb.ANSWER_SOURCE_STALE,
+}
+
+MAX_DURATION = timedelta(days=3650)
+
+
+def duration_from_proto(message: pb.ResolveReferenceRequest, field: str) -> timedelta | None:
+    """An optional Duration field: None when unset; negative or absurd values are refused."""
+    if not message.HasField(field):
+        return None
+    value: duration_pb2.Duration = getattr(message, field)
+    if value.seconds < 0 or value.nanos < 0:
+        raise errors.InvalidArgument(f"{field} must not be negative")
+    if value.seconds > MAX_DURATION.total_seconds():
+        raise errors.InvalidArgument(f"{field} must be at most {MAX_DURATION.days} days")
+    return value.ToTimedelta()
+
+
+def timestamp(value: datetime) -> timestamp_pb2.Timestamp:
+    message = timestamp_pb2.Timestamp()
+    message.FromDatetime(value)
+    return message
+
+
+def duration(value: timedelta) -> duration_pb2.Duration:
+    message = duration_pb2.Duration()
+    message.FromTimedelta(value)
+    return message
+
+
 def resolution_to_proto(resolution: Resolution) -> pb.ResolveReferenceResponse:
     ref = resolution.reference
     digest = str(resolution.digest)
@@ -82,6 +122,10 @@ def resolution_to_proto(resolution: Resolution) -> pb.ResolveReferenceResponse:
         resolved_media_type=resolution.resolved_media_type,
         manifests=[descriptor_to_proto(child) for child in resolution.children],
         familiar_reference=ref.familiar(),
+        source=_SOURCE[resolution.source],
+        age=duration(resolution.age),
+        stale=resolution.stale,
+        observed_at=timestamp(resolution.observed_at),
     )
     if resolution.selected is not None:
         response.selected.CopyFrom(descriptor_to_proto(resolution.selected))
@@ -200,3 +244,68 @@ def verification_to_proto(verification: Verification) -> pb.VerifyDigestResponse
         media_type=verification.media_type,
         blobs=[_blob_to_proto(blob) for blob in verification.blobs],
     )
+
+
+def batch_items_from_proto(request: pb.BatchResolveReferencesRequest) -> list[BatchItem]:
+    return [
+        BatchItem(
+            reference=item.reference,
+            platform=platform_from_proto(item),
+            max_staleness=duration_from_proto(item, "max_staleness"),
+            stale_if_error=duration_from_proto(item, "stale_if_error"),
+        )
+        for item in request.requests
+    ]
+
+
+def batch_to_proto(outcomes: list[BatchOutcome]) -> pb.BatchResolveReferencesResponse:
+    results = []
+    for outcome in outcomes:
+        result = pb.BatchResolveResult(reference=outcome.reference)
+        if outcome.resolution is not None:
+            result.resolution.CopyFrom(resolution_to_proto(outcome.resolution))
+        if outcome.error is not None:
+            result.error.CopyFrom(status_for(outcome.error))
+        results.append(result)
+    return pb.BatchResolveReferencesResponse(results=results)
+
+
+def history_to_proto(
+    normalized: str, records: list[store.TagMappingRecord]
+) -> pb.ListTagHistoryResponse:
+    return pb.ListTagHistoryResponse(
+        normalized_reference=normalized,
+        entries=[
+            pb.TagHistoryEntry(
+                digest=record.digest,
+                media_type=record.media_type,
+                first_seen=timestamp(record.first_seen),
+                last_seen=timestamp(record.last_seen),
+            )
+            for record in records
+        ],
+    )
+
+
+def images_with_layer_to_proto(
+    records: list[store.ImageWithLayerRecord],
+) -> pb.ListImagesWithLayerResponse:
+    images = []
+    for record in records:
+        image = pb.ImageWithLayer(
+            registry=record.registry,
+            repository=record.repository,
+            tags=list(record.tags),
+            manifest_digest=record.manifest_digest,
+            index_digests=list(record.index_digests),
+            layer_index=record.layer_index,
+            layer_digest=record.layer_digest,
+            diff_id=record.diff_id,
+        )
+        parts = record.platform.split("/") if record.platform else []
+        if len(parts) >= 2:
+            image.platform.CopyFrom(
+                pb.Platform(os=parts[0], architecture=parts[1], variant="/".join(parts[2:]))
+            )
+        images.append(image)
+    return pb.ListImagesWithLayerResponse(images=images)

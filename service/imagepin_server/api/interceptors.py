@@ -89,6 +89,7 @@ def _wrap(method: str, behavior: Behavior) -> Behavior:
             if failure is not None:
                 fields["code"] = failure.code.name
                 fields["error"] = failure.message
+            fields.setdefault("code", grpc.StatusCode.CANCELLED.name)  # the caller went away
             log.info("rpc %s %s", method, fields["code"], extra={"fields": fields})
         assert failure is not None
         await context.abort(failure.code, failure.message, failure.trailing_metadata)

@@ -1,4 +1,4 @@
-"""The gRPC server: our service, health and reflection, and a graceful shutdown."""
+"""The gRPC server: our service, health and reflection, metrics, and a graceful shutdown."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import asyncio
 import logging
 import signal
 import ssl
+from datetime import timedelta
 from typing import Final
 
 import grpc
@@ -22,7 +23,11 @@ from imagepin_server.registry import DockerConfigKeychain, RegistryClient, Regis
 log = logging.getLogger("imagepin.server")
 
 SERVICE_NAME: Final = resolver_pb2.DESCRIPTOR.services_by_name["ResolverService"].full_name
+# Health of the database writes: NOT_SERVING while observations wait in the write queue.
+STORE_HEALTH_NAME: Final = "imagepin.store"
 MAX_MESSAGE_BYTES: Final = 16 * 1024 * 1024  # a 4 MiB manifest plus an 8 MiB config, with room
+SERVING = health_pb2.HealthCheckResponse.SERVING
+NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 
 
 def registry_tls(settings: Settings) -> ssl.SSLContext:
@@ -33,31 +38,58 @@ def registry_tls(settings: Settings) -> ssl.SSLContext:
     return context
 
 
-class ImagepinServer:
-    """Owns the process's long-lived parts: gRPC server, registry client and database."""
+def policy_from(settings: Settings) -> core.Policy:
+    return core.Policy(
+        max_staleness=timedelta(seconds=settings.max_staleness_s),
+        stale_if_error=timedelta(seconds=settings.stale_if_error_s),
+        max_stale_if_error=timedelta(seconds=settings.max_stale_if_error_s),
+        index_layers=settings.index_layers,
+    )
 
-    def __init__(self, settings: Settings) -> None:
+
+class ImagepinServer:
+    """Owns the process's long-lived parts: gRPC server, registry client, database, caches."""
+
+    def __init__(self, settings: Settings, *, reuse_port: bool = False) -> None:
         self.settings = settings
-        self.database = store.Database(settings.database_url)
+        self.database = store.Database(
+            settings.database_url,
+            pool_size=settings.db_pool_size,
+            max_overflow=settings.db_max_overflow,
+        )
         self.registry = RegistryClient(
             RegistryHosts(insecure=settings.insecure_registries),
             DockerConfigKeychain(settings.docker_config),
             verify=registry_tls(settings),
         )
         self.health = health.aio.HealthServicer()
+        self.recorder = core.ObservationRecorder(
+            self.database, on_health_change=self._store_health_changed
+        )
+        self.deps = core.Dependencies(
+            registry=self.registry,
+            database=self.database,
+            recorder=self.recorder,
+            policy=policy_from(settings),
+        )
+        self.indexer = core.BackgroundIndexer(self.deps)
+        if settings.index_layers:
+            self.deps.on_resolved = self.indexer.schedule
         self.server = grpc.aio.server(
             interceptors=[RpcInterceptor(f"/{SERVICE_NAME}/")],
             options=[
                 ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
                 ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
-                ("grpc.so_reuseport", 0),
+                ("grpc.so_reuseport", 1 if reuse_port else 0),
             ],
         )
-        deps = core.Dependencies(registry=self.registry, database=self.database)
-        resolver_pb2_grpc.add_ResolverServiceServicer_to_server(ResolverServicer(deps), self.server)
+        resolver_pb2_grpc.add_ResolverServiceServicer_to_server(
+            ResolverServicer(self.deps), self.server
+        )
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         reflection.enable((SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), self.server)
         self.port = 0
+        self._health_updates: set[asyncio.Task[None]] = set()
 
     async def start(self) -> int:
         """Migrate (if configured), bind, start serving; returns the bound port."""
@@ -67,8 +99,8 @@ class ImagepinServer:
         if self.port == 0:
             raise OSError(f"could not listen on {self.settings.listen}")
         await self.server.start()
-        for name in ("", SERVICE_NAME):
-            await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
+        for name in ("", SERVICE_NAME, STORE_HEALTH_NAME):
+            await self.health.set(name, SERVING)
         log.info(
             "serving",
             extra={
@@ -85,14 +117,34 @@ class ImagepinServer:
         """Stop taking calls, let in-flight ones finish within the grace period, close the rest."""
         await self.health.enter_graceful_shutdown()
         await self.server.stop(self.settings.shutdown_grace_s)
+        await self.indexer.aclose()
+        try:
+            async with asyncio.timeout(self.settings.shutdown_grace_s):
+                await self.recorder.flush()
+        except TimeoutError:
+            pass
+        await self.recorder.aclose()
         await self.registry.aclose()
         await self.database.close()
         log.info("stopped")
 
+    def _store_health_changed(self, healthy: bool) -> None:
+        log.log(
+            logging.INFO if healthy else logging.WARNING,
+            "database writes %s",
+            "caught up" if healthy else "queued: the database is unavailable",
+            extra={"fields": {"pending": self.recorder.pending, "dropped": self.recorder.dropped}},
+        )
+        task = asyncio.create_task(
+            self.health.set(STORE_HEALTH_NAME, SERVING if healthy else NOT_SERVING)
+        )
+        self._health_updates.add(task)
+        task.add_done_callback(self._health_updates.discard)
 
-async def serve(settings: Settings) -> None:
+
+async def serve(settings: Settings, *, reuse_port: bool = False) -> None:
     """Run until SIGTERM or SIGINT, then shut down gracefully."""
-    server = ImagepinServer(settings)
+    server = ImagepinServer(settings, reuse_port=reuse_port)
     await server.start()
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import UTC
+from typing import Any, Final
 
 from grpc.aio import ServicerContext
 from imagepin.v1 import resolver_pb2 as pb
@@ -13,6 +14,7 @@ from imagepin_server.api import convert
 from imagepin_server.api.interceptors import note
 
 Context = ServicerContext[Any, Any]
+BATCH_BUDGET_SHARE: Final = 0.9
 
 
 class ResolverServicer(pb_grpc.ResolverServiceServicer):
@@ -22,9 +24,14 @@ class ResolverServicer(pb_grpc.ResolverServiceServicer):
     async def ResolveReference(  # noqa: N802 - the name is the RPC's
         self, request: pb.ResolveReferenceRequest, context: Context
     ) -> pb.ResolveReferenceResponse:
-        platform = convert.platform_from_proto(request)
-        resolution = await core.resolve(self._deps, request.reference, platform)
-        note(registry=resolution.reference.registry)
+        resolution = await core.resolve(
+            self._deps,
+            request.reference,
+            convert.platform_from_proto(request),
+            max_staleness=convert.duration_from_proto(request, "max_staleness"),
+            stale_if_error=convert.duration_from_proto(request, "stale_if_error"),
+        )
+        note(registry=resolution.reference.registry, source=resolution.source.value)
         return convert.resolution_to_proto(resolution)
 
     async def GetManifest(  # noqa: N802
@@ -60,3 +67,31 @@ class ResolverServicer(pb_grpc.ResolverServiceServicer):
             verified=str(verification.verified).lower(),
         )
         return convert.verification_to_proto(verification)
+
+    async def BatchResolveReferences(  # noqa: N802
+        self, request: pb.BatchResolveReferencesRequest, context: Context
+    ) -> pb.BatchResolveReferencesResponse:
+        items = convert.batch_items_from_proto(request)
+        remaining = context.time_remaining()
+        # Leave time to send the per-item answers before the caller's deadline.
+        budget = remaining * BATCH_BUDGET_SHARE if remaining is not None else None
+        outcomes = await core.resolve_many(self._deps, items, budget_s=budget)
+        note(items=len(items), failed=sum(1 for o in outcomes if o.error is not None))
+        return convert.batch_to_proto(outcomes)
+
+    async def ListTagHistory(  # noqa: N802
+        self, request: pb.ListTagHistoryRequest, context: Context
+    ) -> pb.ListTagHistoryResponse:
+        as_of = request.as_of.ToDatetime(tzinfo=UTC) if request.HasField("as_of") else None
+        ref, records = await core.tag_history(
+            self._deps, request.reference, as_of=as_of, limit=request.limit
+        )
+        note(registry=ref.registry, entries=len(records))
+        return convert.history_to_proto(str(ref), records)
+
+    async def ListImagesWithLayer(  # noqa: N802
+        self, request: pb.ListImagesWithLayerRequest, context: Context
+    ) -> pb.ListImagesWithLayerResponse:
+        records = await core.images_with_layer(self._deps, request.digest, limit=request.limit)
+        note(images=len(records))
+        return convert.images_with_layer_to_proto(records)

@@ -59,6 +59,11 @@ def failure_for(error: errors.ImagepinError) -> RpcFailure:
     return _failure(code, error.message, error.reason, dict(error.metadata()))
 
 
+def status_for(error: errors.ImagepinError) -> status_pb2.Status:
+    """The google.rpc.Status for a domain error, for answers that carry errors per item."""
+    return _status(status_code_for(error), error.message, error.reason, dict(error.metadata()))
+
+
 def internal_failure() -> RpcFailure:
     """For a bug: say so without leaking internals; the log has the traceback."""
     return _failure(
@@ -79,11 +84,17 @@ def deadline_failure(seconds: float | None) -> RpcFailure:
     )
 
 
-def _failure(
+def _status(
     code: grpc.StatusCode, message: str, reason: str, metadata: dict[str, str]
-) -> RpcFailure:
+) -> status_pb2.Status:
     info = error_details_pb2.ErrorInfo(reason=reason, domain=ERROR_DOMAIN, metadata=metadata)
     detail = any_pb2.Any()
     detail.Pack(info)
-    status = status_pb2.Status(code=code.value[0], message=message, details=[detail])
+    return status_pb2.Status(code=code.value[0], message=message, details=[detail])
+
+
+def _failure(
+    code: grpc.StatusCode, message: str, reason: str, metadata: dict[str, str]
+) -> RpcFailure:
+    status = _status(code, message, reason, metadata)
     return RpcFailure(code=code, message=message, details=status.SerializeToString())

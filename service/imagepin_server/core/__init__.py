@@ -1,20 +1,33 @@
-"""The use cases: resolve, get a manifest, list layers, verify."""
+"""The use cases: resolve (one or many), get a manifest, list layers, verify, audit."""
 
-from imagepin_server.core.context import Dependencies
+from imagepin_server.core.audit import images_with_layer, tag_history
+from imagepin_server.core.batch import BatchItem, BatchOutcome, resolve_many
+from imagepin_server.core.context import Dependencies, Policy
 from imagepin_server.core.images import Platform
 from imagepin_server.core.inspect import LayerListing, ManifestView, get_manifest, list_layers
-from imagepin_server.core.resolve import Resolution, resolve
+from imagepin_server.core.layer_index import BackgroundIndexer
+from imagepin_server.core.recorder import ObservationRecorder
+from imagepin_server.core.resolve import Resolution, Source, resolve
 from imagepin_server.core.verify import Verification, verify
 
 __all__ = [
+    "BackgroundIndexer",
+    "BatchItem",
+    "BatchOutcome",
     "Dependencies",
     "LayerListing",
     "ManifestView",
+    "ObservationRecorder",
     "Platform",
+    "Policy",
     "Resolution",
+    "Source",
     "Verification",
     "get_manifest",
+    "images_with_layer",
     "list_layers",
     "resolve",
+    "resolve_many",
+    "tag_history",
     "verify",
 ]

@@ -1,15 +1,25 @@
-"""What every use case needs: the registry client, the store and a clock."""
+"""What every use case needs: registry client, store, caches, recorder, policy and a clock."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from typing import Final
 
-from imagepin_server import errors, store
+from imagepin_server import store
+from imagepin_server.core.cache import CachedContent, Caches, TagAnswer, TagKey
+from imagepin_server.core.coalesce import SingleFlight
+from imagepin_server.core.recorder import ObservationRecorder
 from imagepin_server.digests import Digest
 from imagepin_server.reference import Reference
 from imagepin_server.registry import RegistryClient
+
+DEFAULT_MAX_STALENESS: Final = timedelta(seconds=30)
+DEFAULT_STALE_IF_ERROR: Final = timedelta(hours=1)
+MAX_STALE_IF_ERROR: Final = timedelta(hours=24)
+BATCH_LIMIT: Final = 1000
+PER_REGISTRY_CONCURRENCY: Final = 8
 
 
 def utc_now() -> datetime:
@@ -17,29 +27,44 @@ def utc_now() -> datetime:
 
 
 @dataclass(frozen=True, slots=True)
+class Policy:
+    """How long answers may be reused; documented in the README."""
+
+    max_staleness: timedelta = DEFAULT_MAX_STALENESS  # when the caller does not say
+    stale_if_error: timedelta = DEFAULT_STALE_IF_ERROR  # when the caller does not say
+    max_stale_if_error: timedelta = MAX_STALE_IF_ERROR  # the most a caller may ask for
+    batch_limit: int = BATCH_LIMIT
+    per_registry_concurrency: int = PER_REGISTRY_CONCURRENCY
+    index_layers: bool = True  # record every seen manifest's layers in the background
+
+
+@dataclass(slots=True)
 class Dependencies:
     """Shared, long-lived collaborators; one set per process."""
 
     registry: RegistryClient
     database: store.Database
+    recorder: ObservationRecorder
+    policy: Policy = field(default_factory=Policy)
+    caches: Caches = field(default_factory=Caches)
+    tag_flights: SingleFlight[TagKey, TagAnswer] = field(default_factory=SingleFlight)
+    content_flights: SingleFlight[tuple[str, str, str], CachedContent] = field(
+        default_factory=SingleFlight
+    )
     clock: Callable[[], datetime] = field(default=utc_now)
+    # Told of each digest a resolution finds, so the layer index can catch up in the background.
+    on_resolved: Callable[[Reference, Digest], None] | None = None
 
     async def record_tag(self, ref: Reference, digest: Digest, media_type: str) -> None:
-        """Record that `ref`'s tag pointed at `digest` just now (one session, one transaction)."""
+        """Record that `ref`'s tag pointed at `digest` just now; a database outage queues it."""
         assert ref.tag is not None
-        observation = store.TagObservation(
-            registry=ref.registry,
-            repository=ref.repository,
-            tag=ref.tag,
-            digest=str(digest),
-            media_type=media_type,
-            seen_at=self.clock(),
+        await self.recorder.record(
+            store.TagObservation(
+                registry=ref.registry,
+                repository=ref.repository,
+                tag=ref.tag,
+                digest=str(digest),
+                media_type=media_type,
+                seen_at=self.clock(),
+            )
         )
-        try:
-            async with self.database.session() as session, session.begin():
-                await store.record_tag_observation(session, observation)
-        except store.StoreUnavailable as exc:
-            raise errors.StoreUnavailable(
-                f"resolved {ref} to {digest} but could not record it: {exc}",
-                reference=str(ref),
-            ) from exc

@@ -1,11 +1,15 @@
-"""GetManifest and ListLayers: what an image is, fetched by digest and verified."""
+"""GetManifest and ListLayers: what an image is, by digest, verified, and remembered.
+
+A tag is pinned first (from memory within the default staleness, or one HEAD), then the content
+is read by digest: memory, the store, or the registry with the bytes hashed.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from imagepin_server import mediatypes
-from imagepin_server.core import platforms
+from imagepin_server.core import content, layer_index, platforms
 from imagepin_server.core.context import Dependencies
 from imagepin_server.core.images import (
     Descriptor,
@@ -18,6 +22,7 @@ from imagepin_server.core.images import (
     parse_manifest,
 )
 from imagepin_server.core.requests import parse_reference
+from imagepin_server.core.resolve import pin
 from imagepin_server.digests import Digest
 from imagepin_server.errors import BadPlatform, UnsupportedContent
 from imagepin_server.reference import Reference
@@ -68,26 +73,23 @@ class LayerListing:
 
 
 async def get_manifest(deps: Dependencies, text: str, platform: Platform | None) -> ManifestView:
-    """The manifest a reference names (a tag by one hashed GET, recorded), with its config."""
+    """The manifest a reference names, with its image config; indexes give a child by platform."""
     wanted = platforms.validate(platform) if platform else None
     ref = parse_reference(text).with_default_tag()
-    registry = deps.registry
-    if ref.digest:
-        expected = Digest.parse(ref.digest)
-        fetched = await registry.get_manifest(ref, ref.digest, expected=expected)
-    else:
-        assert ref.tag is not None
-        fetched = await registry.get_manifest(ref, ref.tag)
-    manifest = parse_manifest(fetched.raw, fetched.media_type)
-    if not ref.digest:
-        await deps.record_tag(ref, fetched.digest, manifest.media_type)
+    answer, _ = await pin(deps, ref)
+    digest = answer.digest
+    found = await content.manifest(deps, ref, digest)
+    raw = found.raw
+    manifest = parse_manifest(raw, found.media_type)
 
-    digest, raw, index_digest = fetched.digest, fetched.raw, None
-    if isinstance(manifest, ImageIndex) and wanted is not None:
-        child = platforms.choose(wanted, manifest.manifests, reference=str(ref))
-        child_fetched = await registry.get_manifest(ref, str(child.digest), expected=child.digest)
-        index_digest, digest, raw = digest, child.digest, child_fetched.raw
-        manifest = parse_manifest(raw, child.media_type)
+    index_digest = None
+    if isinstance(manifest, ImageIndex):
+        await layer_index.record_index(deps, digest, manifest)
+        if wanted is not None:
+            child = platforms.choose(wanted, manifest.manifests, reference=str(ref))
+            index_digest, digest = digest, child.digest
+            raw = (await content.manifest(deps, ref, digest)).raw
+            manifest = parse_manifest(raw, child.media_type)
 
     config, config_raw = None, b""
     if isinstance(manifest, ImageManifest) and manifest.config.media_type in _IMAGE_CONFIG_TYPES:
@@ -97,9 +99,10 @@ async def get_manifest(deps: Dependencies, text: str, platform: Platform | None)
                 f"limit of {CONFIG_LIMIT}",
                 reference=str(ref),
             )
-        blob = await registry.get_blob(ref, manifest.config.digest, limit=CONFIG_LIMIT)
-        config_raw = blob.data
+        config_raw = await content.config(deps, ref, manifest.config.digest)
         config = parse_config(config_raw)
+    if isinstance(manifest, ImageManifest):
+        await layer_index.record_image(deps, digest, manifest, config)
     return ManifestView(
         reference=ref,
         digest=digest,

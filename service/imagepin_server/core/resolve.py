@@ -1,17 +1,43 @@
-"""ResolveReference: which manifest a tag points at now, pinned, and recorded."""
+"""ResolveReference: which manifest a tag points at now, pinned, and recorded.
+
+A tag is answered from memory when the last observation is younger than the caller's
+max_staleness; otherwise by one HEAD (GET and hash only when HEAD cannot be trusted), shared by
+every concurrent caller asking the same. When the registry cannot answer (unreachable, slow,
+5xx, 429), the last recorded mapping may stand in if it is younger than stale_if_error.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import enum
+import logging
+import time
 from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Final
 
-from imagepin_server import mediatypes
-from imagepin_server.core import platforms
+from imagepin_server import errors, mediatypes, metrics, store
+from imagepin_server.core import content, platforms
+from imagepin_server.core.cache import TagAnswer, TagKey
 from imagepin_server.core.context import Dependencies
 from imagepin_server.core.images import Descriptor, ImageIndex, Platform, parse_manifest
 from imagepin_server.core.requests import parse_reference
 from imagepin_server.digests import Digest
-from imagepin_server.errors import UnsupportedContent
 from imagepin_server.reference import Reference
+
+log = logging.getLogger("imagepin.resolve")
+
+STORE_READ_TIMEOUT_S: Final = 1.0
+
+# Failures where an older answer is better than none. Never NOT_FOUND or PERMISSION_DENIED:
+# those are the registry's answer, not its absence.
+_STALE_ELIGIBLE: Final = (errors.Unavailable, errors.Timeout, errors.RateLimited)
+
+
+class Source(enum.Enum):
+    REGISTRY = "registry"
+    CACHE = "cache"
+    STALE = "stale"
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,66 +50,170 @@ class Resolution:
     size: int
     resolved_digest: Digest  # what the reference itself points at (the index, for an index)
     resolved_media_type: str
+    observed_at: datetime
+    age: timedelta
+    source: Source = Source.REGISTRY
     children: tuple[Descriptor, ...] = ()
     selected: Descriptor | None = None
 
+    @property
+    def stale(self) -> bool:
+        return self.source is Source.STALE
 
-async def resolve(deps: Dependencies, text: str, platform: Platform | None) -> Resolution:
-    """Resolve a tag with one HEAD (GET and hash only when HEAD cannot be trusted).
 
-    An index costs one more GET, by digest and verified, for its children. A digest reference is
-    fetched and verified, never trusted. Tag resolutions are recorded; digest ones are not, since
-    no tag was observed.
-    """
+async def resolve(
+    deps: Dependencies,
+    text: str,
+    platform: Platform | None,
+    *,
+    max_staleness: timedelta | None = None,
+    stale_if_error: timedelta | None = None,
+) -> Resolution:
+    """Resolve a reference; see the module docstring for where the answer comes from."""
     wanted = platforms.validate(platform) if platform else None
     ref = parse_reference(text).with_default_tag()
-    registry = deps.registry
-    raw: bytes | None = None
-    if ref.digest:
-        expected = Digest.parse(ref.digest)
-        fetched = await registry.get_manifest(ref, ref.digest, expected=expected)
-        digest, raw, size, served = expected, fetched.raw, len(fetched.raw), fetched.media_type
-    else:
-        assert ref.tag is not None
-        head = await registry.head_manifest(ref, ref.tag)
-        if head is not None:
-            digest, size, served = head.digest, head.size, head.media_type
-        else:
-            fetched = await registry.get_manifest(ref, ref.tag)
-            digest, raw, size, served = (
-                fetched.digest,
-                fetched.raw,
-                len(fetched.raw),
-                fetched.media_type,
-            )
-
-    media_type = served
-    if raw is not None:
-        media_type = parse_manifest(raw, served).media_type
-    elif not mediatypes.is_manifest(served):
-        raise UnsupportedContent(f"{ref} has unsupported media type {served!r}", reference=str(ref))
+    answer, source = await pin(
+        deps, ref, max_staleness=max_staleness, stale_if_error=stale_if_error
+    )
 
     children: tuple[Descriptor, ...] = ()
-    if mediatypes.is_index(media_type):
-        if raw is None:
-            raw = (await registry.get_manifest(ref, str(digest), expected=digest)).raw
-        index = parse_manifest(raw, media_type)
+    if mediatypes.is_index(answer.media_type):
+        index = parse_manifest(
+            (await content.manifest(deps, ref, answer.digest)).raw, answer.media_type
+        )
         assert isinstance(index, ImageIndex)
         children = index.manifests
 
-    if ref.tag and not ref.digest:
-        await deps.record_tag(ref, digest, media_type)
-
-    selected = (
-        platforms.choose(wanted, children, reference=str(ref)) if wanted and children else None
-    )
+    selected = None
+    if wanted and children:
+        selected = platforms.choose(wanted, children, reference=str(ref))
     return Resolution(
         reference=ref,
-        digest=selected.digest if selected else digest,
-        media_type=selected.media_type if selected else media_type,
-        size=selected.size if selected else size,
-        resolved_digest=digest,
-        resolved_media_type=media_type,
+        digest=selected.digest if selected else answer.digest,
+        media_type=selected.media_type if selected else answer.media_type,
+        size=selected.size if selected else answer.size,
+        resolved_digest=answer.digest,
+        resolved_media_type=answer.media_type,
+        observed_at=answer.observed_at,
+        age=timedelta(0) if source is Source.REGISTRY else answer.age(),
+        source=source,
         children=children,
         selected=selected,
+    )
+
+
+async def pin(
+    deps: Dependencies,
+    ref: Reference,
+    *,
+    max_staleness: timedelta | None = None,
+    stale_if_error: timedelta | None = None,
+) -> tuple[TagAnswer, Source]:
+    """The digest a parsed reference (tag or digest) names now, and where that came from."""
+    if ref.digest:
+        return await _by_digest(deps, ref), Source.REGISTRY
+    return await _by_tag(deps, ref, max_staleness, stale_if_error)
+
+
+async def _by_digest(deps: Dependencies, ref: Reference) -> TagAnswer:
+    """A digest reference: the content must exist there and hash to the digest."""
+    assert ref.digest is not None
+    digest = Digest.parse(ref.digest)
+    found = await content.manifest(deps, ref, digest)
+    media_type = parse_manifest(found.raw, found.media_type).media_type
+    return TagAnswer(digest, media_type, len(found.raw), deps.clock(), time.monotonic())
+
+
+async def _by_tag(
+    deps: Dependencies,
+    ref: Reference,
+    max_staleness: timedelta | None,
+    stale_if_error: timedelta | None,
+) -> tuple[TagAnswer, Source]:
+    assert ref.tag is not None
+    key: TagKey = (ref.registry, ref.repository, ref.tag)
+    freshness = deps.policy.max_staleness if max_staleness is None else max_staleness
+    if freshness > timedelta(0):
+        remembered = deps.caches.tags.get(key)
+        if remembered is not None and remembered.age() <= freshness:
+            metrics.CACHE_LOOKUPS.labels("tag", "hit").inc()
+            return remembered, Source.CACHE
+        metrics.CACHE_LOOKUPS.labels("tag", "miss").inc()
+    try:
+        answer = await deps.tag_flights.run(key, lambda: _ask_registry(deps, ref, key))
+        return answer, Source.REGISTRY
+    except _STALE_ELIGIBLE as failure:
+        fallback = await _last_known(deps, ref, key, _stale_bound(deps, stale_if_error))
+        if fallback is None:
+            raise
+        metrics.STALE_ANSWERS.inc()
+        log.warning(
+            "registry failed; answering from the last recorded mapping",
+            extra={
+                "fields": {
+                    "registry": ref.registry,
+                    "reason": failure.reason,
+                    "age_s": round(fallback.age().total_seconds(), 1),
+                }
+            },
+        )
+        return fallback, Source.STALE
+
+
+async def _ask_registry(deps: Dependencies, ref: Reference, key: TagKey) -> TagAnswer:
+    """One HEAD, or GET + hash when HEAD cannot be trusted; then record and remember."""
+    assert ref.tag is not None
+    registry = deps.registry
+    head = await registry.head_manifest(ref, ref.tag)
+    if head is not None:
+        digest, media_type, size = head.digest, head.media_type, head.size
+    else:
+        fetched = await registry.get_manifest(ref, ref.tag)
+        digest, size = fetched.digest, len(fetched.raw)
+        media_type = parse_manifest(fetched.raw, fetched.media_type).media_type
+        await content.remember(deps, ref, digest, "manifest", fetched.media_type, fetched.raw)
+    if not mediatypes.is_manifest(media_type):
+        raise errors.UnsupportedContent(
+            f"{ref} has unsupported media type {media_type!r}", reference=str(ref)
+        )
+    answer = TagAnswer(digest, media_type, size, deps.clock(), time.monotonic())
+    await deps.record_tag(ref, digest, media_type)
+    deps.caches.tags.put(key, answer)
+    if deps.on_resolved is not None:
+        deps.on_resolved(ref, digest)
+    return answer
+
+
+def _stale_bound(deps: Dependencies, requested: timedelta | None) -> timedelta:
+    bound = deps.policy.stale_if_error if requested is None else requested
+    return min(bound, deps.policy.max_stale_if_error)
+
+
+async def _last_known(
+    deps: Dependencies, ref: Reference, key: TagKey, bound: timedelta
+) -> TagAnswer | None:
+    """The last mapping seen, from memory or the store, if younger than `bound`."""
+    if bound <= timedelta(0):
+        return None
+    remembered = deps.caches.tags.get(key)
+    if remembered is not None:
+        return remembered if remembered.age() <= bound else None
+    assert ref.tag is not None
+    try:
+        async with asyncio.timeout(STORE_READ_TIMEOUT_S), deps.database.session() as session:
+            record = await store.latest_mapping(session, ref.registry, ref.repository, ref.tag)
+    except (store.StoreError, TimeoutError, OSError):
+        return None
+    if record is None:
+        return None
+    age = deps.clock() - record.last_seen
+    if age > bound:
+        return None
+    size = 0  # the store keeps no size for tags; the content cache may know it
+    cached = deps.caches.contents.get((ref.registry, ref.repository, record.digest))
+    if cached is not None:
+        size = len(cached.raw)
+    observed_monotonic = time.monotonic() - max(age.total_seconds(), 0.0)
+    return TagAnswer(
+        Digest.parse(record.digest), record.media_type, size, record.last_seen, observed_monotonic
     )

@@ -63,7 +63,7 @@ def retry_after_seconds(value: str | None, now: datetime | None = None) -> int |
 
 
 def _retry_after_text(value: str | None) -> str:
-    """"; retry after 37s" or "; retry after <HTTP date>", as the registry said it."""
+    """ "; retry after 37s" or "; retry after <HTTP date>", as the registry said it."""
     seconds = retry_after_seconds(value)
     if seconds is None or value is None:
         return ""

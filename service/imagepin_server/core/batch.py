@@ -1,0 +1,89 @@
+"""BatchResolveReferences: a whole release pinned in one call.
+
+Items are resolved concurrently, at most `per_registry_concurrency` at a time per registry so a
+large release does not hammer one registry; each item gets its own answer or error, in order,
+and one bad reference does not fail the batch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import timedelta
+
+from imagepin_server import errors
+from imagepin_server.core.context import Dependencies
+from imagepin_server.core.images import Platform
+from imagepin_server.core.requests import parse_reference
+from imagepin_server.core.resolve import Resolution, resolve
+
+log = logging.getLogger("imagepin.batch")
+
+
+@dataclass(frozen=True, slots=True)
+class BatchItem:
+    reference: str
+    platform: Platform | None = None
+    max_staleness: timedelta | None = None
+    stale_if_error: timedelta | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BatchOutcome:
+    reference: str
+    resolution: Resolution | None = None
+    error: errors.ImagepinError | None = None
+
+
+async def resolve_many(
+    deps: Dependencies, items: list[BatchItem], *, budget_s: float | None = None
+) -> list[BatchOutcome]:
+    """Resolve every item; an item not done within `budget_s` fails alone (DEADLINE_EXCEEDED)."""
+    if len(items) > deps.policy.batch_limit:
+        raise errors.InvalidArgument(
+            f"a batch holds at most {deps.policy.batch_limit} references, not {len(items)}; "
+            "split it"
+        )
+    limits: defaultdict[str, asyncio.Semaphore] = defaultdict(
+        lambda: asyncio.Semaphore(deps.policy.per_registry_concurrency)
+    )
+    return list(await asyncio.gather(*(_one(deps, item, limits, budget_s) for item in items)))
+
+
+async def _one(
+    deps: Dependencies,
+    item: BatchItem,
+    limits: defaultdict[str, asyncio.Semaphore],
+    budget_s: float | None,
+) -> BatchOutcome:
+    try:
+        registry = parse_reference(item.reference).registry
+        async with asyncio.timeout(budget_s), limits[registry]:
+            resolution = await resolve(
+                deps,
+                item.reference,
+                item.platform,
+                max_staleness=item.max_staleness,
+                stale_if_error=item.stale_if_error,
+            )
+        return BatchOutcome(item.reference, resolution=resolution)
+    except errors.ImagepinError as exc:
+        return BatchOutcome(item.reference, error=exc)
+    except TimeoutError:
+        return BatchOutcome(
+            item.reference,
+            error=errors.Timeout(
+                f"{item.reference} was not resolved within the batch's time budget",
+                reference=item.reference,
+            ),
+        )
+    except Exception:
+        log.exception("unexpected failure resolving a batch item")
+        return BatchOutcome(
+            item.reference,
+            error=errors.ImagepinError(
+                "imagepin failed unexpectedly; the server log has the details"
+            ),
+        )

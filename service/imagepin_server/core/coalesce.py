@@ -1,0 +1,41 @@
+"""Single flight: concurrent identical requests share one upstream call.
+
+200 concurrent resolutions of one cold tag cost one registry request. The shared call runs as
+its own task, so one caller giving up (its deadline passed) does not cancel it for the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Hashable
+from typing import Generic, TypeVar
+
+from imagepin_server import metrics
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+
+class SingleFlight(Generic[K, V]):
+    def __init__(self) -> None:
+        self._in_flight: dict[K, asyncio.Task[V]] = {}
+        self.coalesced = 0  # how many callers joined a call already in flight
+
+    async def run(self, key: K, call: Callable[[], Awaitable[V]]) -> V:
+        task = self._in_flight.get(key)
+        if task is None:
+            task = asyncio.ensure_future(call())
+            self._in_flight[key] = task
+            task.add_done_callback(lambda done: self._finished(key, done))
+        else:
+            self.coalesced += 1
+            metrics.COALESCED_WAITS.inc()
+        return await asyncio.shield(task)
+
+    def _finished(self, key: K, task: asyncio.Task[V]) -> None:
+        self._in_flight.pop(key, None)
+        if not task.cancelled():
+            task.exception()  # retrieved: every caller may have given up already
+
+    def __len__(self) -> int:
+        return len(self._in_flight)

@@ -1,0 +1,104 @@
+"""Content by digest: memory, then the store, then the registry (hashed), then remembered.
+
+Content addressed by digest never changes, so once fetched and verified it is served without a
+registry request. It is only served for a repository it was seen in: that a digest exists in one
+repository says nothing about another.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Final, Literal
+
+from imagepin_server import metrics, store
+from imagepin_server.core.cache import CachedContent
+from imagepin_server.core.context import Dependencies
+from imagepin_server.digests import Digest
+from imagepin_server.reference import Reference
+from imagepin_server.registry.client import CONFIG_LIMIT
+
+log = logging.getLogger("imagepin.content")
+
+STORE_TIMEOUT_S: Final = 2.0
+
+Kind = Literal["manifest", "config"]
+
+
+async def manifest(deps: Dependencies, ref: Reference, digest: Digest) -> CachedContent:
+    """A manifest's bytes (hashed to `digest`) and the media type it was served as."""
+    return await _content(deps, ref, digest, "manifest")
+
+
+async def config(deps: Dependencies, ref: Reference, digest: Digest) -> bytes:
+    """A config blob's bytes, hashed to `digest`."""
+    return (await _content(deps, ref, digest, "config")).raw
+
+
+async def remember(
+    deps: Dependencies, ref: Reference, digest: Digest, kind: Kind, media_type: str, raw: bytes
+) -> None:
+    """Keep content fetched (and verified) elsewhere, in memory and in the store."""
+    key = (ref.registry, ref.repository, str(digest))
+    deps.caches.contents.put(key, CachedContent(media_type, raw), weight=len(raw))
+    await _store_put(deps, ref, digest, kind, media_type, raw)
+
+
+async def _content(deps: Dependencies, ref: Reference, digest: Digest, kind: Kind) -> CachedContent:
+    key = (ref.registry, ref.repository, str(digest))
+    cached = deps.caches.contents.get(key)
+    if cached is not None:
+        metrics.CACHE_LOOKUPS.labels("content", "hit").inc()
+        return cached
+    stored = await _store_get(deps, ref, digest)
+    if stored is not None:
+        metrics.CACHE_LOOKUPS.labels("content", "store").inc()
+        found = CachedContent(stored.media_type, stored.content)
+        deps.caches.contents.put(key, found, weight=len(found.raw))
+        return found
+    metrics.CACHE_LOOKUPS.labels("content", "miss").inc()
+
+    async def fetch() -> CachedContent:
+        if kind == "manifest":
+            fetched = await deps.registry.get_manifest(ref, str(digest), expected=digest)
+            media_type, raw = fetched.media_type, fetched.raw
+        else:
+            media_type = ""
+            raw = (await deps.registry.get_blob(ref, digest, limit=CONFIG_LIMIT)).data
+        await remember(deps, ref, digest, kind, media_type, raw)
+        return CachedContent(media_type, raw)
+
+    return await deps.content_flights.run(key, fetch)
+
+
+async def _store_get(
+    deps: Dependencies, ref: Reference, digest: Digest
+) -> store.StoredContent | None:
+    try:
+        async with asyncio.timeout(STORE_TIMEOUT_S), deps.database.session() as session:
+            return await store.get_content(
+                session, registry=ref.registry, repository=ref.repository, digest=str(digest)
+            )
+    except (store.StoreError, TimeoutError, OSError) as exc:
+        log.debug("content store unavailable for reads: %s", exc)
+        return None
+
+
+async def _store_put(
+    deps: Dependencies, ref: Reference, digest: Digest, kind: Kind, media_type: str, raw: bytes
+) -> None:
+    try:
+        async with asyncio.timeout(STORE_TIMEOUT_S), deps.database.transaction() as session:
+            await store.put_content(
+                session,
+                registry=ref.registry,
+                repository=ref.repository,
+                digest=str(digest),
+                media_type=media_type,
+                kind=kind,
+                content=raw,
+                seen_at=deps.clock(),
+            )
+    except (store.StoreError, TimeoutError, OSError) as exc:
+        # A cache write: losing it costs one registry request later, nothing more.
+        log.debug("content store unavailable for writes: %s", exc)

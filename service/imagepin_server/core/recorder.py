@@ -1,0 +1,131 @@
+"""Recording tag observations without letting a database outage stop resolution.
+
+Observations are written through while the database answers. When it does not (down, or slower
+than WRITE_TIMEOUT_S), they wait in a bounded queue and a background task writes them when it is
+back. Upserts keep the latest last_seen, so the order in which queued writes land does not matter.
+The queue's length and drops are logged, exported as metrics, and shown in the health status.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+from collections.abc import Callable
+from typing import Final
+
+from imagepin_server import metrics, store
+
+log = logging.getLogger("imagepin.recorder")
+
+WRITE_TIMEOUT_S: Final = 2.0
+QUEUE_LIMIT: Final = 10_000
+RETRY_MIN_S: Final = 0.5
+RETRY_MAX_S: Final = 5.0
+FLUSH_BATCH: Final = 500
+
+
+class ObservationRecorder:
+    """Writes tag observations through, or queues them while the database is away."""
+
+    def __init__(
+        self,
+        database: store.Database,
+        *,
+        queue_limit: int = QUEUE_LIMIT,
+        on_health_change: Callable[[bool], None] | None = None,
+    ) -> None:
+        self._database = database
+        self._queue: collections.deque[store.TagObservation] = collections.deque()
+        self._limit = queue_limit
+        self._flusher: asyncio.Task[None] | None = None
+        self._on_health_change = on_health_change
+        self.dropped = 0
+
+    @property
+    def pending(self) -> int:
+        return len(self._queue)
+
+    @property
+    def healthy(self) -> bool:
+        return not self._queue
+
+    async def record(self, observation: store.TagObservation) -> None:
+        """Write now if the database answers; otherwise queue. Never raises for the database."""
+        if self._queue:  # already known down: do not make this caller wait on it
+            self._enqueue(observation)
+            return
+        try:
+            async with asyncio.timeout(WRITE_TIMEOUT_S):
+                await self._write([observation])
+        except (store.StoreError, TimeoutError, OSError) as exc:
+            log.warning(
+                "database unavailable; queueing observations",
+                extra={"fields": {"error": str(exc)[:200]}},
+            )
+            self._enqueue(observation)
+
+    async def flush(self) -> None:
+        """Wait until the queue is empty (used at shutdown and by tests)."""
+        if self._flusher is not None and not self._flusher.done():
+            await asyncio.shield(self._flusher)
+
+    async def aclose(self) -> None:
+        if self._flusher is not None:
+            self._flusher.cancel()
+        if self._queue:
+            log.error(
+                "stopping with observations not yet written",
+                extra={"fields": {"pending": len(self._queue)}},
+            )
+
+    async def _write(self, observations: list[store.TagObservation]) -> None:
+        async with self._database.transaction() as session:
+            for observation in observations:
+                await store.record_tag_observation(session, observation)
+
+    def _enqueue(self, observation: store.TagObservation) -> None:
+        was_healthy = self.healthy
+        if len(self._queue) >= self._limit:
+            self._queue.popleft()
+            self._count_drops(1)
+        self._queue.append(observation)
+        metrics.WRITE_QUEUE_LENGTH.set(len(self._queue))
+        if was_healthy and self._on_health_change is not None:
+            self._on_health_change(False)
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._drain())
+
+    def _count_drops(self, count: int) -> None:
+        self.dropped += count
+        metrics.WRITE_QUEUE_DROPS.inc(count)
+        log.error(
+            "write queue full; dropped the oldest observations",
+            extra={"fields": {"dropped_total": self.dropped, "limit": self._limit}},
+        )
+
+    async def _drain(self) -> None:
+        delay = RETRY_MIN_S
+        while self._queue:
+            await asyncio.sleep(delay)
+            batch = [self._queue.popleft() for _ in range(min(FLUSH_BATCH, len(self._queue)))]
+            try:
+                async with asyncio.timeout(WRITE_TIMEOUT_S * 5):
+                    await self._write(batch)
+            except (store.StoreError, TimeoutError, OSError) as exc:
+                room = self._limit - len(self._queue)
+                if room < len(batch):  # newer observations arrived meanwhile: drop the oldest
+                    self._count_drops(len(batch) - room)
+                    batch = batch[len(batch) - room :] if room > 0 else []
+                self._queue.extendleft(reversed(batch))
+                delay = min(delay * 2, RETRY_MAX_S)
+                log.warning(
+                    "database still unavailable",
+                    extra={"fields": {"pending": len(self._queue), "error": str(exc)[:200]}},
+                )
+                continue
+            metrics.WRITE_QUEUE_LENGTH.set(len(self._queue))
+            delay = 0.0 if self._queue else RETRY_MIN_S
+            log.info("wrote queued observations", extra={"fields": {"pending": len(self._queue)}})
+        if self._on_health_change is not None:
+            self._on_health_change(True)

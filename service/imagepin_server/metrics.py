@@ -1,0 +1,54 @@
+"""Prometheus metrics. Labels never hold a reference or a credential: registries are named
+by host, and only the first REGISTRY_LABEL_LIMIT distinct hosts get their own label value, so a
+caller sending odd references cannot grow the series without bound."""
+
+from __future__ import annotations
+
+from typing import Final
+
+from prometheus_client import Counter, Gauge, Histogram
+
+REGISTRY_LABEL_LIMIT: Final = 50
+_known_registries: set[str] = set()
+
+RPCS = Counter("imagepin_rpcs_total", "RPCs handled", ["method", "code"])
+RPC_LATENCY = Histogram(
+    "imagepin_rpc_latency_seconds",
+    "RPC latency",
+    ["method"],
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+REGISTRY_REQUESTS = Counter(
+    "imagepin_registry_requests_total",
+    "HTTP requests sent to registries",
+    ["registry", "method", "status"],
+)
+REGISTRY_RATE_LIMIT_REMAINING = Gauge(
+    "imagepin_registry_ratelimit_remaining",
+    "The last RateLimit-Remaining a registry sent",
+    ["registry"],
+)
+CACHE_LOOKUPS = Counter("imagepin_cache_lookups_total", "Cache lookups", ["cache", "result"])
+COALESCED_WAITS = Counter(
+    "imagepin_coalesced_waits_total", "Calls that joined an identical call already in flight"
+)
+STALE_ANSWERS = Counter(
+    "imagepin_stale_answers_total",
+    "Answers served from the last mapping because the registry failed",
+)
+WRITE_QUEUE_LENGTH = Gauge(
+    "imagepin_write_queue_length", "Observations waiting for the database to come back"
+)
+WRITE_QUEUE_DROPS = Counter(
+    "imagepin_write_queue_drops_total", "Observations dropped because the write queue was full"
+)
+
+
+def registry_label(registry: str) -> str:
+    """The registry's host as a label value, or "other" past the first few distinct ones."""
+    if registry in _known_registries:
+        return registry
+    if len(_known_registries) < REGISTRY_LABEL_LIMIT:
+        _known_registries.add(registry)
+        return registry
+    return "other"
