@@ -1,15 +1,20 @@
-"""`imagepin-server`: run the service, or apply the database migrations."""
+"""`imagepin-server`: run the service (in one or several processes), or apply migrations."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import dataclasses
+import multiprocessing
+import os
+import signal
 import sys
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Coroutine, Sequence
+from typing import Any
 
 from imagepin_server import logs, store
-from imagepin_server.config import Settings, SettingsError
+from imagepin_server.config import Settings, SettingsError, metrics_address
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -22,6 +27,12 @@ def _parser() -> argparse.ArgumentParser:
         "--database-url", help="sqlite:///… or postgresql://… (IMAGEPIN_DATABASE_URL)"
     )
     parser.add_argument("--log-level", help="DEBUG, INFO, WARNING or ERROR (IMAGEPIN_LOG_LEVEL)")
+    parser.add_argument(
+        "--workers", type=int, help="processes sharing the port (IMAGEPIN_WORKERS; default 1)"
+    )
+    parser.add_argument(
+        "--metrics-listen", help="HOST:PORT for Prometheus /metrics (IMAGEPIN_METRICS_LISTEN; off)"
+    )
     sub = parser.add_subparsers(dest="command")
     sub.add_parser("serve", help="run the service (the default)")
     sub.add_parser("migrate", help="apply database migrations and exit")
@@ -34,10 +45,26 @@ def settings_from(args: argparse.Namespace) -> Settings:
         "listen": args.listen,
         "database_url": args.database_url,
         "log_level": args.log_level.upper() if args.log_level else None,
+        "workers": args.workers,
+        "metrics_listen": args.metrics_listen,
     }
     return dataclasses.replace(
         settings, **{k: v for k, v in overrides.items() if v is not None}
     ).validate()
+
+
+def run(coroutine: Coroutine[Any, Any, None], event_loop: str) -> None:
+    """Run on uvloop when asked for (or, with "auto", when it is installed), else asyncio."""
+    if event_loop != "asyncio":
+        try:
+            import uvloop
+        except ImportError:
+            if event_loop == "uvloop":
+                raise
+        else:
+            uvloop.run(coroutine)
+            return
+    asyncio.run(coroutine)
 
 
 async def _migrate(settings: Settings) -> None:
@@ -49,6 +76,38 @@ async def _migrate(settings: Settings) -> None:
         await database.close()
 
 
+def _serve_one(settings: Settings, reuse_port: bool) -> None:
+    """One serving process (the only one, or one of --workers)."""
+    from imagepin_server.api.server import serve  # imported late: `migrate` needs no gRPC
+
+    logs.configure(settings.log_level)
+    run(serve(settings, reuse_port=reuse_port), settings.event_loop)
+
+
+def _serve_workers(settings: Settings) -> int:
+    """Migrate once, then run N processes sharing the port (SO_REUSEPORT); SIGTERM drains all."""
+    asyncio.run(_migrate(settings))
+    worker_settings = dataclasses.replace(settings, migrate_on_start=False)
+    context = multiprocessing.get_context("spawn")
+    workers = [
+        context.Process(target=_serve_one, args=(worker_settings, True), name=f"worker-{i}")
+        for i in range(settings.workers)
+    ]
+    for worker in workers:
+        worker.start()
+
+    def forward(signum: int, _frame: object) -> None:
+        for worker in workers:
+            if worker.pid is not None and worker.is_alive():
+                os.kill(worker.pid, signum)
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    for worker in workers:
+        worker.join()
+    return max((worker.exitcode or 0) for worker in workers)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -57,13 +116,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"imagepin-server: {exc}", file=sys.stderr)
         return 2
     logs.configure(settings.log_level)
-    from imagepin_server.api.server import serve  # imported late: `migrate` needs no gRPC
-
     try:
         if args.command == "migrate":
             asyncio.run(_migrate(settings))
-        else:
-            asyncio.run(serve(settings))
+            return 0
+        address = metrics_address(settings)
+        if settings.workers > 1 and address is not None:
+            # Workers write their metrics to files in this directory; /metrics sums them.
+            os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="imagepin-"))
+        if address is not None:
+            from imagepin_server import metrics
+
+            metrics.serve(*address)
+        if settings.workers > 1:
+            return _serve_workers(settings)
+        _serve_one(settings, reuse_port=False)
     except store.StoreUnavailable as exc:
         print(f"imagepin-server: {exc}", file=sys.stderr)
         return 1

@@ -94,6 +94,30 @@ class RegistryUnauthorized(AccessDenied):
     reason = "REGISTRY_UNAUTHORIZED"
 
 
+# --- imagepin's own policy refuses the request -----------------------------------------------
+class PolicyDenied(ImagepinError):
+    """Refused by imagepin's configuration before anything was sent (the SSRF guard)."""
+
+    reason = "POLICY_DENIED"
+
+
+class RegistryNotAllowed(PolicyDenied):
+    """The registry is not on the configured allow-list."""
+
+    reason = "REGISTRY_NOT_ALLOWED"
+
+
+class AddressNotAllowed(PolicyDenied):
+    """A registry, token realm or redirect resolves to an address imagepin must not reach."""
+
+    reason = "ADDRESS_NOT_ALLOWED"
+
+
+# --- the caller of imagepin did not prove who it is ------------------------------------------
+class Unauthenticated(ImagepinError):
+    reason = "UNAUTHENTICATED"
+
+
 # --- the registry (or our store) cannot answer now ---------------------------------------------
 class Unavailable(ImagepinError):
     reason = "UNAVAILABLE"

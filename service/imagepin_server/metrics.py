@@ -4,9 +4,17 @@ caller sending odd references cannot grow the series without bound."""
 
 from __future__ import annotations
 
+import os
 from typing import Final
 
-from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    multiprocess,
+    start_http_server,
+)
 
 REGISTRY_LABEL_LIMIT: Final = 50
 _known_registries: set[str] = set()
@@ -27,6 +35,7 @@ REGISTRY_RATE_LIMIT_REMAINING = Gauge(
     "imagepin_registry_ratelimit_remaining",
     "The last RateLimit-Remaining a registry sent",
     ["registry"],
+    multiprocess_mode="mostrecent",
 )
 CACHE_LOOKUPS = Counter("imagepin_cache_lookups_total", "Cache lookups", ["cache", "result"])
 COALESCED_WAITS = Counter(
@@ -37,7 +46,9 @@ STALE_ANSWERS = Counter(
     "Answers served from the last mapping because the registry failed",
 )
 WRITE_QUEUE_LENGTH = Gauge(
-    "imagepin_write_queue_length", "Observations waiting for the database to come back"
+    "imagepin_write_queue_length",
+    "Observations waiting for the database to come back",
+    multiprocess_mode="livesum",  # with --workers: the sum over live worker processes
 )
 WRITE_QUEUE_DROPS = Counter(
     "imagepin_write_queue_drops_total", "Observations dropped because the write queue was full"
@@ -52,3 +63,18 @@ def registry_label(registry: str) -> str:
         _known_registries.add(registry)
         return registry
     return "other"
+
+
+MULTIPROCESS_DIR_ENV: Final = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def serve(host: str, port: int) -> None:
+    """Serve /metrics in a background thread; with --workers, the sum over all workers."""
+    registry = None
+    if os.environ.get(MULTIPROCESS_DIR_ENV):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    if registry is None:
+        start_http_server(port, addr=host)
+    else:
+        start_http_server(port, addr=host, registry=registry)

@@ -17,7 +17,7 @@ from typing import Any, TypeAlias, cast
 import grpc
 from grpc.aio import ServicerContext
 
-from imagepin_server import errors
+from imagepin_server import errors, metrics
 from imagepin_server.api import status
 
 log = logging.getLogger("imagepin.rpc")
@@ -90,6 +90,8 @@ def _wrap(method: str, behavior: Behavior) -> Behavior:
                 fields["code"] = failure.code.name
                 fields["error"] = failure.message
             fields.setdefault("code", grpc.StatusCode.CANCELLED.name)  # the caller went away
+            metrics.RPCS.labels(method, fields["code"]).inc()
+            metrics.RPC_LATENCY.labels(method).observe(time.perf_counter() - started)
             log.info("rpc %s %s", method, fields["code"], extra={"fields": fields})
         assert failure is not None
         await context.abort(failure.code, failure.message, failure.trailing_metadata)

@@ -1,0 +1,160 @@
+"""The SSRF guard: which addresses imagepin may open a connection to.
+
+Callers name registries, and registries name token realms and redirect targets, so without a
+guard the service is a way into the cluster network. The guard sits in the one place every
+connection is made (an httpcore network backend): it resolves the host itself, checks every
+address, and connects only to an address it checked, so a DNS answer that changes between the
+check and the connection (rebinding) cannot slip past, nor can a redirect. TLS still verifies
+and sends SNI for the name, because httpcore starts TLS with the origin's host.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Final
+
+import anyio
+import httpcore
+
+from imagepin_server.errors import AddressNotAllowed
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+# Never reachable, whatever is configured: instance metadata hands out cloud credentials.
+METADATA: Final = frozenset(
+    ipaddress.ip_address(a) for a in ("169.254.169.254", "fd00:ec2::254", "100.100.100.200")
+)
+UNSPECIFIED: Final = (ipaddress.ip_network("0.0.0.0/8"), ipaddress.ip_network("::/128"))
+PRIVATE: Final = tuple(
+    ipaddress.ip_network(n)
+    for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "fc00::/7")
+)
+MAX_ADDRESSES: Final = 16  # addresses tried per host; a DNS answer must not make us loop long
+
+
+@dataclass(frozen=True, slots=True)
+class AllowedNetwork:
+    """A network (optionally one port of it) allowed although loopback or private."""
+
+    network: IPNetwork
+    port: int | None = None
+
+    def matches(self, address: IPAddress, port: int) -> bool:
+        return address in self.network and (self.port is None or self.port == port)
+
+    @classmethod
+    def parse(cls, text: str) -> AllowedNetwork:
+        """`10.0.0.0/8`, `10.1.2.3`, `10.1.2.3:5000`, `[fd00::1]:5000`; ValueError otherwise."""
+        text = text.strip()
+        port: int | None = None
+        if text.startswith("["):
+            host, _, rest = text[1:].partition("]")
+            if rest:
+                if not rest.startswith(":") or not rest[1:].isdigit():
+                    raise ValueError(f"{text!r}: expected [ADDRESS]:PORT")
+                port = int(rest[1:])
+            text = host
+        elif text.count(":") == 1:
+            text, _, port_text = text.partition(":")
+            if not port_text.isdigit():
+                raise ValueError(f"{text!r}: the port must be a number")
+            port = int(port_text)
+        if port is not None and not 0 < port < 65536:
+            raise ValueError(f"port {port} is out of range")
+        return cls(ipaddress.ip_network(text, strict=False), port)
+
+
+@dataclass(frozen=True, slots=True)
+class AddressPolicy:
+    """Which resolved addresses may be connected to; the defaults are the issue's rules."""
+
+    allow_loopback: bool = True  # how people develop and test; k8s/ turns it off
+    allow_private: bool = False
+    allow: tuple[AllowedNetwork, ...] = ()
+
+    def check(self, host: str, address: IPAddress, port: int) -> None:
+        """Raise AddressNotAllowed, naming the rule, unless `address:port` may be reached."""
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+            address = address.ipv4_mapped
+        rule = self._refusal(address, port)
+        if rule is not None:
+            shown = host if host == str(address) else f"{host} ({address})"
+            raise AddressNotAllowed(f"refusing to connect to {shown} port {port}: {rule}")
+
+    def _refusal(self, address: IPAddress, port: int) -> str | None:
+        if address in METADATA:
+            return "it is a cloud metadata address (rule: metadata, never allowed)"
+        if any(address in net for net in UNSPECIFIED):
+            return "it is an unspecified address (rule: unspecified, never allowed)"
+        if address.is_link_local:
+            return "it is a link-local address (rule: link-local, never allowed)"
+        if address.is_multicast:
+            return "it is a multicast address (rule: multicast, never allowed)"
+        if any(entry.matches(address, port) for entry in self.allow):
+            return None
+        if address.is_loopback and not self.allow_loopback:
+            return (
+                "it is a loopback address (rule: loopback; allow it with "
+                "network.allow_loopback = true or an entry in network.allow)"
+            )
+        if any(address in net for net in PRIVATE) and not self.allow_private:
+            return (
+                "it is a private address (rule: private; allow it with "
+                "network.allow_private = true or an entry in network.allow)"
+            )
+        return None
+
+
+class GuardedBackend(httpcore.AnyIOBackend):
+    """httpcore's asyncio backend, connecting only to addresses the policy allows."""
+
+    def __init__(self, policy: AddressPolicy) -> None:
+        self.policy = policy
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        addresses = await self._resolve(host, port, timeout)
+        for address in addresses:
+            self.policy.check(host, address, port)  # every address, before any connection
+        last: Exception | None = None
+        for address in addresses:
+            try:
+                return await super().connect_tcp(
+                    str(address), port, timeout, local_address, socket_options
+                )
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+                last = exc
+        assert last is not None  # _resolve returns at least one address
+        raise last
+
+    async def _resolve(self, host: str, port: int, timeout: float | None) -> list[IPAddress]:
+        name = host.strip("[]")
+        try:
+            return [ipaddress.ip_address(name)]
+        except ValueError:
+            pass
+        try:
+            with anyio.fail_after(timeout):
+                infos = await anyio.getaddrinfo(name, port, type=socket.SOCK_STREAM)
+        except TimeoutError as exc:
+            raise httpcore.ConnectTimeout(f"resolving {name} timed out") from exc
+        except OSError as exc:
+            raise httpcore.ConnectError(f"cannot resolve {name}: {exc}") from exc
+        addresses: list[IPAddress] = []
+        for info in infos:
+            address = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])
+            if address not in addresses:
+                addresses.append(address)
+        if not addresses:
+            raise httpcore.ConnectError(f"{name} resolves to no address")
+        return addresses[:MAX_ADDRESSES]
