@@ -1,6 +1,8 @@
 """Recording tag observations without letting a database outage stop resolution.
 
-Observations are written through while the database answers. When it does not (down, or slower
+Observations are written through while the database answers, and concurrent ones share one
+transaction (group commit: a batch of 100 resolutions is a few commits, not 100). When the
+database does not answer (down, or slower
 than WRITE_TIMEOUT_S), they wait in a bounded queue and a background task writes them when it is
 back. Upserts keep the latest last_seen, so the order in which queued writes land does not matter.
 The queue's length and drops are logged, exported as metrics, and shown in the health status.
@@ -39,6 +41,8 @@ class ObservationRecorder:
         self._queue: collections.deque[store.TagObservation] = collections.deque()
         self._limit = queue_limit
         self._flusher: asyncio.Task[None] | None = None
+        self._group: list[tuple[store.TagObservation, asyncio.Future[None]]] = []
+        self._committer: asyncio.Task[None] | None = None
         self._on_health_change = on_health_change
         self.dropped = 0
 
@@ -55,15 +59,35 @@ class ObservationRecorder:
         if self._queue:  # already known down: do not make this caller wait on it
             self._enqueue(observation)
             return
-        try:
-            async with asyncio.timeout(WRITE_TIMEOUT_S):
-                await self._write([observation])
-        except (store.StoreError, TimeoutError, OSError) as exc:
-            log.warning(
-                "database unavailable; queueing observations",
-                extra={"fields": {"error": str(exc)[:200]}},
-            )
-            self._enqueue(observation)
+        written: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._group.append((observation, written))
+        if self._committer is None or self._committer.done():
+            self._committer = asyncio.create_task(self._commit_groups())
+        await asyncio.shield(written)
+
+    async def _commit_groups(self) -> None:
+        """Write everything waiting in one transaction; repeat while more arrived meanwhile."""
+        while self._group:
+            group, self._group = self._group, []
+            observations = [observation for observation, _ in group]
+            try:
+                async with asyncio.timeout(WRITE_TIMEOUT_S):
+                    await self._write(observations)
+            except (store.StoreError, TimeoutError, OSError) as exc:
+                log.warning(
+                    "database unavailable; queueing observations",
+                    extra={"fields": {"error": str(exc)[:200], "observations": len(group)}},
+                )
+                for observation in observations:
+                    self._enqueue(observation)
+            except Exception as exc:  # a bug: the callers get it, not a silent loss
+                for _, written in group:
+                    if not written.done():
+                        written.set_exception(exc)
+                continue
+            for _, written in group:
+                if not written.done():
+                    written.set_result(None)
 
     async def flush(self) -> None:
         """Wait until the queue is empty (used at shutdown and by tests)."""

@@ -1,0 +1,87 @@
+"""The layering rules, checked on the source: imports point down, the contract is the only
+thing the service takes from the client package, and pure modules stay pure."""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SERVICE = ROOT / "service" / "imagepin_server"
+CLIENT = ROOT / "clients" / "python" / "imagepin"
+PURE = ["reference", "mediatypes", "digests", "errors"]
+# The layer each package may not import from (imports point down).
+FORBIDDEN = {
+    "registry": ["core", "api", "store"],
+    "store": ["core", "api", "registry"],
+    "core": ["api"],
+}
+
+
+def imports(path: Path) -> Iterator[str]:
+    tree = ast.parse(path.read_text(), filename=str(path))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            yield from (alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            yield node.module
+
+
+def modules(root: Path) -> list[Path]:
+    return [p for p in root.rglob("*.py") if "v1" not in p.relative_to(root).parts]
+
+
+@pytest.mark.parametrize("name", PURE)
+def test_pure_modules_import_nothing_of_ours(name: str) -> None:
+    ours = [
+        m
+        for m in imports(SERVICE / f"{name}.py")
+        if m.split(".")[0] in {"imagepin", "imagepin_server"}
+    ]
+    assert ours == []
+
+
+@pytest.mark.parametrize("layer", sorted(FORBIDDEN))
+def test_imports_point_down(layer: str) -> None:
+    for path in (SERVICE / layer).rglob("*.py"):
+        for module in imports(path):
+            parts = module.split(".")
+            if parts[0] == "imagepin_server" and len(parts) > 1:
+                assert parts[1] not in FORBIDDEN[layer], (
+                    f"{path.relative_to(ROOT)} imports {module}"
+                )
+
+
+def test_the_service_takes_only_the_contract_from_the_client_package() -> None:
+    for path in SERVICE.rglob("*.py"):
+        for module in imports(path):
+            if module.split(".")[0] == "imagepin":
+                assert module.startswith("imagepin.v1"), (
+                    f"{path.relative_to(ROOT)} imports {module}"
+                )
+
+
+def test_the_client_package_never_imports_the_service() -> None:
+    for path in modules(CLIENT):
+        for module in imports(path):
+            assert module.split(".")[0] != "imagepin_server", (
+                f"{path.relative_to(ROOT)} imports {module}"
+            )
+
+
+def test_status_codes_are_chosen_only_in_the_api_layer() -> None:
+    for path in SERVICE.rglob("*.py"):
+        if "api" in path.relative_to(SERVICE).parts:
+            continue
+        assert "StatusCode." not in path.read_text(), f"{path.relative_to(ROOT)} names a status"
+
+
+def test_media_type_strings_live_only_in_mediatypes() -> None:
+    for path in SERVICE.rglob("*.py"):
+        if path.name == "mediatypes.py":
+            continue
+        text = path.read_text()
+        assert '"application/vnd.' not in text, f"{path.relative_to(ROOT)} spells a media type"
