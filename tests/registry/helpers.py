@@ -5,11 +5,13 @@ from __future__ import annotations
 import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 import httpx
 from imagepin_server.reference import Reference, parse
 from imagepin_server.registry import Credentials, RegistryClient, RegistryHosts
+from imagepin_server.registry.config import Limits, RegistriesConfig
 
 from tests.support.registries import RunningRegistry
 
@@ -20,7 +22,7 @@ class StaticKeychain:
 
     entries: dict[str, Credentials] = field(default_factory=dict)
 
-    def credentials_for(self, registry: str) -> Credentials | None:
+    async def credentials_for(self, registry: str) -> Credentials | None:
         return self.entries.get(registry)
 
 
@@ -65,12 +67,16 @@ async def registry_client(
     *,
     verify: ssl.SSLContext | bool = True,
     transport: httpx.AsyncBaseTransport | None = None,
-    **bounds: float,
+    **bounds: Any,
 ) -> AsyncIterator[RegistryClient]:
-    """A fresh client (cold token cache), closed afterwards; `bounds` are timeout overrides."""
-    client = RegistryClient(
-        RegistryHosts(), keychain or StaticKeychain(), verify=verify, transport=transport, **bounds
-    )
+    """A fresh client (cold token cache), closed afterwards.
+
+    `bounds` override `Limits` fields (`read_timeout_s`, `retries`…); retries are off unless
+    asked for, so each test sees exactly the answer it scripted.
+    """
+    limits = replace(Limits(), **{"retries": 0, **bounds})
+    hosts = RegistryHosts(config=RegistriesConfig(defaults=limits))
+    client = RegistryClient(hosts, keychain or StaticKeychain(), verify=verify, transport=transport)
     try:
         yield client
     finally:

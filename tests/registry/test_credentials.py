@@ -24,25 +24,27 @@ def encoded(user: str, password: str) -> str:
     return base64.b64encode(f"{user}:{password}".encode()).decode()
 
 
-def test_auth_field(tmp_path: Path) -> None:
+async def test_auth_field(tmp_path: Path) -> None:
     path = write_config(tmp_path / "config.json", {"registry.example": {"auth": encoded("u", "p")}})
-    assert DockerConfigKeychain(path).credentials_for("registry.example") == Credentials("u", "p")
+    assert await DockerConfigKeychain(path).credentials_for("registry.example") == Credentials(
+        "u", "p"
+    )
 
 
-def test_auth_field_password_may_contain_colons(tmp_path: Path) -> None:
+async def test_auth_field_password_may_contain_colons(tmp_path: Path) -> None:
     path = write_config(
         tmp_path / "config.json", {"registry.example": {"auth": encoded("u", "a:b:c")}}
     )
-    creds = DockerConfigKeychain(path).credentials_for("registry.example")
+    creds = await DockerConfigKeychain(path).credentials_for("registry.example")
     assert creds == Credentials("u", "a:b:c")
 
 
-def test_username_and_password_fields(tmp_path: Path) -> None:
+async def test_username_and_password_fields(tmp_path: Path) -> None:
     path = write_config(
         tmp_path / "config.json",
         {"registry.example": {"username": "robot", "password": "s3cret"}},
     )
-    creds = DockerConfigKeychain(path).credentials_for("registry.example")
+    creds = await DockerConfigKeychain(path).credentials_for("registry.example")
     assert creds == Credentials("robot", "s3cret")
 
 
@@ -56,23 +58,23 @@ def test_username_and_password_fields(tmp_path: Path) -> None:
         "not an object",
     ],
 )
-def test_unusable_entries_are_skipped(tmp_path: Path, entry: object) -> None:
+async def test_unusable_entries_are_skipped(tmp_path: Path, entry: object) -> None:
     path = write_config(
         tmp_path / "config.json",
         {"bad.example": entry, "good.example": {"auth": encoded("u", "p")}},
     )
     keychain = DockerConfigKeychain(path)
-    assert keychain.credentials_for("bad.example") is None
-    assert keychain.credentials_for("good.example") == Credentials("u", "p")
+    assert await keychain.credentials_for("bad.example") is None
+    assert await keychain.credentials_for("good.example") == Credentials("u", "p")
 
 
 @pytest.mark.parametrize(
     "key",
     ["https://index.docker.io/v1/", "index.docker.io", "registry-1.docker.io", "docker.io"],
 )
-def test_docker_hub_keys_map_to_docker_io(tmp_path: Path, key: str) -> None:
+async def test_docker_hub_keys_map_to_docker_io(tmp_path: Path, key: str) -> None:
     path = write_config(tmp_path / "config.json", {key: {"auth": encoded("hubuser", "p")}})
-    creds = DockerConfigKeychain(path).credentials_for("docker.io")
+    creds = await DockerConfigKeychain(path).credentials_for("docker.io")
     assert creds == Credentials("hubuser", "p")
 
 
@@ -85,41 +87,41 @@ def test_docker_hub_keys_map_to_docker_io(tmp_path: Path, key: str) -> None:
         "host.example:5000/",
     ],
 )
-def test_url_keys_are_normalised_to_host_and_port(tmp_path: Path, key: str) -> None:
+async def test_url_keys_are_normalised_to_host_and_port(tmp_path: Path, key: str) -> None:
     path = write_config(tmp_path / "config.json", {key: {"auth": encoded("u", "p")}})
     keychain = DockerConfigKeychain(path)
-    assert keychain.credentials_for("host.example:5000") == Credentials("u", "p")
-    assert keychain.credentials_for("host.example") is None  # the port is part of the name
+    assert await keychain.credentials_for("host.example:5000") == Credentials("u", "p")
+    assert await keychain.credentials_for("host.example") is None  # the port is part of the name
 
 
-def test_missing_file_is_anonymous(tmp_path: Path) -> None:
-    assert DockerConfigKeychain(tmp_path / "absent.json").credentials_for("docker.io") is None
+async def test_missing_file_is_anonymous(tmp_path: Path) -> None:
+    assert await DockerConfigKeychain(tmp_path / "absent.json").credentials_for("docker.io") is None
 
 
-def test_malformed_json_is_anonymous_and_logged_without_content(
+async def test_malformed_json_is_anonymous_and_logged_without_content(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     path = tmp_path / "config.json"
     path.write_text('{"auths": {"registry.example": {"password": "leaky-secret-123"')
     with caplog.at_level(logging.WARNING, logger="imagepin_server.registry.credentials"):
-        assert DockerConfigKeychain(path).credentials_for("registry.example") is None
+        assert await DockerConfigKeychain(path).credentials_for("registry.example") is None
     assert [r.levelno for r in caplog.records] == [logging.WARNING]
     assert str(path) in caplog.text
     assert "leaky-secret-123" not in caplog.text
 
 
-def test_reloads_when_the_file_changes(tmp_path: Path) -> None:
+async def test_reloads_when_the_file_changes(tmp_path: Path) -> None:
     path = write_config(tmp_path / "config.json", {"registry.example": {"auth": encoded("u", "1")}})
     keychain = DockerConfigKeychain(path)
-    assert keychain.credentials_for("registry.example") == Credentials("u", "1")
+    assert await keychain.credentials_for("registry.example") == Credentials("u", "1")
 
     write_config(path, {"registry.example": {"auth": encoded("u", "2")}})
     mtime = path.stat().st_mtime + 5  # a distinct mtime however coarse the filesystem clock
     os.utime(path, (mtime, mtime))
-    assert keychain.credentials_for("registry.example") == Credentials("u", "2")
+    assert await keychain.credentials_for("registry.example") == Credentials("u", "2")
 
     path.unlink()
-    assert keychain.credentials_for("registry.example") is None
+    assert await keychain.credentials_for("registry.example") is None
 
 
 def test_credentials_repr_hides_the_password() -> None:

@@ -17,7 +17,7 @@ from typing import Any, TypeAlias, cast
 import grpc
 from grpc.aio import ServicerContext
 
-from imagepin_server import errors, metrics
+from imagepin_server import deadlines, errors, metrics
 from imagepin_server.api import status
 
 log = logging.getLogger("imagepin.rpc")
@@ -66,6 +66,7 @@ def _wrap(method: str, behavior: Behavior) -> Behavior:
         rpc_log_fields.set(fields)
         started = time.perf_counter()
         remaining = context.time_remaining()
+        deadlines.set_remaining(remaining)  # for retries below; the context is this RPC's own
         failure: status.RpcFailure | None = None
         try:
             async with asyncio.timeout(remaining):

@@ -120,16 +120,16 @@ class RegistryAuth(httpx.Auth):
     async def async_auth_flow(
         self, request: httpx.Request
     ) -> AsyncGenerator[httpx.Request, httpx.Response]:
-        self._authorize_from_cache(request)
+        await self._authorize_from_cache(request)
         response = yield request
-        if response.status_code != 401:
-            return
+        if response.status_code != 401 or response.request.url.netloc != request.url.netloc:
+            return  # a 401 from a redirect target (object storage) is not our registry asking
         challenge = _pick_challenge(response.headers.get_list("www-authenticate"))
         if challenge is None:
             return
         await _discard_bounded(response)
         if challenge.scheme == "basic":
-            credentials = self._keychain.credentials_for(self.registry)
+            credentials = await self._keychain.credentials_for(self.registry)
             if credentials is None:
                 return
             self._basic_hosts.add(self.registry)
@@ -139,13 +139,13 @@ class RegistryAuth(httpx.Auth):
             request.headers["Authorization"] = f"Bearer {token}"
         yield request
 
-    def _authorize_from_cache(self, request: httpx.Request) -> None:
+    async def _authorize_from_cache(self, request: httpx.Request) -> None:
         token = self._tokens.get(self.registry, self.scope)
         if token is not None:
             request.headers["Authorization"] = f"Bearer {token}"
             return
         if self.registry in self._basic_hosts:
-            credentials = self._keychain.credentials_for(self.registry)
+            credentials = await self._keychain.credentials_for(self.registry)
             if credentials is not None:
                 request.headers["Authorization"] = basic_header(credentials)
 
@@ -176,7 +176,7 @@ class RegistryAuth(httpx.Auth):
         if "service" in challenge.params:
             params["service"] = challenge.params["service"]
         headers = {}
-        credentials = self._keychain.credentials_for(self.registry)
+        credentials = await self._keychain.credentials_for(self.registry)
         if credentials is not None:
             params["account"] = credentials.username
             headers["Authorization"] = basic_header(credentials)

@@ -3,17 +3,21 @@
 Resolve by name, fetch by digest: only `head_manifest` and a by-tag `get_manifest` take a
 registry's word for a digest (`Docker-Content-Digest`, and only when well-formed); everything
 fetched is hashed, and anything fetched by digest must hash to that digest or it is refused.
-Every size and every wait has a named bound.
+Every size and every wait has a named bound. Content by digest may come from a mirror (it is
+verified); what a tag means comes only from the registry or a mirror trusted to resolve. Every
+connection passes the SSRF guard (netguard), and every request the host's politeness budget.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import ssl
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
-from typing import Final
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
+from importlib import metadata
+from pathlib import Path
+from typing import Final, TypeVar
 
 import httpx
 
@@ -23,19 +27,39 @@ from imagepin_server.reference import Reference
 from imagepin_server.registry.auth import RegistryAuth, TokenCache
 from imagepin_server.registry.credentials import Keychain
 from imagepin_server.registry.errors import ERROR_BODY_LIMIT, Subject, error_for_status
-from imagepin_server.registry.hosts import RegistryHosts
+from imagepin_server.registry.hosts import DOCKER_HUB, DOCKER_HUB_API_HOST, Endpoint, RegistryHosts
+from imagepin_server.registry.netguard import AddressPolicy, guarded_transport
+from imagepin_server.registry.politeness import RETRY_STATUSES, HostBudgets, retry_delay
+from imagepin_server.registry.tls import default_context, host_context
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 MiB: Final = 1024 * 1024
 MANIFEST_LIMIT: Final = 4 * MiB
 CONFIG_LIMIT: Final = 8 * MiB
-CONNECT_TIMEOUT_S: Final = 5.0
-READ_TIMEOUT_S: Final = 15.0
-REQUEST_TIMEOUT_S: Final = 30.0  # a whole manifest or config request, connection to last byte
-BLOB_TIMEOUT_S: Final = 600.0  # a whole layer download while verifying it
 MAX_REDIRECTS: Final = 5
-MAX_CONNECTIONS: Final = 100
+MAX_CONNECTIONS: Final = 100  # per transport (the default one, and one per host with its own TLS)
 BLOB_CHUNK: Final = 256 * 1024
-USER_AGENT: Final = "imagepin/0.1.0"
+# Timeouts, retries, concurrency and rate are per host: registry.config.Limits.
+
+
+def _version() -> str:
+    try:
+        return metadata.version("imagepin")
+    except metadata.PackageNotFoundError:  # pragma: no cover - running from a source tree
+        return "0+unknown"
+
+
+USER_AGENT: Final = f"imagepin/{_version()} (+https://github.com/imagepin/imagepin)"
+# Errors that mean the request did not get through whole; safe to send again (GET and HEAD).
+_RETRYABLE: Final = (
+    httpx.ConnectError,
+    httpx.ConnectTimeout,
+    httpx.ReadError,
+    httpx.WriteError,
+    httpx.RemoteProtocolError,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +112,7 @@ def display(ref: Reference, target: str) -> str:
 
 
 class RegistryClient:
-    """One per process: a pooled HTTP client, the token cache and the keychain, shared by all."""
+    """One per process: pooled HTTP clients, the token cache, the keychain and host budgets."""
 
     def __init__(
         self,
@@ -97,21 +121,35 @@ class RegistryClient:
         *,
         verify: ssl.SSLContext | bool = True,
         transport: httpx.AsyncBaseTransport | None = None,
-        connect_timeout_s: float = CONNECT_TIMEOUT_S,
-        read_timeout_s: float = READ_TIMEOUT_S,
-        request_timeout_s: float = REQUEST_TIMEOUT_S,
-        blob_timeout_s: float = BLOB_TIMEOUT_S,
+        extra_ca: Path | None = None,
+        policy: AddressPolicy | None = None,
     ) -> None:
+        """`transport` replaces the guarded transports (tests only); `extra_ca` is trusted for
+        every host, beside the system's CAs and a host's own `ca_file`."""
         self._hosts = hosts
         self._keychain = keychain
-        self._request_timeout_s = request_timeout_s
-        self._blob_timeout_s = blob_timeout_s
         self._tokens = TokenCache()
+        self._budgets = HostBudgets()
         self._basic_registries: set[str] = set()
+        policy = policy or hosts.config.network
+        if isinstance(verify, bool):
+            context = default_context(extra_ca)
+            if not verify:
+                context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+        else:
+            context = verify
+        mounts: dict[str, httpx.AsyncBaseTransport | None] = {}
+        if transport is None:
+            transport = guarded_transport(policy, context, max_connections=MAX_CONNECTIONS)
+            for host in _custom_tls_hosts(hosts):
+                mounts[f"all://{host}"] = guarded_transport(
+                    policy,
+                    host_context(hosts.host_config(host), extra_ca),
+                    max_connections=MAX_CONNECTIONS,
+                )
         self._http = httpx.AsyncClient(
-            verify=verify,
             transport=transport,
-            timeout=httpx.Timeout(read_timeout_s, connect=connect_timeout_s),
+            mounts=mounts,
             limits=httpx.Limits(max_connections=MAX_CONNECTIONS),
             max_redirects=MAX_REDIRECTS,
             headers={"User-Agent": USER_AGENT},
@@ -129,7 +167,8 @@ class RegistryClient:
         the caller then GETs and hashes.
         """
         name = display(ref, target)
-        async with self._request(ref, "HEAD", f"manifests/{target}", name, "manifest") as response:
+
+        async def read(response: httpx.Response) -> ManifestHead | None:
             if response.status_code in (429,) or response.status_code >= 500:
                 raise error_for_status(
                     response.status_code,
@@ -153,22 +192,44 @@ class RegistryClient:
                 raise _too_large(name, ref, "manifest", size, MANIFEST_LIMIT)
             return ManifestHead(digest=digest, media_type=media_type, size=size)
 
+        return await self._across(
+            ref,
+            target,
+            lambda endpoint: self._exchange(
+                endpoint, ref, "HEAD", f"manifests/{target}", name, "manifest", read
+            ),
+            accept=lambda head: head is not None,
+        )
+
     async def fetch_manifest(
         self, ref: Reference, target: str, *, algorithm: str = "sha256"
     ) -> FetchedManifest:
         """GET a manifest by tag or digest and hash it, checking nothing but its size.
 
         For VerifyDigest, where a mismatch is the answer rather than an error. Everything else
-        uses `get_manifest`.
+        uses `get_manifest`. A mirror's bytes are taken only when they hash to the digest asked
+        for; otherwise the next endpoint (in the end the registry itself) is asked.
         """
         name = display(ref, target)
-        async with self._request(ref, "GET", f"manifests/{target}", name, "manifest") as response:
+
+        async def read(response: httpx.Response) -> FetchedManifest:
             await _raise_for_status(response, ref, name, "manifest")
             raw = await _read_bounded(response, MANIFEST_LIMIT, name, ref, "manifest")
-            claimed = _claimed_digest(response)
             media_type = mediatypes.base(response.headers.get("content-type", ""))
-        return FetchedManifest(
-            raw=raw, media_type=media_type, digest=Digest.of(raw, algorithm), claimed=claimed
+            return FetchedManifest(
+                raw=raw,
+                media_type=media_type,
+                digest=Digest.of(raw, algorithm),
+                claimed=_claimed_digest(response),
+            )
+
+        return await self._across(
+            ref,
+            target,
+            lambda endpoint: self._exchange(
+                endpoint, ref, "GET", f"manifests/{target}", name, "manifest", read
+            ),
+            accept=lambda fetched: ":" not in target or str(fetched.digest) == target,
         )
 
     async def get_manifest(
@@ -201,9 +262,19 @@ class RegistryClient:
     async def get_blob(self, ref: Reference, digest: Digest, *, limit: int) -> FetchedBlob:
         """GET a small blob (an image config) whole, refusing it unless it hashes to `digest`."""
         name = display(ref, str(digest))
-        async with self._request(ref, "GET", f"blobs/{digest}", name, "blob") as response:
+
+        async def read(response: httpx.Response) -> bytes:
             await _raise_for_status(response, ref, name, "blob")
-            data = await _read_bounded(response, limit, name, ref, "blob")
+            return await _read_bounded(response, limit, name, ref, "blob")
+
+        data = await self._across(
+            ref,
+            str(digest),
+            lambda endpoint: self._exchange(
+                endpoint, ref, "GET", f"blobs/{digest}", name, "blob", read
+            ),
+            accept=lambda data: Digest.of(data, digest.algorithm) == digest,
+        )
         actual = Digest.of(data, digest.algorithm)
         if actual != digest:
             raise errors.DigestMismatch(
@@ -220,11 +291,10 @@ class RegistryClient:
         already, and a registry must not make us read forever.
         """
         name = display(ref, str(digest))
-        hasher = DigestHasher(digest.algorithm)
-        async with self._request(
-            ref, "GET", f"blobs/{digest}", name, "blob", long=True
-        ) as response:
+
+        async def read(response: httpx.Response) -> BlobCheck:
             await _raise_for_status(response, ref, name, "blob")
+            hasher = DigestHasher(digest.algorithm)
             async for chunk in response.aiter_bytes(BLOB_CHUNK):
                 hasher.update(chunk)
                 if size is not None and hasher.size > size:
@@ -235,64 +305,121 @@ class RegistryClient:
                         hasher.size,
                         f"blob is larger than the {size} bytes declared",
                     )
-        return BlobCheck(digest, hasher.digest(), size, hasher.size)
+            return BlobCheck(digest, hasher.digest(), size, hasher.size)
 
-    @asynccontextmanager
-    async def _request(
+        return await self._across(
+            ref,
+            str(digest),
+            lambda endpoint: self._exchange(
+                endpoint, ref, "GET", f"blobs/{digest}", name, "blob", read, long=True
+            ),
+            accept=lambda check: check.verified,
+        )
+
+    async def _across(
         self,
+        ref: Reference,
+        target: str,
+        attempt: Callable[[Endpoint], Awaitable[T]],
+        *,
+        accept: Callable[[T], bool],
+    ) -> T:
+        """Ask the mirrors that may answer, then the registry; the registry's answer is final.
+
+        A mirror that fails, or answers something `accept` rejects, is passed over.
+        """
+        name = display(ref, target)
+        if not self._hosts.config.registry_allowed(ref.registry):
+            raise errors.RegistryNotAllowed(
+                f"registry {ref.registry} is not on imagepin's allow-list "
+                f"(rule: network.allowed_registries), so {name} cannot be fetched",
+                reference=name,
+                registry=ref.registry,
+            )
+        endpoints = self._hosts.endpoints(ref.registry, resolve=":" not in target)
+        for endpoint in endpoints[:-1]:
+            try:
+                answer = await attempt(endpoint)
+            except errors.ImagepinError as exc:
+                log.info("mirror %s could not serve %s: %s", endpoint.host, name, exc.reason)
+                continue
+            if accept(answer):
+                return answer
+            log.info("mirror %s served unusable content for %s", endpoint.host, name)
+        return await attempt(endpoints[-1])
+
+    async def _exchange(
+        self,
+        endpoint: Endpoint,
         ref: Reference,
         method: str,
         path: str,
         name: str,
         subject: Subject,
+        read: Callable[[httpx.Response], Awaitable[T]],
         *,
         long: bool = False,
-    ) -> AsyncIterator[httpx.Response]:
-        """Send one request with auth, translating every failure into a domain error.
+    ) -> T:
+        """One request to one endpoint, retried, with auth; every failure a domain error.
 
-        The whole request, connection to last byte, is bounded (`request_timeout_s`, or
-        `blob_timeout_s` for a long blob download).
+        `read` runs inside the retried part, so a body cut off mid-way is fetched again. Each
+        attempt, connection to last byte, is bounded (`request_timeout_s`, or `blob_timeout_s`
+        for a layer download); waiting for the host's budget is bounded by the caller's deadline.
         """
-        timeout_s = self._blob_timeout_s if long else self._request_timeout_s
-        yielded = False
+        limits = self._hosts.limits(endpoint)
+        timeout_s = limits.blob_timeout_s if long else limits.request_timeout_s
+        timeout = httpx.Timeout(limits.read_timeout_s, connect=limits.connect_timeout_s)
+        attempt = 0
+        fell_back = False
         try:
-            for attempt in range(2):
-                endpoint = self._hosts.endpoint(ref.registry)
+            while True:
+                delay: float | None = None
                 try:
                     async with (
+                        self._budgets.slot(endpoint.auth_host, limits),
                         asyncio.timeout(timeout_s),
                         self._http.stream(
                             method,
                             f"{endpoint.base_url}/v2/{ref.repository}/{path}",
                             headers=_ACCEPT if subject == "manifest" else None,
-                            auth=self._auth(ref),
+                            auth=self._auth(endpoint, ref),
                             follow_redirects=True,
+                            timeout=timeout,
                         ) as response,
                     ):
-                        self._hosts.confirm(ref.registry, endpoint.scheme)
-                        _observe(ref.registry, method, response)
-                        yielded = True
-                        yield response
-                    return
-                except httpx.ConnectError as exc:
-                    speaks_tls = "CERTIFICATE_VERIFY_FAILED" in str(exc)
-                    if yielded or attempt or speaks_tls:
+                        self._hosts.confirm(endpoint)
+                        _observe(endpoint.auth_host, method, response)
+                        if response.status_code in RETRY_STATUSES:
+                            retry_after = response.headers.get("retry-after")
+                            delay = retry_delay(attempt, limits, retry_after)
+                        if delay is None:
+                            return await read(response)
+                except _RETRYABLE as exc:
+                    _observe(endpoint.auth_host, method, None)
+                    if isinstance(exc, httpx.ConnectError) and not fell_back:
+                        speaks_tls = "CERTIFICATE_VERIFY_FAILED" in str(exc)
+                        if not speaks_tls and self._hosts.fall_back_to_http(endpoint):
+                            endpoint, fell_back = replace(endpoint, scheme="http"), True
+                            continue
+                    delay = retry_delay(attempt, limits)
+                    if delay is None:
                         raise
-                    if not self._hosts.fall_back_to_http(ref.registry):
-                        raise
+                attempt += 1
+                log.debug("retrying %s %s in %.2fs", method, name, delay)
+                await asyncio.sleep(delay)
         except errors.ImagepinError as exc:
             if exc.reference is not None:
                 raise
             raise _with_subject(exc, name, ref) from exc
         except TimeoutError as exc:
-            _observe(ref.registry, method, None)
+            _observe(endpoint.auth_host, method, None)
             raise errors.RegistryTimeout(
                 f"registry {ref.registry} did not finish serving {name} within {timeout_s:g}s",
                 reference=name,
                 registry=ref.registry,
             ) from exc
         except httpx.TimeoutException as exc:
-            _observe(ref.registry, method, None)
+            _observe(endpoint.auth_host, method, None)
             raise errors.RegistryTimeout(
                 f"registry {ref.registry} timed out serving {name} ({type(exc).__name__})",
                 reference=name,
@@ -305,23 +432,36 @@ class RegistryClient:
                 registry=ref.registry,
             ) from exc
         except (httpx.TransportError, httpx.InvalidURL, ssl.SSLError) as exc:
-            _observe(ref.registry, method, None)
             raise errors.RegistryUnavailable(
                 f"registry {ref.registry} is unreachable for {name}: {_transport_reason(exc)}",
                 reference=name,
                 registry=ref.registry,
             ) from exc
 
-    def _auth(self, ref: Reference) -> RegistryAuth:
+    def _auth(self, endpoint: Endpoint, ref: Reference) -> RegistryAuth:
         return RegistryAuth(
-            registry=ref.registry,
+            registry=endpoint.auth_host,
             scope=f"repository:{ref.repository}:pull",
             keychain=self._keychain,
             tokens=self._tokens,
             basic_hosts=self._basic_registries,
             token_client=self._http,
-            insecure=self._hosts.is_configured_insecure(ref.registry),
+            insecure=self._hosts.is_configured_insecure(endpoint.auth_host),
         )
+
+
+def _custom_tls_hosts(hosts: RegistryHosts) -> list[str]:
+    """The hosts (host[:port] requests go to) configured with their own CA, certificate or no
+    verification, each to get its own transport."""
+    found = []
+    for name, host in hosts.config.hosts.items():
+        if not host.custom_tls:
+            continue
+        if host.endpoint is not None:
+            found.append(host.endpoint.partition("://")[2])
+        else:
+            found.append(DOCKER_HUB_API_HOST if name == DOCKER_HUB else name)
+    return found
 
 
 _ACCEPT: Final = {"Accept": mediatypes.MANIFEST_ACCEPT}

@@ -1,30 +1,39 @@
 """Credentials for registries, and keychains that find them.
 
-For now the one keychain reads a Docker `config.json` (`DOCKER_CONFIG` or `~/.docker/config.json`,
-`auths` entries with `auth` or `username`/`password`), as `docker login` writes it.
+Sources, first match wins (see `ChainKeychain`): static credentials from the registries file
+(literal, an environment variable or a file), Kubernetes pull secrets mounted as files
+(`kubernetes.io/dockerconfigjson`), and a Docker `config.json` with its `credHelpers`,
+`credsStore` and `auths`, as `docker login` writes it. Files are re-read when they change;
+credential helpers (`docker-credential-<name> get`, how ECR, GCR and ACR logins work) are run
+as Docker runs them, and their answers cached for a while. Lookups are by exact registry host:
+credentials for one host are never offered to another.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import json
 import logging
 import os
+import shutil
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Final, Protocol
 
 log = logging.getLogger(__name__)
 
 # Docker writes Docker Hub logins under its v1 index URL; all of these name the same registry.
-_DOCKER_HUB_KEYS = (
-    "https://index.docker.io/v1/",
-    "index.docker.io",
-    "docker.io",
-    "registry-1.docker.io",
-)
-CONFIG_FILE_LIMIT = 1024 * 1024
+DOCKER_HUB_SERVER: Final = "https://index.docker.io/v1/"
+_DOCKER_HUB_KEYS = (DOCKER_HUB_SERVER, "index.docker.io", "docker.io", "registry-1.docker.io")
+CONFIG_FILE_LIMIT: Final = 1024 * 1024
+HELPER_TIMEOUT_S: Final = 10.0  # a helper that hangs (an interactive prompt) must not hang us
+HELPER_OUTPUT_LIMIT: Final = 64 * 1024
+HELPER_CACHE_S: Final = 300.0  # ECR tokens live 12 h, gcloud's 1 h: five minutes is safe
+HELPER_NOT_FOUND: Final = "credentials not found in native keychain"
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,15 +45,39 @@ class Credentials:
 
 
 class Keychain(Protocol):
-    """Finds the credentials for a registry name, or None to go anonymous."""
+    """Finds the credentials for a registry host, or None to go anonymous."""
 
-    def credentials_for(self, registry: str) -> Credentials | None: ...
+    async def credentials_for(self, registry: str) -> Credentials | None: ...
 
 
 class AnonymousKeychain:
     """A keychain with no credentials at all."""
 
-    def credentials_for(self, registry: str) -> Credentials | None:
+    async def credentials_for(self, registry: str) -> Credentials | None:
+        return None
+
+
+class StaticKeychain:
+    """Credentials given in configuration, per exact registry host."""
+
+    def __init__(self, entries: Mapping[str, Credentials]) -> None:
+        self._entries = {key.lower(): value for key, value in entries.items()}
+
+    async def credentials_for(self, registry: str) -> Credentials | None:
+        return self._entries.get(registry.lower())
+
+
+class ChainKeychain:
+    """Asks each keychain in turn; the first that knows the registry answers."""
+
+    def __init__(self, keychains: Sequence[Keychain]) -> None:
+        self._keychains = tuple(keychains)
+
+    async def credentials_for(self, registry: str) -> Credentials | None:
+        for keychain in self._keychains:
+            found = await keychain.credentials_for(registry)
+            if found is not None:
+                return found
         return None
 
 
@@ -55,62 +88,198 @@ def default_docker_config_path() -> Path:
     return base / "config.json"
 
 
-def _normalise_key(key: str) -> str:
-    """`https://host:5000/v2/` -> `host:5000`, the form registry names take in references."""
+def registry_key(key: str) -> str:
+    """`https://host:5000/v2/` -> `host:5000`; Docker Hub's many names -> `docker.io`."""
+    if key.strip() in _DOCKER_HUB_KEYS:
+        return "docker.io"
     key = key.strip()
     for prefix in ("https://", "http://"):
         if key.startswith(prefix):
             key = key[len(prefix) :]
-    return key.split("/", 1)[0].lower()
+    name = key.split("/", 1)[0].lower()
+    return "docker.io" if name in _DOCKER_HUB_KEYS else name
 
 
-class DockerConfigKeychain:
-    """Reads credentials from a Docker `config.json`, re-reading it when it changes on disk."""
+@dataclass(frozen=True, slots=True)
+class DockerConfig:
+    """What one Docker config file says: inline credentials and which helpers to ask."""
 
-    def __init__(self, path: Path | None = None) -> None:
-        self.path = path or default_docker_config_path()
-        self._mtime: float | None = None
-        self._entries: dict[str, Credentials] = {}
+    auths: Mapping[str, Credentials] = field(default_factory=dict)
+    helpers: Mapping[str, str] = field(default_factory=dict)  # registry -> helper name
+    store: str | None = None  # credsStore: the helper for every registry
 
-    def credentials_for(self, registry: str) -> Credentials | None:
-        self._reload_if_changed()
-        keys = ("docker.io",) if registry == "docker.io" else (registry.lower(),)
-        for key in keys:
-            if key in self._entries:
-                return self._entries[key]
-        return None
 
-    def _reload_if_changed(self) -> None:
+class WatchedDockerConfig:
+    """A Docker config file (or a mounted pull secret), parsed again whenever it changes.
+
+    The change check compares inode, size and nanosecond mtime, so the atomic symlink swap
+    Kubernetes does when it updates a mounted secret is seen.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._stamp: tuple[int, int, int] | None = None
+        self._config = DockerConfig()
+
+    def current(self) -> DockerConfig:
         try:
             stat = self.path.stat()
         except OSError:
-            self._entries, self._mtime = {}, None
-            return
-        if stat.st_mtime == self._mtime:
-            return
-        self._mtime = stat.st_mtime
-        self._entries = self._parse()
+            self._stamp, self._config = None, DockerConfig()
+            return self._config
+        stamp = (stat.st_ino, stat.st_size, stat.st_mtime_ns)
+        if stamp != self._stamp:
+            self._stamp = stamp
+            self._config = self._parse()
+        return self._config
 
-    def _parse(self) -> dict[str, Credentials]:
+    def _parse(self) -> DockerConfig:
         try:
             if self.path.stat().st_size > CONFIG_FILE_LIMIT:
                 raise ValueError(f"larger than {CONFIG_FILE_LIMIT} bytes")
             document = json.loads(self.path.read_text(encoding="utf-8"))
-            auths = document.get("auths", {}) if isinstance(document, dict) else {}
+            if not isinstance(document, dict):
+                raise ValueError("not a JSON object")
         except (OSError, ValueError) as exc:
             # Never log the content: it holds secrets.
             log.warning("ignoring unreadable docker config %s: %s", self.path, type(exc).__name__)
-            return {}
-        entries: dict[str, Credentials] = {}
-        for key, entry in auths.items() if isinstance(auths, dict) else ():
+            return DockerConfig()
+        auths: dict[str, Credentials] = {}
+        entries = document.get("auths", {})
+        for key, entry in entries.items() if isinstance(entries, dict) else ():
             creds = _entry_credentials(entry)
-            if creds is None:
-                continue
-            name = _normalise_key(key)
-            entries[
-                "docker.io" if name in _DOCKER_HUB_KEYS or key in _DOCKER_HUB_KEYS else name
-            ] = creds
-        return entries
+            if creds is not None:
+                auths[registry_key(key)] = creds
+        helpers = document.get("credHelpers", {})
+        store = document.get("credsStore")
+        return DockerConfig(
+            auths=auths,
+            helpers={
+                registry_key(key): name
+                for key, name in (helpers.items() if isinstance(helpers, dict) else ())
+                if isinstance(name, str) and _helper_name_ok(name)
+            },
+            store=store if isinstance(store, str) and _helper_name_ok(store) else None,
+        )
+
+
+class DockerConfigKeychain:
+    """Credentials from a Docker `config.json`: `credHelpers`, then `credsStore`, then `auths`."""
+
+    def __init__(
+        self, path: Path | None = None, *, helpers: CredentialHelpers | None = None
+    ) -> None:
+        self.path = path or default_docker_config_path()
+        self._file = WatchedDockerConfig(self.path)
+        self._helpers = helpers or CredentialHelpers()
+
+    async def credentials_for(self, registry: str) -> Credentials | None:
+        config = self._file.current()
+        key = registry_key(registry)
+        helper = config.helpers.get(key)
+        if helper is not None:
+            return await self._helpers.get(helper, key)
+        if config.store is not None:
+            found = await self._helpers.get(config.store, key)
+            if found is not None:
+                return found
+        return config.auths.get(key)
+
+
+class PullSecretsKeychain:
+    """Kubernetes `kubernetes.io/dockerconfigjson` secrets mounted as files (inline auths only)."""
+
+    def __init__(self, paths: Sequence[Path]) -> None:
+        self._files = [WatchedDockerConfig(path) for path in paths]
+
+    async def credentials_for(self, registry: str) -> Credentials | None:
+        key = registry_key(registry)
+        for watched in self._files:
+            found = watched.current().auths.get(key)
+            if found is not None:
+                return found
+        return None
+
+
+@dataclass(slots=True)
+class _HelperAnswer:
+    credentials: Credentials | None
+    expires_at: float
+
+
+class CredentialHelpers:
+    """Runs `docker-credential-<name> get` the way Docker does, caching answers per registry."""
+
+    def __init__(
+        self, *, search_path: str | None = None, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._search_path = search_path  # None: $PATH
+        self._clock = clock
+        self._answers: dict[tuple[str, str], _HelperAnswer] = {}
+        self._locks: dict[tuple[str, str], asyncio.Lock] = {}
+
+    async def get(self, helper: str, registry: str) -> Credentials | None:
+        key = (helper, registry)
+        async with self._locks.setdefault(key, asyncio.Lock()):  # one run serves every waiter
+            cached = self._answers.get(key)
+            if cached is not None and cached.expires_at > self._clock():
+                return cached.credentials
+            found = await self._run(helper, registry)
+            self._answers[key] = _HelperAnswer(found, self._clock() + HELPER_CACHE_S)
+            return found
+
+    async def _run(self, helper: str, registry: str) -> Credentials | None:
+        program = shutil.which(f"docker-credential-{helper}", path=self._search_path)
+        if program is None:
+            log.warning("credential helper docker-credential-%s is not installed", helper)
+            return None
+        server = DOCKER_HUB_SERVER if registry == "docker.io" else registry
+        try:
+            process = await asyncio.create_subprocess_exec(
+                program,
+                "get",
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.DEVNULL,
+            )
+        except OSError as exc:
+            log.warning("credential helper %s could not run: %s", helper, type(exc).__name__)
+            return None
+        try:
+            async with asyncio.timeout(HELPER_TIMEOUT_S):
+                output, _ = await process.communicate(server.encode())
+        except TimeoutError:
+            process.kill()
+            await process.wait()
+            log.warning("credential helper %s took over %gs", helper, HELPER_TIMEOUT_S)
+            return None
+        if process.returncode != 0:
+            if HELPER_NOT_FOUND not in output[:HELPER_OUTPUT_LIMIT].decode(errors="replace"):
+                # Its output may hold a secret: say only that it failed.
+                log.warning("credential helper %s failed (exit %s)", helper, process.returncode)
+            return None
+        return _helper_credentials(output[:HELPER_OUTPUT_LIMIT], helper)
+
+
+def _helper_credentials(output: bytes, helper: str) -> Credentials | None:
+    try:
+        document = json.loads(output)
+    except ValueError:
+        log.warning("credential helper %s answered something that is not JSON", helper)
+        return None
+    username = document.get("Username") if isinstance(document, dict) else None
+    secret = document.get("Secret") if isinstance(document, dict) else None
+    if not isinstance(username, str) or not isinstance(secret, str) or not secret:
+        return None
+    if username == "<token>":
+        log.warning("credential helper %s gave an identity token; not supported", helper)
+        return None
+    return Credentials(username, secret)
+
+
+def _helper_name_ok(name: str) -> bool:
+    """A helper name is a program-name suffix: it must not be a path."""
+    return bool(name) and all(ch.isalnum() or ch in "-_." for ch in name) and ".." not in name
 
 
 def _entry_credentials(entry: object) -> Credentials | None:

@@ -1,4 +1,4 @@
-"""Where a registry name is reached: its API host and whether plain HTTP may be used."""
+"""Where a registry name is reached: its endpoint, its mirrors, whether plain HTTP may be used."""
 
 from __future__ import annotations
 
@@ -6,21 +6,32 @@ import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from imagepin_server.registry.config import HostConfig, Limits, RegistriesConfig
+
 DOCKER_HUB = "docker.io"
 DOCKER_HUB_API_HOST = "registry-1.docker.io"
 
 
 @dataclass(frozen=True, slots=True)
 class Endpoint:
-    """The base URL requests for one registry go to."""
+    """One place requests for a registry's content can go: the registry itself or a mirror."""
 
     registry: str  # the name in references, e.g. "docker.io", "localhost:5000"
     host: str  # host[:port] requests go to, e.g. "registry-1.docker.io"
     scheme: str  # "https", or "http" for insecure and loopback registries
+    mirror: bool = False
 
     @property
     def base_url(self) -> str:
         return f"{self.scheme}://{self.host}"
+
+    @property
+    def auth_host(self) -> str:
+        """Whose credentials, tokens and limits apply: the registry's name, or the mirror's host.
+
+        Credentials belong to a host; a mirror never receives the registry's.
+        """
+        return self.host if self.mirror else self.registry
 
 
 def hostname(host: str) -> str:
@@ -42,35 +53,72 @@ def is_loopback(host: str) -> bool:
 
 
 class RegistryHosts:
-    """Maps registry names to endpoints.
+    """Maps registry names to endpoints, mirrors first.
 
-    HTTPS first, always. Plain `http://` is a fallback allowed only for registries configured
-    insecure and for loopback hosts (how people develop and test), taken when such a registry
-    does not speak TLS at all, and remembered per registry, as Docker does.
+    HTTPS first, always. Plain `http://` is a fallback allowed only for hosts configured insecure
+    and for loopback hosts (how people develop and test), taken when such a host does not speak
+    TLS at all, and remembered per host, as Docker does. An endpoint configured `http://` is
+    plain http from the start.
     """
 
-    def __init__(self, insecure: Iterable[str] = ()) -> None:
+    def __init__(
+        self, insecure: Iterable[str] = (), config: RegistriesConfig | None = None
+    ) -> None:
+        self.config = config or RegistriesConfig()
         self._insecure = frozenset(name.lower() for name in insecure)
         self._schemes: dict[str, str] = {}
 
-    def is_configured_insecure(self, registry: str) -> bool:
-        """Configured insecure by name; loopback alone does not count (see the auth realm rule)."""
-        return registry.lower() in self._insecure
+    def host_config(self, host: str) -> HostConfig:
+        return self.config.host(host)
 
-    def may_use_http(self, registry: str) -> bool:
-        return self.is_configured_insecure(registry) or is_loopback(registry)
+    def limits(self, endpoint: Endpoint) -> Limits:
+        return self.config.host(endpoint.auth_host).limits
+
+    def is_configured_insecure(self, host: str) -> bool:
+        """Configured insecure by name; loopback alone does not count (see the auth realm rule)."""
+        return host.lower() in self._insecure or self.config.host(host).insecure
+
+    def may_use_http(self, host: str) -> bool:
+        return self.is_configured_insecure(host) or is_loopback(host)
+
+    def endpoints(self, registry: str, *, resolve: bool) -> list[Endpoint]:
+        """Where to ask, in order: mirrors (for tags only those trusted to resolve), then upstream.
+
+        `resolve` is True when the answer says what a tag means; content by digest is verified
+        against the digest, so any mirror may serve it.
+        """
+        configured = self.config.host(registry)
+        found = [
+            Endpoint(
+                registry=registry,
+                host=mirror.host,
+                scheme=self._schemes.get(mirror.host, mirror.scheme),
+                mirror=True,
+            )
+            for mirror in configured.mirrors
+            if mirror.resolve or not resolve
+        ]
+        found.append(self.endpoint(registry))
+        return found
 
     def endpoint(self, registry: str) -> Endpoint:
+        """The registry itself (its configured endpoint, or its name; Docker Hub's API host)."""
+        configured = self.config.host(registry).endpoint
+        if configured is not None:
+            scheme, _, host = configured.partition("://")
+            return Endpoint(registry=registry, host=host, scheme=self._schemes.get(host, scheme))
         host = DOCKER_HUB_API_HOST if registry == DOCKER_HUB else registry
-        return Endpoint(registry=registry, host=host, scheme=self._schemes.get(registry, "https"))
+        return Endpoint(registry=registry, host=host, scheme=self._schemes.get(host, "https"))
 
-    def confirm(self, registry: str, scheme: str) -> None:
-        """The scheme worked: keep using it for this registry."""
-        self._schemes.setdefault(registry, scheme)
+    def confirm(self, endpoint: Endpoint) -> None:
+        """The scheme worked: keep using it for this host."""
+        self._schemes.setdefault(endpoint.host, endpoint.scheme)
 
-    def fall_back_to_http(self, registry: str) -> bool:
-        """Switch an http-capable registry that did not answer TLS to plain http."""
-        if self._schemes.get(registry) == "https" or not self.may_use_http(registry):
-            return False  # it spoke TLS before, or it must
-        self._schemes[registry] = "http"  # concurrent first requests may all land here
+    def fall_back_to_http(self, endpoint: Endpoint) -> bool:
+        """Switch an http-capable host that did not answer TLS to plain http."""
+        if endpoint.scheme != "https" or self._schemes.get(endpoint.host) == "https":
+            return False  # it spoke TLS before, or it is already http
+        if not (self.may_use_http(endpoint.host) or self.may_use_http(endpoint.auth_host)):
+            return False
+        self._schemes[endpoint.host] = "http"  # concurrent first requests may all land here
         return True

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import ssl
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Final
 
 import anyio
 import httpcore
+import httpx
 
 from imagepin_server.errors import AddressNotAllowed
 
@@ -119,7 +121,7 @@ class GuardedBackend(httpcore.AnyIOBackend):
         self,
         host: str,
         port: int,
-        timeout: float | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109 - httpcore's signature
         local_address: str | None = None,
         socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
     ) -> httpcore.AsyncNetworkStream:
@@ -137,14 +139,14 @@ class GuardedBackend(httpcore.AnyIOBackend):
         assert last is not None  # _resolve returns at least one address
         raise last
 
-    async def _resolve(self, host: str, port: int, timeout: float | None) -> list[IPAddress]:
+    async def _resolve(self, host: str, port: int, limit_s: float | None) -> list[IPAddress]:
         name = host.strip("[]")
         try:
             return [ipaddress.ip_address(name)]
         except ValueError:
             pass
         try:
-            with anyio.fail_after(timeout):
+            with anyio.fail_after(limit_s):
                 infos = await anyio.getaddrinfo(name, port, type=socket.SOCK_STREAM)
         except TimeoutError as exc:
             raise httpcore.ConnectTimeout(f"resolving {name} timed out") from exc
@@ -158,3 +160,23 @@ class GuardedBackend(httpcore.AnyIOBackend):
         if not addresses:
             raise httpcore.ConnectError(f"{name} resolves to no address")
         return addresses[:MAX_ADDRESSES]
+
+
+def guarded_transport(
+    policy: AddressPolicy, context: ssl.SSLContext, *, max_connections: int
+) -> httpx.AsyncHTTPTransport:
+    """An httpx transport whose every connection goes through `GuardedBackend`.
+
+    httpx does not take a network backend, so its connection pool is replaced by an identical
+    httpcore pool that has one; httpx's request/response and exception mapping are kept.
+    """
+    limits = httpx.Limits(max_connections=max_connections)
+    transport = httpx.AsyncHTTPTransport(verify=context, limits=limits, trust_env=False)
+    transport._pool = httpcore.AsyncConnectionPool(
+        ssl_context=context,
+        max_connections=limits.max_connections,
+        max_keepalive_connections=limits.max_keepalive_connections,
+        keepalive_expiry=limits.keepalive_expiry,
+        network_backend=GuardedBackend(policy),
+    )
+    return transport
