@@ -9,6 +9,8 @@ chunked bodies, slow bodies and bodies too large to read whole.
 from __future__ import annotations
 
 import contextlib
+import socket
+import struct
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -178,6 +180,39 @@ def drip(
         finally:
             if delivery is not None:
                 delivery.finished.set()
+
+    return behave
+
+
+def in_turn(*behaviours: Behaviour) -> Behaviour:
+    """The first request gets the first behaviour, the next the next; the last one repeats."""
+    lock = threading.Lock()
+    served = [0]
+
+    def behave(handler: HostileHandler) -> None:
+        with lock:
+            index = min(served[0], len(behaviours) - 1)
+            served[0] += 1
+        behaviours[index](handler)
+
+    return behave
+
+
+def reset_mid_body(status: int, body: bytes, headers: Mapping[str, str] | None = None) -> Behaviour:
+    """Announce the whole body, send half of it, then reset the connection (TCP RST)."""
+
+    def behave(handler: HostileHandler) -> None:
+        handler.send_response(status)
+        for name, value in (headers or {}).items():
+            handler.send_header(name, value)
+        handler.send_header("Content-Length", str(len(body)))
+        handler.end_headers()
+        handler.wfile.write(body[: len(body) // 2])
+        handler.wfile.flush()
+        # SO_LINGER with a zero timeout makes close() send RST instead of FIN.
+        handler.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        handler.connection.close()
+        handler.close_connection = True
 
     return behave
 

@@ -7,7 +7,9 @@ from imagepin_server.registry.client import (
     ManifestHead,
     RegistryClient,
 )
+from imagepin_server.registry.config import RegistriesConfig, RegistryConfigError
 from imagepin_server.registry.credentials import Credentials, DockerConfigKeychain, Keychain
+from imagepin_server.registry.factory import build_client, load_config
 from imagepin_server.registry.hosts import RegistryHosts
 
 __all__ = [
@@ -18,6 +20,10 @@ __all__ = [
     "FetchedManifest",
     "Keychain",
     "ManifestHead",
+    "RegistriesConfig",
     "RegistryClient",
+    "RegistryConfigError",
     "RegistryHosts",
+    "build_client",
+    "load_config",
 ]

@@ -325,7 +325,8 @@ class _Parser:
         return value
 
     def strings(self, value: object, key: str) -> list[str]:
-        return [self.string(item, f"{key}[{i}]") for i, item in enumerate(self.sequence(value, key))]
+        items = self.sequence(value, key)
+        return [self.string(item, f"{key}[{i}]") for i, item in enumerate(items)]
 
     def boolean(self, value: object, key: str) -> bool:
         if not isinstance(value, bool):

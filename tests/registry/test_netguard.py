@@ -1,0 +1,102 @@
+"""The SSRF guard: the rules on addresses, and that a refusal happens before any connection."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterator
+
+import pytest
+from imagepin_server import errors
+from imagepin_server.registry import RegistryClient, RegistryHosts
+from imagepin_server.registry.config import Limits, RegistriesConfig
+from imagepin_server.registry.credentials import AnonymousKeychain
+from imagepin_server.registry.netguard import AddressPolicy, AllowedNetwork
+
+from tests.registry.helpers import ref
+from tests.support.hostile_registry import HostileRegistry, launch_hostile_registry, reply
+
+
+@pytest.mark.parametrize(
+    ("address", "rule"),
+    [
+        ("169.254.169.254", "metadata"),
+        ("fd00:ec2::254", "metadata"),
+        ("::ffff:169.254.169.254", "metadata"),
+        ("0.0.0.0", "unspecified"),
+        ("::", "unspecified"),
+        ("169.254.1.1", "link-local"),
+        ("fe80::1", "link-local"),
+        ("224.0.0.1", "multicast"),
+        ("10.1.2.3", "private"),
+        ("172.20.0.1", "private"),
+        ("192.168.1.1", "private"),
+        ("fd12:3456::1", "private"),
+    ],
+)
+def test_refused_by_default(address: str, rule: str) -> None:
+    with pytest.raises(errors.AddressNotAllowed) as caught:
+        AddressPolicy().check(address, ipaddress.ip_address(address), 443)
+    assert f"rule: {rule}" in caught.value.message
+
+
+@pytest.mark.parametrize("address", ["127.0.0.1", "::1", "93.184.216.34", "2606:4700::1"])
+def test_allowed_by_default(address: str) -> None:
+    AddressPolicy().check(address, ipaddress.ip_address(address), 443)
+
+
+def test_allow_entries_open_private_networks_and_single_ports() -> None:
+    policy = AddressPolicy(
+        allow_loopback=False,
+        allow=(AllowedNetwork.parse("10.20.0.0/16"), AllowedNetwork.parse("127.0.0.1:5000")),
+    )
+    policy.check("r", ipaddress.ip_address("10.20.3.4"), 443)
+    policy.check("r", ipaddress.ip_address("127.0.0.1"), 5000)
+    with pytest.raises(errors.AddressNotAllowed, match="rule: loopback"):
+        policy.check("r", ipaddress.ip_address("127.0.0.1"), 5001)
+    with pytest.raises(errors.AddressNotAllowed, match="rule: private"):
+        policy.check("r", ipaddress.ip_address("10.21.0.1"), 443)
+
+
+def test_metadata_stays_refused_whatever_is_allowed() -> None:
+    policy = AddressPolicy(allow_private=True, allow=(AllowedNetwork.parse("0.0.0.0/0"),))
+    with pytest.raises(errors.AddressNotAllowed, match="metadata"):
+        policy.check("m", ipaddress.ip_address("169.254.169.254"), 80)
+
+
+@pytest.fixture(scope="module")
+def hostile() -> Iterator[HostileRegistry]:
+    with launch_hostile_registry() as registry:
+        registry.script("GET", "/v2/guarded/app/manifests/1", reply(404, b""))
+        yield registry
+
+
+@pytest.mark.parametrize("spelled", ["127.0.0.1", "localhost"])
+async def test_refusal_comes_before_any_connection(hostile: HostileRegistry, spelled: str) -> None:
+    """By IP and by a name resolved to it (the check is on the resolved address)."""
+    port = hostile.host.rsplit(":", 1)[1]
+    config = RegistriesConfig(
+        network=AddressPolicy(allow_loopback=False), defaults=Limits(retries=0)
+    )
+    client = RegistryClient(RegistryHosts(config=config), AnonymousKeychain())
+    hostile.requests.clear()
+    try:
+        with pytest.raises(errors.AddressNotAllowed) as caught:
+            await client.get_manifest(ref(f"{spelled}:{port}", "guarded/app"), "1")
+    finally:
+        await client.aclose()
+    assert hostile.requests == []
+    assert "rule: loopback" in caught.value.message
+    assert f"{spelled}:{port}/guarded/app:1" in caught.value.message
+
+
+async def test_allow_list_of_registries_refuses_others_by_name() -> None:
+    config = RegistriesConfig(allowed_registries=("ghcr.io", "*.example.com"))
+    assert config.registry_allowed("ghcr.io")
+    assert config.registry_allowed("eu.example.com")
+    assert not config.registry_allowed("example.com.evil.io")
+    client = RegistryClient(RegistryHosts(config=config), AnonymousKeychain())
+    try:
+        with pytest.raises(errors.RegistryNotAllowed, match=r"network\.allowed_registries"):
+            await client.head_manifest(ref("169.254.169.254", "x/y"), "1")
+    finally:
+        await client.aclose()
