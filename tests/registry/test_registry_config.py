@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 from imagepin_server import mediatypes
 from imagepin_server.digests import Digest
 from imagepin_server.registry import RegistryClient, RegistryHosts
@@ -94,6 +95,11 @@ def test_a_full_file(tmp_path: Path) -> None:
         ('[registries."a.io"]\nusername = "u"', 'registries."a.io"', "both"),
         ('[registries."a.io"]\nca_file = "missing.pem"', 'registries."a.io".ca_file', "no such"),
         ('[registries."a.io"]\nclient_cert = "x.pem"', 'registries."a.io".client_cert', ""),
+        (
+            '[registries."a.io"]\nmirrors = ["http://m.io"]',
+            'registries."a.io".mirrors[0].url',
+            'registries."m.io"] insecure',
+        ),
         ("[network\n", "", "not valid TOML"),
     ],
 )
@@ -178,3 +184,11 @@ async def test_a_mirror_serving_wrong_bytes_is_passed_over(
         await client.aclose()
     assert fetched.raw == MANIFEST
     assert [r for r in upstream.requests if r.path.endswith(str(DIGEST))]
+
+
+def test_the_k8s_registries_file_is_valid_and_refuses_loopback(tmp_path: Path) -> None:
+    manifest = Path(__file__).resolve().parents[2] / "k8s" / "base" / "server-registries.yaml"
+    document = yaml.safe_load(manifest.read_text())
+    config = load(write(tmp_path, document["data"]["registries.toml"]), env={})
+    assert config.network.allow_loopback is False
+    assert config.network.allow_private is False

@@ -66,9 +66,16 @@ def write_docker_config(path: Path, registries: list[RunningRegistry]) -> Path:
 
 
 def start_server(
-    workdir: Path, *, database_url: str | None = None, env: Mapping[str, str] | None = None
+    workdir: Path,
+    *,
+    database_url: str | None = None,
+    env: Mapping[str, str] | None = None,
+    credentials: grpc.ChannelCredentials | None = None,
 ) -> RunningServer:
-    """Start `imagepin-server` on a free port and wait until its health check says SERVING."""
+    """Start `imagepin-server` on a free port and wait until its health check says SERVING.
+
+    `credentials` make the channel TLS (for a server started with a certificate).
+    """
     workdir.mkdir(parents=True, exist_ok=True)
     port = free_port()
     url = database_url or f"sqlite:///{workdir / 'imagepin.db'}"
@@ -86,7 +93,11 @@ def start_server(
             [SERVER_BINARY], env=full_env, stdout=log, stderr=subprocess.STDOUT
         )
     target = f"127.0.0.1:{port}"
-    channel = grpc.insecure_channel(target)
+    channel = (
+        grpc.insecure_channel(target)
+        if credentials is None
+        else grpc.secure_channel(target, credentials)
+    )
     server = RunningServer(process, target, url, log_path, channel)
     try:
         wait_until_serving(server)

@@ -18,7 +18,7 @@ from typing import Any, Final
 from urllib.parse import urlsplit
 
 from imagepin_server.registry.credentials import Credentials
-from imagepin_server.registry.netguard import AddressPolicy, AllowedNetwork
+from imagepin_server.registry.netguard import AddressPolicy, AllowedNetwork, is_loopback
 
 CONFIG_FILE_LIMIT: Final = 1024 * 1024
 RESOLVE: Final = "resolve"
@@ -155,6 +155,15 @@ class _Parser:
         hosts = {
             name.lower(): self.host(name, value, defaults) for name, value in registries.items()
         }
+        for name, host in hosts.items():
+            for index, mirror in enumerate(host.mirrors):
+                trusted = hosts.get(mirror.host)
+                insecure = trusted is not None and trusted.insecure
+                if mirror.scheme == "http" and not (insecure or is_loopback(mirror.host)):
+                    raise self.fail(
+                        f'registries."{name}".mirrors[{index}].url',
+                        f'plain http needs [registries."{mirror.host}"] insecure = true',
+                    )
         return RegistriesConfig(
             source=self.source,
             network=network,

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from imagepin_server.registry.config import HostConfig, Limits, RegistriesConfig
+from imagepin_server.registry.netguard import hostname, is_loopback
+
+__all__ = [
+    "DOCKER_HUB",
+    "DOCKER_HUB_API_HOST",
+    "Endpoint",
+    "RegistryHosts",
+    "hostname",
+    "is_loopback",
+]
 
 DOCKER_HUB = "docker.io"
 DOCKER_HUB_API_HOST = "registry-1.docker.io"
@@ -32,24 +41,6 @@ class Endpoint:
         Credentials belong to a host; a mirror never receives the registry's.
         """
         return self.host if self.mirror else self.registry
-
-
-def hostname(host: str) -> str:
-    """The host part of `host[:port]`, without IPv6 brackets."""
-    if host.startswith("["):
-        return host[1 : host.index("]")] if "]" in host else host
-    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
-
-
-def is_loopback(host: str) -> bool:
-    """True for `localhost` and loopback addresses, with or without a port."""
-    name = hostname(host).lower()
-    if name == "localhost" or name.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        return False
 
 
 class RegistryHosts:

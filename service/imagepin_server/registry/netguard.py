@@ -38,6 +38,24 @@ PRIVATE: Final = tuple(
 MAX_ADDRESSES: Final = 16  # addresses tried per host; a DNS answer must not make us loop long
 
 
+def hostname(host: str) -> str:
+    """The host part of `host[:port]`, without IPv6 brackets."""
+    if host.startswith("["):
+        return host[1 : host.index("]")] if "]" in host else host
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+
+def is_loopback(host: str) -> bool:
+    """True for `localhost` and loopback addresses, with or without a port (by name only)."""
+    name = hostname(host).lower()
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
 @dataclass(frozen=True, slots=True)
 class AllowedNetwork:
     """A network (optionally one port of it) allowed although loopback or private."""
