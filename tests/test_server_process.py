@@ -115,16 +115,18 @@ def test_sigterm_lets_in_flight_calls_finish(
         except grpc.RpcError as exc:
             outcome["error"] = exc
 
-    with stalled:
-        worker = threading.Thread(target=call)
-        worker.start()
-        assert stalled.request_seen.wait(10), "the server never reached the registry"
-        running.process.send_signal(15)
-        time.sleep(0.3)  # the signal is being handled while the call waits on the registry
-        stalled.release.set()
-        worker.join(20)
-        code = running.process.wait(timeout=20)
-    stop_server(running)
+    try:
+        with stalled:
+            worker = threading.Thread(target=call)
+            worker.start()
+            assert stalled.request_seen.wait(10), "the server never reached the registry"
+            running.process.send_signal(15)
+            time.sleep(0.3)  # the signal is being handled while the call waits on the registry
+            stalled.release.set()
+            worker.join(20)
+            code = running.process.wait(timeout=20)
+    finally:
+        stop_server(running)  # kills it if it did not exit: never leave a server behind
     assert code == 0, running.log_text()
     assert "error" not in outcome, outcome.get("error")
     answer = outcome["answer"]

@@ -117,7 +117,11 @@ class ImagepinServer:
         """Stop taking calls, let in-flight ones finish within the grace period, close the rest."""
         await self.health.enter_graceful_shutdown()
         await self.server.stop(self.settings.shutdown_grace_s)
+        # Everything still using the registry client or the database stops before they close:
+        # a task left waiting on a closed SQLite connection would never finish.
         await self.indexer.aclose()
+        await self.deps.tag_flights.aclose()
+        await self.deps.content_flights.aclose()
         try:
             async with asyncio.timeout(self.settings.shutdown_grace_s):
                 await self.recorder.flush()

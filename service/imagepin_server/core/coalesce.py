@@ -39,3 +39,10 @@ class SingleFlight(Generic[K, V]):
 
     def __len__(self) -> int:
         return len(self._in_flight)
+
+    async def aclose(self) -> None:
+        """Cancel the calls still in flight and wait for them (before their resources close)."""
+        tasks = list(self._in_flight.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)

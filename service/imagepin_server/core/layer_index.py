@@ -101,8 +101,11 @@ class BackgroundIndexer:
             await asyncio.gather(*self._pending.values(), return_exceptions=True)
 
     async def aclose(self) -> None:
-        for task in list(self._pending.values()):
+        """Cancel indexing still under way and wait for it, before the database closes."""
+        tasks = list(self._pending.values())
+        for task in tasks:
             task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _index(self, ref: Reference, digest: Digest) -> None:
         async with self._limit:

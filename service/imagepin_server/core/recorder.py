@@ -90,13 +90,17 @@ class ObservationRecorder:
                     written.set_result(None)
 
     async def flush(self) -> None:
-        """Wait until the queue is empty (used at shutdown and by tests)."""
-        if self._flusher is not None and not self._flusher.done():
-            await asyncio.shield(self._flusher)
+        """Wait for writes under way and for the queue to empty (shutdown, tests)."""
+        for task in (self._committer, self._flusher):
+            if task is not None and not task.done():
+                await asyncio.shield(task)
 
     async def aclose(self) -> None:
-        if self._flusher is not None:
-            self._flusher.cancel()
+        """Stop the background writers (and wait for them) before the database closes."""
+        for task in (self._committer, self._flusher):
+            if task is not None and not task.done():
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
         if self._queue:
             log.error(
                 "stopping with observations not yet written",
