@@ -11,6 +11,7 @@ import signal
 import sys
 import tempfile
 from collections.abc import Coroutine, Sequence
+from pathlib import Path
 from typing import Any
 
 from imagepin_server import logs, store
@@ -33,6 +34,30 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--metrics-listen", help="HOST:PORT for Prometheus /metrics (IMAGEPIN_METRICS_LISTEN; off)"
     )
+    parser.add_argument(
+        "--registries-config",
+        type=Path,
+        help="the registries file: mirrors, TLS, limits, credentials, network guard "
+        "(IMAGEPIN_REGISTRIES_CONFIG)",
+    )
+    parser.add_argument(
+        "--tls-cert-file",
+        type=Path,
+        help="serve TLS with this certificate (IMAGEPIN_TLS_CERT_FILE)",
+    )
+    parser.add_argument(
+        "--tls-key-file", type=Path, help="the certificate's key (IMAGEPIN_TLS_KEY_FILE)"
+    )
+    parser.add_argument(
+        "--tls-client-ca-file",
+        type=Path,
+        help="require client certificates signed by this CA (IMAGEPIN_TLS_CLIENT_CA_FILE)",
+    )
+    parser.add_argument(
+        "--auth-tokens-file",
+        type=Path,
+        help="require a bearer token, one of this file's lines (IMAGEPIN_AUTH_TOKENS_FILE)",
+    )
     sub = parser.add_subparsers(dest="command")
     sub.add_parser("serve", help="run the service (the default)")
     sub.add_parser("migrate", help="apply database migrations and exit")
@@ -47,6 +72,11 @@ def settings_from(args: argparse.Namespace) -> Settings:
         "log_level": args.log_level.upper() if args.log_level else None,
         "workers": args.workers,
         "metrics_listen": args.metrics_listen,
+        "registries_config": args.registries_config,
+        "tls_cert_file": args.tls_cert_file,
+        "tls_key_file": args.tls_key_file,
+        "tls_client_ca_file": args.tls_client_ca_file,
+        "auth_tokens_file": args.auth_tokens_file,
     }
     return dataclasses.replace(
         settings, **{k: v for k, v in overrides.items() if v is not None}

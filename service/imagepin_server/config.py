@@ -35,6 +35,11 @@ class Settings:
     metrics_listen: str | None = None
     workers: int = 1
     event_loop: str = "auto"  # "auto" (uvloop when installed), "uvloop" or "asyncio"
+    registries_config: Path | None = None  # the registries file (registry/config.py)
+    tls_cert_file: Path | None = None  # serve TLS with this certificate and key
+    tls_key_file: Path | None = None
+    tls_client_ca_file: Path | None = None  # require client certificates signed by this CA
+    auth_tokens_file: Path | None = None  # require one of these bearer tokens
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -59,6 +64,11 @@ class Settings:
             metrics_listen=env.get("IMAGEPIN_METRICS_LISTEN") or None,
             workers=_int(env, "IMAGEPIN_WORKERS", 1),
             event_loop=env.get("IMAGEPIN_EVENT_LOOP", "auto").lower(),
+            registries_config=_path(env.get("IMAGEPIN_REGISTRIES_CONFIG")),
+            tls_cert_file=_path(env.get("IMAGEPIN_TLS_CERT_FILE")),
+            tls_key_file=_path(env.get("IMAGEPIN_TLS_KEY_FILE")),
+            tls_client_ca_file=_path(env.get("IMAGEPIN_TLS_CLIENT_CA_FILE")),
+            auth_tokens_file=_path(env.get("IMAGEPIN_AUTH_TOKENS_FILE")),
         )
 
     def validate(self) -> Settings:
@@ -91,7 +101,38 @@ class Settings:
             raise SettingsError(
                 f"IMAGEPIN_EVENT_LOOP {self.event_loop!r}: use auto, uvloop or asyncio"
             )
+        self._validate_caller_auth()
+        self._validate_registries()
         return self
+
+    def _validate_caller_auth(self) -> None:
+        for name, path in (
+            ("IMAGEPIN_TLS_CERT_FILE / --tls-cert-file", self.tls_cert_file),
+            ("IMAGEPIN_TLS_KEY_FILE / --tls-key-file", self.tls_key_file),
+            ("IMAGEPIN_TLS_CLIENT_CA_FILE / --tls-client-ca-file", self.tls_client_ca_file),
+            ("IMAGEPIN_AUTH_TOKENS_FILE / --auth-tokens-file", self.auth_tokens_file),
+        ):
+            if path is not None and not path.is_file():
+                raise SettingsError(f"{name} {path}: no such file")
+        if self.auth_tokens_file is not None:
+            lines = self.auth_tokens_file.read_text(encoding="utf-8", errors="replace").splitlines()
+            if not any(line.strip() and not line.strip().startswith("#") for line in lines):
+                raise SettingsError(
+                    f"IMAGEPIN_AUTH_TOKENS_FILE {self.auth_tokens_file}: no tokens in it"
+                )
+        if (self.tls_cert_file is None) != (self.tls_key_file is None):
+            raise SettingsError("IMAGEPIN_TLS_CERT_FILE and IMAGEPIN_TLS_KEY_FILE go together")
+        if self.tls_client_ca_file is not None and self.tls_cert_file is None:
+            raise SettingsError("IMAGEPIN_TLS_CLIENT_CA_FILE needs TLS (IMAGEPIN_TLS_CERT_FILE)")
+
+    def _validate_registries(self) -> None:
+        """The registries file is read whole now, so a mistake in it stops the start."""
+        from imagepin_server.registry import RegistryConfigError, load_config
+
+        try:
+            load_config(self.registries_config)
+        except RegistryConfigError as exc:
+            raise SettingsError(f"IMAGEPIN_REGISTRIES_CONFIG: {exc}") from exc
 
 
 def _host_port(text: str, name: str) -> tuple[str, int]:

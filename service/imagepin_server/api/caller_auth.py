@@ -1,11 +1,11 @@
 """Who may call imagepin: a client certificate (mTLS), a bearer token, or both.
 
-The server's TLS asks for a client certificate but does not fail the handshake without one, so
-a caller without one gets a status it can read (UNAUTHENTICATED, with a reason) rather than a
-broken connection; this interceptor checks the verified certificate and the
-`authorization: Bearer …` metadata on every call. Tokens come from a file (one per line,
-`#` comments), re-read when it changes so they rotate without a restart, and are compared in
-constant time. `grpc.health.v1.Health` stays open: Kubernetes probes carry no credentials.
+The TLS handshake already refuses a caller without a client certificate when a client CA is
+configured; this interceptor checks, on every call, that the certificate is there (defence in
+depth) and that the `authorization: Bearer …` metadata holds one of the tokens, answering
+UNAUTHENTICATED with what was missing. Tokens come from a file (one per line, `#` comments),
+re-read when it changes so they rotate without a restart, and are compared in constant time.
+`grpc.health.v1.Health` stays open: Kubernetes probes carry no credentials.
 """
 
 from __future__ import annotations

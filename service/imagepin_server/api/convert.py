@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from google.protobuf import duration_pb2, timestamp_pb2
 from imagepin.v1 import resolver_pb2 as pb
@@ -93,7 +93,21 @@ def duration_from_proto(message: pb.ResolveReferenceRequest, field: str) -> time
         raise errors.InvalidArgument(f"{field} must not be negative")
     if value.seconds > MAX_DURATION.total_seconds():
         raise errors.InvalidArgument(f"{field} must be at most {MAX_DURATION.days} days")
-    return value.ToTimedelta()
+    try:
+        return value.ToTimedelta()
+    except (ValueError, OverflowError) as exc:
+        raise errors.InvalidArgument(f"{field} is not a valid duration") from exc
+
+
+def timestamp_from_proto(message: pb.ListTagHistoryRequest, field: str) -> datetime | None:
+    """An optional Timestamp field: None when unset; outside years 1-9999 it is refused."""
+    if not message.HasField(field):
+        return None
+    value: timestamp_pb2.Timestamp = getattr(message, field)
+    try:
+        return value.ToDatetime(tzinfo=UTC)
+    except (ValueError, OverflowError) as exc:
+        raise errors.InvalidArgument(f"{field} is not a valid timestamp") from exc
 
 
 def timestamp(value: datetime) -> timestamp_pb2.Timestamp:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-import ssl
 from datetime import timedelta
 from typing import Final
 
@@ -15,10 +14,11 @@ from imagepin.v1 import resolver_pb2, resolver_pb2_grpc
 
 from imagepin_server import core, store
 from imagepin_server.api import reflection
+from imagepin_server.api.caller_auth import CallerAuthInterceptor, TokenFile
 from imagepin_server.api.interceptors import RpcInterceptor
 from imagepin_server.api.servicer import ResolverServicer
 from imagepin_server.config import Settings
-from imagepin_server.registry import DockerConfigKeychain, RegistryClient, RegistryHosts
+from imagepin_server.registry import build_client, load_config
 
 log = logging.getLogger("imagepin.server")
 
@@ -30,12 +30,33 @@ SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 
 
-def registry_tls(settings: Settings) -> ssl.SSLContext:
-    """The system's CAs, plus the configured extra CA file."""
-    context = ssl.create_default_context()
-    if settings.ca_file is not None:
-        context.load_verify_locations(cafile=str(settings.ca_file))
-    return context
+def server_credentials(settings: Settings) -> grpc.ServerCredentials | None:
+    """TLS for callers when configured; with a client CA, a client certificate it signed is
+    required by the handshake (gRPC's Python server cannot ask for one without requiring it, so
+    a caller without one fails to connect rather than getting a status)."""
+    if settings.tls_cert_file is None or settings.tls_key_file is None:
+        return None
+    client_ca = settings.tls_client_ca_file
+    return grpc.ssl_server_credentials(
+        [(settings.tls_key_file.read_bytes(), settings.tls_cert_file.read_bytes())],
+        root_certificates=client_ca.read_bytes() if client_ca is not None else None,
+        require_client_auth=client_ca is not None,
+    )
+
+
+def interceptors_for(settings: Settings) -> list[grpc.aio.ServerInterceptor]:
+    """Caller authentication first (when configured), then the per-RPC error mapping and log."""
+    chain: list[grpc.aio.ServerInterceptor] = []
+    tokens = settings.auth_tokens_file
+    if tokens is not None or settings.tls_client_ca_file is not None:
+        chain.append(
+            CallerAuthInterceptor(
+                tokens=TokenFile(tokens) if tokens is not None else None,
+                require_client_cert=settings.tls_client_ca_file is not None,
+            )
+        )
+    chain.append(RpcInterceptor(f"/{SERVICE_NAME}/"))
+    return chain
 
 
 def policy_from(settings: Settings) -> core.Policy:
@@ -57,10 +78,11 @@ class ImagepinServer:
             pool_size=settings.db_pool_size,
             max_overflow=settings.db_max_overflow,
         )
-        self.registry = RegistryClient(
-            RegistryHosts(insecure=settings.insecure_registries),
-            DockerConfigKeychain(settings.docker_config),
-            verify=registry_tls(settings),
+        self.registry = build_client(
+            load_config(settings.registries_config),
+            insecure=settings.insecure_registries,
+            extra_ca=settings.ca_file,
+            docker_config=settings.docker_config,
         )
         self.health = health.aio.HealthServicer()
         self.recorder = core.ObservationRecorder(
@@ -76,7 +98,7 @@ class ImagepinServer:
         if settings.index_layers:
             self.deps.on_resolved = self.indexer.schedule
         self.server = grpc.aio.server(
-            interceptors=[RpcInterceptor(f"/{SERVICE_NAME}/")],
+            interceptors=interceptors_for(settings),
             options=[
                 ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
                 ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
@@ -95,7 +117,12 @@ class ImagepinServer:
         """Migrate (if configured), bind, start serving; returns the bound port."""
         if self.settings.migrate_on_start:
             await self.database.migrate()
-        self.port = self.server.add_insecure_port(self.settings.listen)
+        credentials = server_credentials(self.settings)
+        self.port = (
+            self.server.add_insecure_port(self.settings.listen)
+            if credentials is None
+            else self.server.add_secure_port(self.settings.listen, credentials)
+        )
         if self.port == 0:
             raise OSError(f"could not listen on {self.settings.listen}")
         await self.server.start()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC
 from typing import Any, Final
 
 from grpc.aio import ServicerContext
@@ -82,7 +81,7 @@ class ResolverServicer(pb_grpc.ResolverServiceServicer):
     async def ListTagHistory(  # noqa: N802
         self, request: pb.ListTagHistoryRequest, context: Context
     ) -> pb.ListTagHistoryResponse:
-        as_of = request.as_of.ToDatetime(tzinfo=UTC) if request.HasField("as_of") else None
+        as_of = convert.timestamp_from_proto(request, "as_of")
         ref, records = await core.tag_history(
             self._deps, request.reference, as_of=as_of, limit=request.limit
         )

@@ -51,7 +51,7 @@ def _version() -> str:
         return "0+unknown"
 
 
-USER_AGENT: Final = f"imagepin/{_version()} (+https://github.com/imagepin/imagepin)"
+USER_AGENT: Final = f"imagepin/{_version()}"
 # Errors that mean the request did not get through whole; safe to send again (GET and HEAD).
 _RETRYABLE: Final = (
     httpx.ConnectError,
