@@ -52,11 +52,13 @@ def launch_registry(
     ca_file: Path | None = None,
     username: str | None = None,
     password: str | None = None,
+    client_cert: tuple[Path, Path] | None = None,
 ) -> Iterator[RunningRegistry]:
     """Run `docker-registry serve` with a generated config until the block exits.
 
     `config_extra` is merged into the top level of the config (for `auth`, and `http.tls` goes in
-    `config_extra["http"]`, which is merged into the `http` section).
+    `config_extra["http"]`, which is merged into the `http` section). `client_cert` (certificate,
+    key) is what the start-up check presents to a registry that demands client certificates.
     """
     workdir.mkdir(parents=True, exist_ok=True)
     port = free_port()
@@ -86,7 +88,7 @@ def launch_registry(
         password=password,
     )
     try:
-        _wait_until_serving(registry, process, log_path)
+        _wait_until_serving(registry, process, log_path, client_cert)
         yield registry
     finally:
         process.terminate()
@@ -98,11 +100,16 @@ def launch_registry(
 
 
 def _wait_until_serving(
-    registry: RunningRegistry, process: subprocess.Popen[bytes], log: Path
+    registry: RunningRegistry,
+    process: subprocess.Popen[bytes],
+    log: Path,
+    client_cert: tuple[Path, Path] | None = None,
 ) -> None:
     verify_ctx = ssl.create_default_context(
         cafile=str(registry.ca_file) if registry.ca_file else None
     )
+    if client_cert is not None:
+        verify_ctx.load_cert_chain(str(client_cert[0]), str(client_cert[1]))
     deadline = time.monotonic() + STARTUP_TIMEOUT_S
     while time.monotonic() < deadline:
         if process.poll() is not None:

@@ -198,7 +198,9 @@ class RegistryClient:
             lambda endpoint: self._exchange(
                 endpoint, ref, "HEAD", f"manifests/{target}", name, "manifest", read
             ),
-            accept=lambda head: head is not None,
+            accept=lambda head: (
+                head is not None and (":" not in target or str(head.digest) == target)
+            ),
         )
 
     async def fetch_manifest(
