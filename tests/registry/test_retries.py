@@ -5,6 +5,7 @@ Against the scripted server: a real registry never answers 503 on cue or resets 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import Iterator
@@ -14,7 +15,7 @@ from imagepin_server import deadlines, errors, mediatypes
 from imagepin_server.digests import Digest
 from imagepin_server.registry import Credentials
 from imagepin_server.registry.config import Limits
-from imagepin_server.registry.politeness import retry_delay
+from imagepin_server.registry.politeness import HostBudgets, retry_delay
 
 from tests.registry.helpers import StaticKeychain, ref, registry_client
 from tests.support.hostile_registry import (
@@ -149,3 +150,22 @@ def test_backoff_grows_with_jitter_and_respects_bounds() -> None:
     assert retry_delay(3, limits) is None  # out of retries
     assert retry_delay(0, limits, "31") is None  # longer than max_retry_after
     assert retry_delay(0, limits, "2") == 2.0
+
+
+async def test_host_budget_caps_concurrency_and_rate() -> None:
+    budgets = HostBudgets()
+    limits = Limits(max_concurrency=2, requests_per_second=20, burst=1)
+    in_flight, peak = 0, 0
+
+    async def one() -> None:
+        nonlocal in_flight, peak
+        async with budgets.slot("registry.example", limits):
+            in_flight += 1
+            peak = max(peak, in_flight)
+            await asyncio.sleep(0.02)
+            in_flight -= 1
+
+    started = time.monotonic()
+    await asyncio.gather(*(one() for _ in range(6)))
+    assert peak <= 2
+    assert time.monotonic() - started >= 0.2  # 6 requests at 20/s with a bucket of 1
