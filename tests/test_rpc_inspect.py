@@ -6,8 +6,6 @@ from typing import Any
 
 import grpc
 import pytest
-from google.rpc import error_details_pb2
-from grpc_status import rpc_status
 from imagepin.v1 import resolver_pb2 as pb
 
 from tests.support.image_fixtures import (
@@ -17,6 +15,7 @@ from tests.support.image_fixtures import (
     ImageCatalog,
     PushedImage,
 )
+from tests.support.rpc import error_info, platform_text
 from tests.support.server_fixtures import RunningServer
 
 IMAGES = ("single", "schema2", "app_a", "app_b", "zstd", "deep")
@@ -40,21 +39,6 @@ def _list_layers(
     request = pb.ListLayersRequest(reference=reference, platform=platform)
     answer: pb.ListLayersResponse = server.stub.ListLayers(request, timeout=10)
     return answer
-
-
-def _error_info(exc: grpc.RpcError) -> error_details_pb2.ErrorInfo:
-    """The ErrorInfo detail of a failed call (fails the test if there is none)."""
-    status = rpc_status.from_call(exc)  # type: ignore[arg-type]
-    assert status is not None, exc
-    for detail in status.details:
-        info = error_details_pb2.ErrorInfo()
-        if detail.Unpack(info):
-            return info
-    raise AssertionError(f"no ErrorInfo in {status}")
-
-
-def _platform_text(platform: pb.Platform) -> str:
-    return "/".join(p for p in (platform.os, platform.architecture, platform.variant) if p)
 
 
 def _descriptor(message: pb.Descriptor) -> dict[str, Any]:
@@ -205,7 +189,7 @@ def test_get_manifest_index_without_platform(
     assert answer.media_type == image.media_type
     assert answer.size == len(image.raw_manifest)
     assert [_descriptor(m) for m in answer.manifests] == image.manifest_json["manifests"]
-    assert [(m.digest, _platform_text(m.platform)) for m in answer.manifests] == [
+    assert [(m.digest, platform_text(m.platform)) for m in answer.manifests] == [
         (child.digest, str(child.platform)) for child in image.children
     ]
     assert not answer.HasField("image_config")
@@ -319,7 +303,7 @@ def test_list_layers_index_without_platform_is_invalid(
     assert "platform" in message
     for child in image.children:
         assert str(child.platform) in message
-    info = _error_info(caught.value)
+    info = error_info(caught.value)
     assert (info.reason, info.domain) == ("INVALID_PLATFORM", "imagepin.dev")
 
 

@@ -6,8 +6,6 @@ from pathlib import Path
 
 import grpc
 import pytest
-from google.rpc import error_details_pb2
-from grpc_status import rpc_status
 from imagepin.v1 import resolver_pb2 as pb
 from imagepin_server.store import Database, TagMapping, TagMappingRecord, tag_history
 from sqlalchemy import func, select
@@ -19,6 +17,7 @@ from tests.support.image_fixtures import (
     push_layout,
 )
 from tests.support.registries import RunningRegistry
+from tests.support.rpc import error_info, platform_text
 from tests.support.secure_registry_fixtures import PRIVATE_REPOSITORY, PUBLIC_REPOSITORY
 from tests.support.server_fixtures import RunningServer
 from tests.support.token_server import TokenServer
@@ -40,21 +39,6 @@ def _resolve(
         request.max_staleness.FromSeconds(0)
     answer: pb.ResolveReferenceResponse = server.stub.ResolveReference(request, timeout=10)
     return answer
-
-
-def _error_info(exc: grpc.RpcError) -> error_details_pb2.ErrorInfo:
-    """The ErrorInfo detail of a failed call (fails the test if there is none)."""
-    status = rpc_status.from_call(exc)  # type: ignore[arg-type]
-    assert status is not None, exc
-    for detail in status.details:
-        info = error_details_pb2.ErrorInfo()
-        if detail.Unpack(info):
-            return info
-    raise AssertionError(f"no ErrorInfo in {status}")
-
-
-def _platform_text(platform: pb.Platform) -> str:
-    return "/".join(p for p in (platform.os, platform.architecture, platform.variant) if p)
 
 
 async def _history(url: str, image: PushedImage, tag: str | None = None) -> list[TagMappingRecord]:
@@ -128,9 +112,7 @@ def test_resolve_index_lists_children_with_platforms(
     answer = _resolve(server, image.reference)
 
     assert answer.digest == image.digest
-    listed = [
-        (m.digest, m.media_type, m.size, _platform_text(m.platform)) for m in answer.manifests
-    ]
+    listed = [(m.digest, m.media_type, m.size, platform_text(m.platform)) for m in answer.manifests]
     expected = [
         (c.digest, c.media_type, len(c.raw_manifest), str(c.platform)) for c in image.children
     ]
@@ -168,7 +150,7 @@ def test_resolve_index_with_platform_pins_child(
     assert answer.resolved_media_type == image.media_type
     assert answer.HasField("selected")
     assert answer.selected.digest == child.digest
-    assert _platform_text(answer.selected.platform) == child_platform
+    assert platform_text(answer.selected.platform) == child_platform
     assert len(answer.manifests) == len(image.children)
 
 
@@ -184,7 +166,7 @@ def test_resolve_index_missing_platform_is_not_found(
     assert "s390x" in message
     for child in image.children:
         assert str(child.platform) in message
-    info = _error_info(caught.value)
+    info = error_info(caught.value)
     assert (info.reason, info.domain) == ("PLATFORM_NOT_FOUND", "imagepin.dev")
 
 
@@ -258,7 +240,7 @@ def test_resolve_without_tag_and_no_latest_is_not_found(
     message = caught.value.details() or ""
     assert "MANIFEST_UNKNOWN" in message
     assert f"{image.repository}:latest" in message
-    info = _error_info(caught.value)
+    info = error_info(caught.value)
     assert info.reason == "MANIFEST_NOT_FOUND"
     assert info.metadata["registry_code"] == "MANIFEST_UNKNOWN"
 

@@ -7,8 +7,6 @@ from pathlib import Path
 
 import grpc
 import pytest
-from google.rpc import error_details_pb2
-from grpc_status import rpc_status
 from imagepin.v1 import resolver_pb2 as pb
 
 from tests.support.image_fixtures import (
@@ -18,6 +16,7 @@ from tests.support.image_fixtures import (
     push_layout,
 )
 from tests.support.registries import RunningRegistry
+from tests.support.rpc import error_info, platform_text
 from tests.support.server_fixtures import RunningServer
 
 WRONG_DIGEST = "sha256:" + "0" * 64
@@ -41,21 +40,6 @@ def _verify(
     )
     answer: pb.VerifyDigestResponse = server.stub.VerifyDigest(request, timeout=10)
     return answer
-
-
-def _error_info(exc: grpc.RpcError) -> error_details_pb2.ErrorInfo:
-    """The ErrorInfo detail of a failed call (fails the test if there is none)."""
-    status = rpc_status.from_call(exc)  # type: ignore[arg-type]
-    assert status is not None, exc
-    for detail in status.details:
-        info = error_details_pb2.ErrorInfo()
-        if detail.Unpack(info):
-            return info
-    raise AssertionError(f"no ErrorInfo in {status}")
-
-
-def _platform_text(platform: pb.Platform) -> str:
-    return "/".join(p for p in (platform.os, platform.architecture, platform.variant) if p)
 
 
 def _expected_image_blobs(image: PushedImage) -> list[tuple[str, str, str, int]]:
@@ -154,7 +138,7 @@ def test_verify_conflicting_digests_is_invalid(
     message = caught.value.details() or ""
     assert image.digest in message
     assert WRONG_DIGEST in message
-    info = _error_info(caught.value)
+    info = error_info(caught.value)
     assert (info.reason, info.domain) == ("CONFLICTING_DIGESTS", "imagepin.dev")
 
 
@@ -166,7 +150,7 @@ def test_verify_without_any_digest_is_invalid(
 
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "expected_digest" in (caught.value.details() or "")
-    info = _error_info(caught.value)
+    info = error_info(caught.value)
     assert (info.reason, info.domain) == ("INVALID_DIGEST", "imagepin.dev")
 
 
@@ -178,7 +162,7 @@ def test_verify_malformed_expected_digest_is_invalid(
 
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "expected_digest" in (caught.value.details() or "")
-    assert _error_info(caught.value).reason == "INVALID_DIGEST"
+    assert error_info(caught.value).reason == "INVALID_DIGEST"
 
 
 # --- include_layers -----------------------------------------------------------------------------
@@ -209,7 +193,7 @@ def test_verify_include_layers_on_index(
     assert _shown(list(answer.blobs)) == expected
     _assert_all_verified(list(answer.blobs))
     manifests = [blob for blob in answer.blobs if blob.kind == "manifest"]
-    assert [_platform_text(blob.platform) for blob in manifests] == [
+    assert [platform_text(blob.platform) for blob in manifests] == [
         str(child.platform) for child in image.children
     ]
 
@@ -225,7 +209,7 @@ def test_verify_include_layers_with_platform_checks_one_child(
     assert answer.actual_digest == image.digest
     assert _shown(list(answer.blobs)) == _expected_child_blobs(child)
     _assert_all_verified(list(answer.blobs))
-    assert _platform_text(answer.blobs[0].platform) == "linux/arm64/v8"
+    assert platform_text(answer.blobs[0].platform) == "linux/arm64/v8"
 
 
 def test_verify_tampered_layer(
