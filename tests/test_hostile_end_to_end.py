@@ -298,3 +298,14 @@ async def recorded(url: str, registry: str) -> set[tuple[str, str, str]]:
             return {(row.repository, row.tag, row.digest) for row in rows}
     finally:
         await database.close()
+
+
+def test_the_registrys_rate_limit_budget_is_exported(setup: Setup) -> None:
+    """Docker Hub style `RateLimit-Remaining: 87;w=21600` becomes a gauge for the registry."""
+    headers = {**HONEST_HEAD, "RateLimit-Remaining": "87;w=21600"}
+    setup.registry.script("HEAD", manifests("budget/app"), reply(200, b"", headers))
+    request = pb.ResolveReferenceRequest(reference=f"{setup.registry.host}/budget/app:1")
+    assert setup.server.stub.ResolveReference(request, timeout=15).digest == str(DIGEST)
+    metrics = httpx.get(f"http://127.0.0.1:{setup.metrics_port}/metrics", timeout=5).text
+    gauge = f'imagepin_registry_ratelimit_remaining{{registry="{setup.registry.host}"}} 87.0'
+    assert gauge in metrics.splitlines()
