@@ -56,6 +56,43 @@ def test_every_builtin_object_validates_against_the_schemas(
     assert validated == len(objects) - len(CRD_KINDS)
 
 
+# Kinds that live outside any namespace; every other object must be in the base's namespace.
+CLUSTER_SCOPED = {"Namespace", "MutatingWebhookConfiguration"}
+
+
+def test_every_namespaced_object_is_in_the_one_namespace(
+    rendered: tuple[str, list[dict[str, Any]]],
+) -> None:
+    """`kubectl apply -k` puts an object without a namespace wherever the context points."""
+    _, objects = rendered
+    [namespace] = [o["metadata"]["name"] for o in objects if o["kind"] == "Namespace"]
+    for obj in objects:
+        where = obj["metadata"].get("namespace")
+        if obj["kind"] in CLUSTER_SCOPED:
+            assert where is None, f"{obj['kind']}/{obj['metadata']['name']}"
+        else:
+            assert where == namespace, f"{obj['kind']}/{obj['metadata']['name']}: {where}"
+
+
+def test_every_claim_a_deployment_mounts_exists_in_its_namespace(
+    rendered: tuple[str, list[dict[str, Any]]],
+) -> None:
+    target, objects = rendered
+    claims = {
+        (o["metadata"].get("namespace"), o["metadata"]["name"])
+        for o in objects
+        if o["kind"] == "PersistentVolumeClaim"
+    }
+    mounted = []
+    for deployment in (o for o in objects if o["kind"] == "Deployment"):
+        for volume in deployment["spec"]["template"]["spec"].get("volumes", []):
+            if "persistentVolumeClaim" in volume:
+                claim = volume["persistentVolumeClaim"]["claimName"]
+                mounted.append(claim)
+                assert (deployment["metadata"]["namespace"], claim) in claims
+    assert bool(mounted) == (target == "overlays/sqlite")
+
+
 def test_server_is_hardened_and_probed_over_grpc(
     rendered: tuple[str, list[dict[str, Any]]],
 ) -> None:
