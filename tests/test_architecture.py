@@ -21,13 +21,31 @@ FORBIDDEN = {
 }
 
 
+def _package_of(path: Path) -> list[str]:
+    """`service/imagepin_server/store/layers.py` -> ["imagepin_server", "store"]."""
+    for root in (SERVICE.parent, CLIENT.parent):
+        if path.is_relative_to(root):
+            return list(path.relative_to(root).parent.parts)
+    raise AssertionError(f"{path} is outside the packages")
+
+
 def imports(path: Path) -> Iterator[str]:
+    """Every module a file imports, relative imports resolved to absolute names."""
     tree = ast.parse(path.read_text(), filename=str(path))
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             yield from (alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            yield node.module
+        elif isinstance(node, ast.ImportFrom):
+            if node.level == 0:
+                if node.module:
+                    yield node.module
+                continue
+            package = _package_of(path)
+            base = package[: len(package) - (node.level - 1)]
+            if node.module:
+                yield ".".join([*base, node.module])
+            else:  # `from . import x`: each name may be a module
+                yield from (".".join([*base, alias.name]) for alias in node.names)
 
 
 def modules(root: Path) -> list[Path]:

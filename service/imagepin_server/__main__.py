@@ -116,7 +116,8 @@ def _serve_one(settings: Settings, reuse_port: bool) -> None:
 
 def _serve_workers(settings: Settings) -> int:
     """Migrate once, then run N processes sharing the port (SO_REUSEPORT); SIGTERM drains all."""
-    asyncio.run(_migrate(settings))
+    if settings.migrate_on_start:
+        asyncio.run(_migrate(settings))
     worker_settings = dataclasses.replace(settings, migrate_on_start=False)
     context = multiprocessing.get_context("spawn")
     workers = [

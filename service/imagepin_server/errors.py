@@ -158,10 +158,6 @@ class DigestMismatch(IntegrityError):
     reason = "DIGEST_MISMATCH"
 
 
-class SizeMismatch(IntegrityError):
-    reason = "SIZE_MISMATCH"
-
-
 class UnsupportedContent(ImagepinError):
     """Content we can fetch but not interpret: schema1, an unknown media type, malformed JSON."""
 

@@ -43,7 +43,6 @@ EXPECTED: dict[type[errors.ImagepinError], grpc.StatusCode] = {
     errors.RegistryTimeout: Code.DEADLINE_EXCEEDED,
     errors.IntegrityError: Code.DATA_LOSS,
     errors.DigestMismatch: Code.DATA_LOSS,
-    errors.SizeMismatch: Code.DATA_LOSS,
     errors.UnsupportedContent: Code.FAILED_PRECONDITION,
     errors.BadRegistryResponse: Code.FAILED_PRECONDITION,
 }

@@ -46,8 +46,12 @@ async def test_a_caller_giving_up_does_not_cancel_the_call_for_the_others() -> N
         await impatient
 
 
-async def test_failures_reach_every_waiter() -> None:
+async def test_failures_reach_every_waiter_from_one_call() -> None:
+    calls = 0
+
     async def upstream() -> str:
+        nonlocal calls
+        calls += 1
         await asyncio.sleep(0)
         raise ValueError("registry said no")
 
@@ -55,4 +59,6 @@ async def test_failures_reach_every_waiter() -> None:
     results = await asyncio.gather(
         *(flight.run("key", upstream) for _ in range(3)), return_exceptions=True
     )
+    assert calls == 1
+    assert len(results) == 3
     assert all(isinstance(r, ValueError) for r in results)

@@ -123,6 +123,24 @@ async def test_as_of_answers_what_the_tag_pointed_at_on_an_earlier_day(database:
     assert await history(database, as_of=DAY1 - timedelta(seconds=1)) == []
 
 
+async def test_as_of_after_a_rollback_puts_what_was_current_then_first(database: Database) -> None:
+    """A -> B -> A: asked while B was current, B comes first although A was seen later."""
+    t = [DAY1 + timedelta(hours=h) for h in range(6)]
+    await record(
+        database,
+        observe(DIGEST_A, t[0]),
+        observe(DIGEST_B, t[1]),
+        observe(DIGEST_B, t[2]),
+        observe(DIGEST_A, t[4]),  # rolled back
+    )
+    while_b = await history(database, as_of=t[1] + timedelta(minutes=30))
+    assert [r.digest for r in while_b] == [DIGEST_B, DIGEST_A]
+    after_b = await history(database, as_of=t[3])  # B last seen at t2, A not seen again yet
+    assert [r.digest for r in after_b] == [DIGEST_B, DIGEST_A]
+    after_rollback = await history(database, as_of=t[5])
+    assert [r.digest for r in after_rollback] == [DIGEST_A, DIGEST_B]
+
+
 async def test_as_of_in_another_time_zone_means_the_same_instant(database: Database) -> None:
     await record(database, observe(DIGEST_A, DAY1))
     tokyo = timezone(timedelta(hours=9))

@@ -30,6 +30,10 @@ __all__ = [
 ]
 
 
+# Distinct digests one tag may have had, read to answer an as_of question (a bound, not a page).
+AS_OF_CANDIDATES = 10_000
+
+
 def _require_aware(name: str, value: datetime) -> None:
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError(f"{name} must be a timezone-aware datetime, got naive {value!r}")
@@ -160,21 +164,31 @@ async def tag_history(
 ) -> list[TagMappingRecord]:
     """Every digest the tag has pointed at, newest ``last_seen`` first.
 
-    With ``as_of``, only pairings already seen by then (``first_seen <= as_of``) are kept,
-    i.e. what an audit on that date could have known.  There is one row per digest, so a
-    tag that moved A -> B -> A shows A once, with the widest window it was seen in.
-    With ``limit``, only the newest ``limit`` rows are returned.
+    There is one row per digest, so a tag that moved A -> B -> A shows A once, with the widest
+    window it was seen in. With ``as_of``, only pairings already seen by then
+    (``first_seen <= as_of``) are kept, ordered by the latest time each is *known* to have
+    been seen at or before ``as_of``: its ``last_seen`` when that is earlier, otherwise its
+    ``first_seen``. So the first entry is the best answer to "what did the tag point at then":
+    for A (seen t0..t2) and B (seen t1..t3) asked at t with t1 <= t < t3, B comes first.
+    With ``limit``, only the first ``limit`` rows are returned.
     """
     if limit is not None and limit < 0:
         raise ValueError(f"limit must not be negative, got {limit}")
     stmt = _for_tag(registry, repository, tag)
-    if as_of is not None:
-        _require_aware("as_of", as_of)
-        stmt = stmt.where(TagMapping.first_seen <= as_of)
-    if limit is not None:
-        stmt = stmt.limit(limit)
-    rows = (await session.scalars(stmt)).all()
-    return [TagMappingRecord.from_row(row) for row in rows]
+    if as_of is None:
+        if limit is not None:
+            stmt = stmt.limit(limit)
+        return [TagMappingRecord.from_row(row) for row in (await session.scalars(stmt)).all()]
+    _require_aware("as_of", as_of)
+    stmt = stmt.where(TagMapping.first_seen <= as_of).limit(AS_OF_CANDIDATES)
+    records = [TagMappingRecord.from_row(row) for row in (await session.scalars(stmt)).all()]
+    records.sort(key=lambda record: _known_at(record, as_of), reverse=True)
+    return records[:limit] if limit is not None else records
+
+
+def _known_at(record: TagMappingRecord, as_of: datetime) -> datetime:
+    """The latest moment at or before ``as_of`` the tag is known to have pointed at the digest."""
+    return record.last_seen if record.last_seen <= as_of else record.first_seen
 
 
 async def latest_mapping(
