@@ -223,3 +223,33 @@ def test_the_installed_command_reads_imagepin_server_from_the_environment(
     assert done.returncode == 0, done.stderr
     deep = pushed_images.deep
     assert done.stdout.decode() == text.replace(deep.reference, f"{deep.reference}@{deep.digest}")
+
+
+def test_check_exits_with_the_failures_code_when_a_registry_cannot_answer(
+    service: RunningServer, pushed_images: ImageCatalog
+) -> None:
+    """1 means "unpinned or moved"; a lookup nobody could answer is 5, as without --check."""
+    down = f"127.0.0.1:{free_port()}/team/app:1"  # a registry that is not there
+    busybox = pushed_images.schema2
+    text = (
+        "kind: Pod\nspec:\n  containers:\n"
+        f"  - image: {busybox.reference}\n"  # unpinned as well: the failure still wins
+        f"  - image: {down}\n"
+    )
+    result = CliRunner().invoke(
+        cli, ["pin", "--server", service.target, "--check", "-"], input=text
+    )
+    assert result.exit_code == 5, result.output
+    assert f"unpinned: {busybox.reference} (now {busybox.digest})" in result.stdout
+    assert f"unresolvable: {down}" in result.stdout
+    assert down in result.stderr
+
+
+def test_check_exits_with_the_failures_code_for_an_image_missing_from_the_service(
+    service: RunningServer, pushed_images: ImageCatalog
+) -> None:
+    missing = f"{pushed_images.registry.host}/nope/missing:1"
+    text = f"kind: Pod\nspec:\n  containers:\n  - image: {missing}\n"
+    code, output = pin_cli(service, "--check", "-", stdin=text)
+    assert code == 3
+    assert output.startswith(f"unresolvable: {missing}")

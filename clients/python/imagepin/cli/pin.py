@@ -45,7 +45,10 @@ class Document:
 @click.option(
     "--check",
     is_flag=True,
-    help="Change nothing; exit 1 listing every image unpinned or whose tag has moved.",
+    help=(
+        "Change nothing; exit 1 listing every image unpinned or whose tag has moved "
+        "(or the code of the failure when an image cannot be resolved)."
+    ),
 )
 @click.option(
     "--lock",
@@ -77,8 +80,9 @@ def pin(
     Images in Pods, Deployments, StatefulSets, DaemonSets, ReplicaSets, Jobs, CronJobs,
     ReplicationControllers and PodTemplates (containers, initContainers, ephemeralContainers)
     become `name:tag@sha256:…`; every other byte stays as it was. Already-pinned images are
-    checked, not changed. Exit codes: 0 done, 1 --check found problems, 3 an image was not found,
-    4 invalid input, 5 the service could not answer.
+    checked, not changed. Exit codes: 0 done, 1 --check found unpinned or moved images, 3 an
+    image was not found, 4 invalid or unreadable input, 5 the service or a registry could not
+    answer (also with --check: a failed lookup's code wins over 1).
     """
     if in_place and any(str(p) == "-" for p in paths):
         fail("--in-place cannot rewrite stdin", exitcodes.USAGE)
@@ -137,6 +141,12 @@ def pin(
 
 
 def _report_check(outcomes: dict[str, plan.Outcome]) -> int:
+    """List every problem on stdout; the exit code says which kind.
+
+    1 means the answer is "no" (unpinned or moved). An image that could not be resolved is no
+    answer at all, so its status decides the code (5 when the service or a registry is down),
+    as it does without --check.
+    """
     problems = 0
     for outcome in outcomes.values():
         if outcome.status is plan.Status.PIN:
@@ -149,10 +159,15 @@ def _report_check(outcomes: dict[str, plan.Outcome]) -> int:
             continue
         problems += 1
         click.echo(message)
-    if problems:
-        click.echo(f"imagepin: {problems} of {len(outcomes)} images need pinning", err=True)
-        return exitcodes.NEGATIVE
-    return exitcodes.OK
+    if not problems:
+        return exitcodes.OK
+    click.echo(f"imagepin: {problems} of {len(outcomes)} images need pinning", err=True)
+    failed = [o for o in outcomes.values() if o.status is plan.Status.FAILED]
+    for outcome in failed:
+        click.echo(f"imagepin: cannot check {outcome.image}: {outcome.error}", err=True)
+    if failed:
+        return exitcodes.for_status(failed[0].error_code)
+    return exitcodes.NEGATIVE
 
 
 def _expand(paths: tuple[Path, ...]) -> list[Path]:
