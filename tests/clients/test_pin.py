@@ -253,3 +253,28 @@ def test_check_exits_with_the_failures_code_for_an_image_missing_from_the_servic
     code, output = pin_cli(service, "--check", "-", stdin=text)
     assert code == 3
     assert output.startswith(f"unresolvable: {missing}")
+
+
+def test_an_unreadable_file_fails_as_invalid_input_without_a_traceback(
+    pushed_images: ImageCatalog, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    unreadable = tmp_path / "secret.yaml"
+    unreadable.write_text(
+        f"kind: Pod\nspec: {{containers: [{{image: {pushed_images.deep.reference}}}]}}\n"
+    )
+    read_bytes = Path.read_bytes
+
+    def refuse(self: Path) -> bytes:  # chmod 000 means nothing to root, so refuse here
+        if self == unreadable:
+            raise PermissionError(13, "Permission denied", str(self))
+        return read_bytes(self)
+
+    monkeypatch.setattr(Path, "read_bytes", refuse)
+    nobody = f"127.0.0.1:{free_port()}"  # never asked: reading fails first
+    result = CliRunner().invoke(cli, ["pin", "--server", nobody, str(unreadable)])
+    assert result.exit_code == 4
+    assert not isinstance(result.exception, PermissionError)
+    assert result.stdout == ""
+    assert str(unreadable) in result.stderr
+    assert "Permission denied" in result.stderr
+    assert "Traceback" not in result.output

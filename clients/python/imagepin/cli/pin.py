@@ -187,8 +187,11 @@ def _expand(paths: tuple[Path, ...]) -> list[Path]:
 
 def _read(path: Path) -> Document:
     """Bytes decoded as they are (no newline translation), so the output can be identical."""
-    raw = sys.stdin.buffer.read() if str(path) == "-" else path.read_bytes()
     source = None if str(path) == "-" else path
+    try:
+        raw = sys.stdin.buffer.read() if source is None else source.read_bytes()
+    except OSError as error:
+        fail(f"cannot read {source or '<stdin>'}: {error.strerror or error}", exitcodes.INVALID)
     try:
         text = raw.decode("utf-8")
         return Document(source, text, find_images(text, str(source or "<stdin>")))
