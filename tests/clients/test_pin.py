@@ -278,3 +278,26 @@ def test_an_unreadable_file_fails_as_invalid_input_without_a_traceback(
     assert str(unreadable) in result.stderr
     assert "Permission denied" in result.stderr
     assert "Traceback" not in result.output
+
+
+def test_in_place_writes_through_a_symlink_and_keeps_the_link(
+    service: RunningServer, pushed_images: ImageCatalog, tmp_path: Path
+) -> None:
+    deep = pushed_images.deep
+    text = f"kind: Pod\nspec:\n  containers:\n  - image: {deep.reference}\n"
+    (tmp_path / "real").mkdir()
+    target = tmp_path / "real" / "pod.yaml"
+    target.write_text(text)
+    target.chmod(0o640)
+    (tmp_path / "links").mkdir()
+    link = tmp_path / "links" / "pod.yaml"
+    link.symlink_to(Path("..") / "real" / "pod.yaml")
+    code, output = pin_cli(service, "-i", str(link))
+    assert code == 0
+    assert output == ""
+    assert link.is_symlink()
+    assert os.readlink(link) == str(Path("..") / "real" / "pod.yaml")
+    assert target.read_text() == text.replace(deep.reference, f"{deep.reference}@{deep.digest}")
+    assert target.stat().st_mode & 0o777 == 0o640
+    assert sorted(p.name for p in (tmp_path / "links").iterdir()) == ["pod.yaml"]  # no leftovers
+    assert sorted(p.name for p in (tmp_path / "real").iterdir()) == ["pod.yaml"]

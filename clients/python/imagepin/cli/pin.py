@@ -200,7 +200,12 @@ def _read(path: Path) -> Document:
 
 
 def _write_atomically(path: Path, text: str) -> None:
-    """Replace the file in one rename, keeping its permissions."""
+    """Replace the file in one rename, keeping its permissions.
+
+    A symlink stays a symlink: what is replaced is the file it points at (the temporary file
+    goes beside that file, so the rename stays on one filesystem).
+    """
+    path = path.resolve(strict=True)
     mode = path.stat().st_mode
     fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
