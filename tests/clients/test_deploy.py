@@ -47,13 +47,15 @@ def test_every_builtin_object_validates_against_the_schemas(
     rendered: tuple[str, list[dict[str, Any]]],
 ) -> None:
     _, objects = rendered
-    validated = 0
+    validated = skipped = 0
     for obj in objects:
         if (obj["apiVersion"], obj["kind"]) in CRD_KINDS:
+            skipped += 1
             continue  # CRDs: not in the Kubernetes schemas
         kubernetes_validate.validate(obj, KUBERNETES_VERSION, strict=True)
         validated += 1
-    assert validated == len(objects) - len(CRD_KINDS)
+    assert {(o["apiVersion"], o["kind"]) for o in objects} >= CRD_KINDS
+    assert validated + skipped == len(objects)
 
 
 # Kinds that live outside any namespace; every other object must be in the base's namespace.
@@ -129,11 +131,13 @@ def test_mutating_webhook_configuration(rendered: tuple[str, list[dict[str, Any]
     configuration = by_kind(objects, "MutatingWebhookConfiguration", "imagepin")
     certificate = by_kind(objects, "Certificate", "imagepin-webhook")
     namespace = certificate["metadata"]["namespace"]
-    assert configuration["metadata"]["annotations"]["cert-manager.io/inject-ca-from"] == (
-        f"{namespace}/imagepin-webhook"
-    )
     service = by_kind(objects, "Service", "imagepin-webhook")
     assert f"imagepin-webhook.{namespace}.svc" in certificate["spec"]["dnsNames"]
+    assert not certificate["spec"].get("isCA")
+    webhook = by_kind(objects, "Deployment", "imagepin-webhook")
+    secrets = [v["secret"]["secretName"] for v in webhook["spec"]["template"]["spec"]["volumes"]]
+    assert certificate["spec"]["secretName"] in secrets
+    _check_certificate_chain(objects, configuration, certificate)
     paths = {}
     for hook in configuration["webhooks"]:
         assert hook["sideEffects"] == "None"
@@ -152,10 +156,48 @@ def test_mutating_webhook_configuration(rendered: tuple[str, list[dict[str, Any]
         assert set(excluded["values"]) == {namespace, "kube-system"}
         paths[hook["clientConfig"]["service"]["path"]] = hook["failurePolicy"]
     assert paths == {"/mutate": "Ignore", "/mutate/fail-closed": "Fail"}
-    webhook = by_kind(objects, "Deployment", "imagepin-webhook")
     args = webhook["spec"]["template"]["spec"]["containers"][0]["args"]
     budget = float(next(a for a in args if a.startswith("--budget=")).split("=")[1])
     assert budget < 5
+
+
+def _hours(duration: str) -> float:
+    """cert-manager durations as this tree writes them: whole hours, e.g. 2160h."""
+    assert duration.endswith("h"), duration
+    return float(duration[:-1])
+
+
+def _check_certificate_chain(
+    objects: list[dict[str, Any]], configuration: dict[str, Any], serving: dict[str, Any]
+) -> None:
+    """selfSigned Issuer -> CA Certificate -> CA Issuer -> serving Certificate; the caBundle
+    comes from the CA, so renewing the serving certificate never changes what the API server
+    trusts (kubelet may still hand the webhook the old Secret for a while)."""
+    namespace = serving["metadata"]["namespace"]
+    ca_issuer_ref = serving["spec"]["issuerRef"]
+    assert ca_issuer_ref["kind"] == "Issuer"
+    ca_issuer = by_kind(objects, "Issuer", ca_issuer_ref["name"])
+    assert ca_issuer["metadata"]["namespace"] == namespace
+    ca_secret = ca_issuer["spec"]["ca"]["secretName"]
+    [ca] = [
+        o
+        for o in objects
+        if o["kind"] == "Certificate"
+        and o["metadata"]["namespace"] == namespace
+        and o["spec"]["secretName"] == ca_secret
+    ]
+    assert ca["spec"]["isCA"] is True
+    root_ref = ca["spec"]["issuerRef"]
+    assert root_ref["kind"] == "Issuer"
+    assert by_kind(objects, "Issuer", root_ref["name"])["spec"] == {"selfSigned": {}}
+    # Long-lived, renewed with the same key: serving certificates it signed before a renewal
+    # still verify against the renewed CA.
+    assert _hours(ca["spec"]["duration"]) >= 5 * 365 * 24
+    assert _hours(ca["spec"]["duration"]) > 4 * _hours(serving["spec"]["duration"])
+    assert ca["spec"]["privateKey"]["rotationPolicy"] == "Never"
+    assert configuration["metadata"]["annotations"]["cert-manager.io/inject-ca-from"] == (
+        f"{namespace}/{ca['metadata']['name']}"
+    )
 
 
 def test_dockerfile_is_multi_stage_and_non_root() -> None:
