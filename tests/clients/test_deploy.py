@@ -200,6 +200,30 @@ def _check_certificate_chain(
     )
 
 
+def test_webhook_spreads_over_nodes_and_drains_before_it_stops(
+    rendered: tuple[str, list[dict[str, Any]]],
+) -> None:
+    """Every Pod creation goes through the webhook: a node going down must not take all its
+    replicas, and a stopping replica must leave the endpoints before it stops answering."""
+    _, objects = rendered
+    webhook = by_kind(objects, "Deployment", "imagepin-webhook")
+    pod = webhook["spec"]["template"]["spec"]
+    labels = webhook["spec"]["template"]["metadata"]["labels"]
+    [spread] = pod["topologySpreadConstraints"]
+    assert spread["topologyKey"] == "kubernetes.io/hostname"
+    assert spread["maxSkew"] == 1
+    selector = spread["labelSelector"]["matchLabels"]
+    assert selector and all(labels.get(k) == v for k, v in selector.items())
+    assert selector == webhook["spec"]["selector"]["matchLabels"]
+    [container] = pod["containers"]
+    command = container["lifecycle"]["preStop"]["exec"]["command"]
+    assert command[0] == "sleep"
+    drain_s = float(command[1])
+    assert 1 <= drain_s <= 10
+    # the drain, then aiohttp's 10 s to finish in-flight reviews, within the grace period
+    assert drain_s + 10 < pod["terminationGracePeriodSeconds"]
+
+
 def test_dockerfile_is_multi_stage_and_non_root() -> None:
     """Parsed only: no container engine runs the tests."""
     parser = DockerfileParser(path=str(ROOT / "Dockerfile"))
