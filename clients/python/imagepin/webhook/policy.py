@@ -2,7 +2,8 @@
 
 Settings come from flags; a namespace's label picks a failure policy through the
 MutatingWebhookConfiguration (its own path per label value), and an object's annotation
-overrides both.
+overrides both here. The annotation cannot reach the API server's own failurePolicy, used when
+the webhook itself does not answer: that follows the namespace label alone.
 """
 
 from __future__ import annotations
