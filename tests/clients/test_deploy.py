@@ -213,7 +213,8 @@ def test_webhook_spreads_over_nodes_and_drains_before_it_stops(
     assert spread["topologyKey"] == "kubernetes.io/hostname"
     assert spread["maxSkew"] == 1
     selector = spread["labelSelector"]["matchLabels"]
-    assert selector and all(labels.get(k) == v for k, v in selector.items())
+    assert selector
+    assert all(labels.get(k) == v for k, v in selector.items())
     assert selector == webhook["spec"]["selector"]["matchLabels"]
     [container] = pod["containers"]
     command = container["lifecycle"]["preStop"]["exec"]["command"]
