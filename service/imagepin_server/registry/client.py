@@ -30,7 +30,7 @@ from imagepin_server.registry.errors import ERROR_BODY_LIMIT, Subject, error_for
 from imagepin_server.registry.hosts import DOCKER_HUB, DOCKER_HUB_API_HOST, Endpoint, RegistryHosts
 from imagepin_server.registry.netguard import AddressPolicy, guarded_transport
 from imagepin_server.registry.politeness import RETRY_STATUSES, HostBudgets, retry_delay
-from imagepin_server.registry.tls import default_context, host_context
+from imagepin_server.registry.tls import default_context, host_context, peer_speaks_plain_http
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -398,11 +398,14 @@ class RegistryClient:
                             return await read(response)
                 except _RETRYABLE as exc:
                     _observe(endpoint.auth_host, method, None)
-                    if isinstance(exc, httpx.ConnectError) and not fell_back:
-                        speaks_tls = "CERTIFICATE_VERIFY_FAILED" in str(exc)
-                        if not speaks_tls and self._hosts.fall_back_to_http(endpoint):
-                            endpoint, fell_back = replace(endpoint, scheme="http"), True
-                            continue
+                    if (
+                        isinstance(exc, httpx.ConnectError)
+                        and not fell_back
+                        and peer_speaks_plain_http(exc)
+                        and self._hosts.fall_back_to_http(endpoint)
+                    ):
+                        endpoint, fell_back = replace(endpoint, scheme="http"), True
+                        continue
                     delay = retry_delay(attempt, limits)
                     if delay is None:
                         raise

@@ -47,9 +47,10 @@ class RegistryHosts:
     """Maps registry names to endpoints, mirrors first.
 
     HTTPS first, always. Plain `http://` is a fallback allowed only for hosts configured insecure
-    and for loopback hosts (how people develop and test), taken when such a host does not speak
-    TLS at all, and remembered per host, as Docker does. An endpoint configured `http://` is
-    plain http from the start.
+    and for loopback hosts (how people develop and test), taken only when such a host answered
+    the TLS handshake in plain HTTP, and remembered per host, as Docker does, once a request
+    over http got an answer. A host that answered over https keeps https. An endpoint
+    configured `http://` is plain http from the start.
     """
 
     def __init__(
@@ -102,14 +103,24 @@ class RegistryHosts:
         return Endpoint(registry=registry, host=host, scheme=self._schemes.get(host, "https"))
 
     def confirm(self, endpoint: Endpoint) -> None:
-        """The scheme worked: keep using it for this host."""
-        self._schemes.setdefault(endpoint.host, endpoint.scheme)
+        """A request got an answer over this scheme: keep using it for this host.
+
+        https, once it answered, is never given up for http.
+        """
+        if not self._may_fall_back(endpoint):
+            return  # its scheme is what the configuration says; nothing to remember
+        if self._schemes.get(endpoint.host) != "https":
+            self._schemes[endpoint.host] = endpoint.scheme
 
     def fall_back_to_http(self, endpoint: Endpoint) -> bool:
-        """Switch an http-capable host that did not answer TLS to plain http."""
+        """May this request, whose host answered TLS in plain HTTP, be sent again over http?
+
+        Nothing is remembered here: only an answer over http (`confirm`) makes http the host's
+        scheme, so a failed attempt leaves the next request to try https first again.
+        """
         if endpoint.scheme != "https" or self._schemes.get(endpoint.host) == "https":
             return False  # it spoke TLS before, or it is already http
-        if not (self.may_use_http(endpoint.host) or self.may_use_http(endpoint.auth_host)):
-            return False
-        self._schemes[endpoint.host] = "http"  # concurrent first requests may all land here
-        return True
+        return self._may_fall_back(endpoint)
+
+    def _may_fall_back(self, endpoint: Endpoint) -> bool:
+        return self.may_use_http(endpoint.host) or self.may_use_http(endpoint.auth_host)
