@@ -4,6 +4,7 @@ log tells how many requests imagepin really sent."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import threading
 import time
@@ -24,6 +25,7 @@ from tests.support.image_fixtures import (
     build_small_index,
     push_layout,
 )
+from tests.support.oci_layouts import OciLayout, RuntimeConfig, small_image_spec
 from tests.support.registries import RunningRegistry, launch_registry
 from tests.support.server_fixtures import RunningServer
 
@@ -343,3 +345,64 @@ def test_unknown_layer_finds_nothing_and_a_bad_digest_is_refused(server: Running
     with pytest.raises(grpc.RpcError) as refused:
         server.stub.ListImagesWithLayer(pb.ListImagesWithLayerRequest(digest="sha256:nope"))
     assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+# --- what review found ------------------------------------------------------------------------
+
+
+def test_the_same_image_in_a_second_repository_is_found_too(
+    server: RunningServer, counted: CountedRegistry, layouts: Path
+) -> None:
+    built = build_small_image(layouts / "twice", "twice")
+    first = push_layout(counted.registry, built, "layers/first", "1")
+    second = push_layout(counted.registry, built, "layers/second", "1")
+    assert first.digest == second.digest
+    resolve(server, first.reference, max_staleness=0)
+    assert _images_with(server, first.layers[0].digest, expected=1)
+    resolve(server, second.reference, max_staleness=0)
+    found = _images_with(server, first.layers[0].digest, expected=2)
+    assert {i.repository for i in found} == {"layers/first", "layers/second"}
+
+
+def test_a_config_digest_is_not_served_as_a_manifest(
+    server: RunningServer, counted: CountedRegistry, layouts: Path
+) -> None:
+    image = push_small(counted, layouts, "kinds", "memory/kinds", "1")
+    server.stub.GetManifest(pb.GetManifestRequest(reference=image.reference), timeout=10)
+    config_as_manifest = f"{image.registry}/{image.repository}@{image.config_digest}"
+    path = f"memory/kinds/manifests/{re.escape(image.config_digest)}"
+    asked = counted.count("GET", path)
+    with pytest.raises(grpc.RpcError) as refused:
+        resolve(server, config_as_manifest)
+    # Not answered from the cached config: the registry was asked, and its answer stands
+    # (distribution 2.8 fails with 500 on a blob that is not a manifest).
+    assert counted.count("GET", path) > asked  # (retried: 500 is retryable)
+    assert refused.value.code() in {grpc.StatusCode.NOT_FOUND, grpc.StatusCode.UNAVAILABLE}
+
+
+def test_a_malformed_item_fails_alone_in_a_batch(
+    server: RunningServer, pushed_images: ImageCatalog
+) -> None:
+    bad = pb.ResolveReferenceRequest(reference=pushed_images.single.reference)
+    bad.max_staleness.seconds = -5
+    good = pb.ResolveReferenceRequest(reference=pushed_images.deep.reference)
+    answer = server.stub.BatchResolveReferences(
+        pb.BatchResolveReferencesRequest(requests=[bad, good]), timeout=20
+    )
+    assert answer.results[0].error.code == code_pb2.INVALID_ARGUMENT
+    assert "max_staleness" in answer.results[0].error.message
+    assert answer.results[1].resolution.digest == pushed_images.deep.digest
+
+
+def test_registry_text_that_cannot_be_encoded_is_replaced_not_fatal(
+    server: RunningServer, counted: CountedRegistry, layouts: Path
+) -> None:
+    """A config label holding a lone surrogate escape ("\\ud800") still gets an answer."""
+    layout = OciLayout(layouts / "surrogate")
+    spec = small_image_spec("surrogate")
+    odd = dataclasses.replace(spec, runtime=RuntimeConfig(labels={"note": "bad \ud800 text"}))
+    image = push_layout(counted.registry, layout.write_image(odd, "surrogate"), "odd/label", "1")
+    answer = server.stub.GetManifest(pb.GetManifestRequest(reference=image.reference), timeout=10)
+    assert answer.digest == image.digest
+    assert answer.image_config.labels["note"].startswith("bad ")
+    assert answer.image_config.raw == image.config  # the bytes themselves are untouched

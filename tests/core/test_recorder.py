@@ -58,3 +58,18 @@ async def test_queued_observations_are_written_when_the_database_answers(tmp_pat
     finally:
         await recorder.aclose()
         await database.close()
+
+
+async def test_a_database_that_refuses_writes_queues_them_instead_of_failing(
+    tmp_path: Path,
+) -> None:
+    """Not only unreachable: a database that answers with an error (here: no tables yet)."""
+    database = store.Database(f"sqlite:///{tmp_path / 'unmigrated.db'}")
+    recorder = ObservationRecorder(database)
+    try:
+        await recorder.record(observation("refused"))
+        assert recorder.pending == 1
+        assert not recorder.healthy
+    finally:
+        await recorder.aclose()
+        await database.close()

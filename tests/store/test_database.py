@@ -15,6 +15,7 @@ from imagepin_server.store import (
     DEFAULT_DATABASE_URL,
     Base,
     Database,
+    StoreFailed,
     StoreUnavailable,
     TagObservation,
     async_url,
@@ -194,11 +195,13 @@ async def test_unreachable_postgresql_raises_store_unavailable_without_password(
         await db.close()
 
 
-async def test_sql_errors_are_not_reported_as_unavailable(database: Database) -> None:
-    with pytest.raises(DBAPIError) as info:
+async def test_sql_errors_are_store_failures_not_unavailability(database: Database) -> None:
+    with pytest.raises(StoreFailed) as info:
         async with database.session() as session:
             await session.execute(text("SELECT * FROM no_such_table"))
     assert not isinstance(info.value, StoreUnavailable)
+    assert isinstance(info.value.__cause__, DBAPIError)
+    assert "no_such_table" in str(info.value)
 
 
 async def test_alembic_command_line_can_drive_the_migrations(tmp_path: Path) -> None:

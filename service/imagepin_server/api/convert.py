@@ -261,15 +261,21 @@ def verification_to_proto(verification: Verification) -> pb.VerifyDigestResponse
 
 
 def batch_items_from_proto(request: pb.BatchResolveReferencesRequest) -> list[BatchItem]:
-    return [
-        BatchItem(
-            reference=item.reference,
-            platform=platform_from_proto(item),
-            max_staleness=duration_from_proto(item, "max_staleness"),
-            stale_if_error=duration_from_proto(item, "stale_if_error"),
-        )
-        for item in request.requests
-    ]
+    """One item per request; a malformed item carries its error instead of failing the batch."""
+    items = []
+    for item in request.requests:
+        try:
+            items.append(
+                BatchItem(
+                    reference=item.reference,
+                    platform=platform_from_proto(item),
+                    max_staleness=duration_from_proto(item, "max_staleness"),
+                    stale_if_error=duration_from_proto(item, "stale_if_error"),
+                )
+            )
+        except errors.InvalidArgument as exc:
+            items.append(BatchItem(reference=item.reference, invalid=exc))
+    return items
 
 
 def batch_to_proto(outcomes: list[BatchOutcome]) -> pb.BatchResolveReferencesResponse:

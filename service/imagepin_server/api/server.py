@@ -146,8 +146,8 @@ class ImagepinServer:
         await self.server.stop(self.settings.shutdown_grace_s)
         # Everything still using the registry client or the database stops before they close:
         # a task left waiting on a closed SQLite connection would never finish.
+        await self.deps.tag_flights.aclose()  # first: a finishing flight schedules indexing
         await self.indexer.aclose()
-        await self.deps.tag_flights.aclose()
         await self.deps.content_flights.aclose()
         try:
             async with asyncio.timeout(self.settings.shutdown_grace_s):

@@ -58,7 +58,7 @@ def status_code_for(error: errors.ImagepinError) -> grpc.StatusCode:
 def failure_for(error: errors.ImagepinError) -> RpcFailure:
     """The status, message and ErrorInfo detail sent for a domain error."""
     code = status_code_for(error)
-    return _failure(code, error.message, error.reason, dict(error.metadata()))
+    return _failure(code, _encodable(error.message), error.reason, dict(error.metadata()))
 
 
 def status_for(error: errors.ImagepinError) -> status_pb2.Status:
@@ -86,9 +86,16 @@ def deadline_failure(seconds: float | None) -> RpcFailure:
     )
 
 
+def _encodable(text: str) -> str:
+    """Text that came from a registry may hold lone surrogates, which protobuf cannot encode."""
+    return text if text.isascii() else text.encode("utf-8", "replace").decode("utf-8")
+
+
 def _status(
     code: grpc.StatusCode, message: str, reason: str, metadata: dict[str, str]
 ) -> status_pb2.Status:
+    message = _encodable(message)
+    metadata = {_encodable(k): _encodable(v) for k, v in metadata.items()}
     info = error_details_pb2.ErrorInfo(reason=reason, domain=ERROR_DOMAIN, metadata=metadata)
     detail = any_pb2.Any()
     detail.Pack(info)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any, Final, TypeVar
@@ -11,6 +12,8 @@ from imagepin_server import errors, store
 from imagepin_server.core.context import Dependencies
 from imagepin_server.core.requests import parse_digest, parse_reference
 from imagepin_server.reference import Reference
+
+log = logging.getLogger("imagepin.audit")
 
 DEFAULT_LIMIT: Final = 100
 MAX_LIMIT: Final = 1000
@@ -69,4 +72,8 @@ async def _read(deps: Dependencies, query: Callable[[Any], Awaitable[T]]) -> T:
             f"the database did not answer within {STORE_TIMEOUT_S:g}s"
         ) from exc
     except store.StoreError as exc:
-        raise errors.StoreUnavailable(f"the database is unavailable: {exc}") from exc
+        # The details (database host, user, driver message) go to the log, not to callers.
+        log.warning("database read failed", extra={"fields": {"error": str(exc)[:300]}})
+        raise errors.StoreUnavailable(
+            "imagepin's database is unavailable; try again later (the server log has details)"
+        ) from exc

@@ -28,6 +28,7 @@ class BatchItem:
     platform: Platform | None = None
     max_staleness: timedelta | None = None
     stale_if_error: timedelta | None = None
+    invalid: errors.ImagepinError | None = None  # set when the item itself was malformed
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +59,8 @@ async def _one(
     limits: defaultdict[str, asyncio.Semaphore],
     budget_s: float | None,
 ) -> BatchOutcome:
+    if item.invalid is not None:
+        return BatchOutcome(item.reference, error=item.invalid)
     try:
         registry = parse_reference(item.reference).registry
         async with asyncio.timeout(budget_s), limits[registry]:

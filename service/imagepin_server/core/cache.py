@@ -21,6 +21,9 @@ K = TypeVar("K")
 V = TypeVar("V")
 
 TagKey = tuple[str, str, str]  # (registry, repository, tag)
+# (registry, repository, digest, kind): content is served only for a repository it was seen in,
+# and a config is never served as a manifest (or the other way round).
+ContentKey = tuple[str, str, str, str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +91,6 @@ class Caches:
         content_bytes: int = CONTENT_CACHE_BYTES,
     ) -> None:
         self.tags: LruCache[TagKey, TagAnswer] = LruCache(max_entries=tag_entries)
-        self.contents: LruCache[tuple[str, str, str], CachedContent] = LruCache(
+        self.contents: LruCache[ContentKey, CachedContent] = LruCache(
             max_entries=100_000, max_weight=content_bytes
         )

@@ -7,8 +7,9 @@ its own task, so one caller giving up (its deadline passed) does not cancel it f
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Hashable
-from typing import Generic, TypeVar
+import contextvars
+from collections.abc import Callable, Coroutine, Hashable
+from typing import Any, Generic, TypeVar
 
 from imagepin_server import metrics
 
@@ -21,10 +22,12 @@ class SingleFlight(Generic[K, V]):
         self._in_flight: dict[K, asyncio.Task[V]] = {}
         self.coalesced = 0  # how many callers joined a call already in flight
 
-    async def run(self, key: K, call: Callable[[], Awaitable[V]]) -> V:
+    async def run(self, key: K, call: Callable[[], Coroutine[Any, Any, V]]) -> V:
         task = self._in_flight.get(key)
         if task is None:
-            task = asyncio.ensure_future(call())
+            # A context of its own: the first caller's (its deadline, its log fields) must not
+            # govern a call every later caller shares.
+            task = asyncio.get_running_loop().create_task(call(), context=contextvars.Context())
             self._in_flight[key] = task
             task.add_done_callback(lambda done: self._finished(key, done))
         else:

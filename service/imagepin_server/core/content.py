@@ -39,19 +39,19 @@ async def remember(
     deps: Dependencies, ref: Reference, digest: Digest, kind: Kind, media_type: str, raw: bytes
 ) -> None:
     """Keep content fetched (and verified) elsewhere, in memory and in the store."""
-    key = (ref.registry, ref.repository, str(digest))
+    key = (ref.registry, ref.repository, str(digest), kind)
     deps.caches.contents.put(key, CachedContent(media_type, raw), weight=len(raw))
     await _store_put(deps, ref, digest, kind, media_type, raw)
 
 
 async def _content(deps: Dependencies, ref: Reference, digest: Digest, kind: Kind) -> CachedContent:
-    key = (ref.registry, ref.repository, str(digest))
+    key = (ref.registry, ref.repository, str(digest), kind)
     cached = deps.caches.contents.get(key)
     if cached is not None:
         metrics.CACHE_LOOKUPS.labels("content", "hit").inc()
         return cached
     stored = await _store_get(deps, ref, digest)
-    if stored is not None:
+    if stored is not None and stored.kind == kind:
         metrics.CACHE_LOOKUPS.labels("content", "store").inc()
         found = CachedContent(stored.media_type, stored.content)
         deps.caches.contents.put(key, found, weight=len(found.raw))

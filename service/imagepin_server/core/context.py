@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Final
 
 from imagepin_server import store
-from imagepin_server.core.cache import CachedContent, Caches, TagAnswer, TagKey
+from imagepin_server.core.cache import CachedContent, Caches, ContentKey, TagAnswer, TagKey
 from imagepin_server.core.coalesce import SingleFlight
 from imagepin_server.core.recorder import ObservationRecorder
 from imagepin_server.digests import Digest
@@ -48,9 +48,7 @@ class Dependencies:
     policy: Policy = field(default_factory=Policy)
     caches: Caches = field(default_factory=Caches)
     tag_flights: SingleFlight[TagKey, TagAnswer] = field(default_factory=SingleFlight)
-    content_flights: SingleFlight[tuple[str, str, str], CachedContent] = field(
-        default_factory=SingleFlight
-    )
+    content_flights: SingleFlight[ContentKey, CachedContent] = field(default_factory=SingleFlight)
     clock: Callable[[], datetime] = field(default=utc_now)
     # Told of each digest a resolution finds, so the layer index can catch up in the background.
     on_resolved: Callable[[Reference, Digest], None] | None = None

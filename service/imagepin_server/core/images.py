@@ -109,6 +109,10 @@ class ImageConfig:
         return [entry for entry in self.history if not entry.empty_layer]
 
 
+INT32_MAX = 2**31 - 1
+INT64_MAX = 2**63 - 1
+
+
 class _Malformed(Exception):
     """Internal: a field of a document is not what the spec says it is."""
 
@@ -116,7 +120,7 @@ class _Malformed(Exception):
 def _load(raw: bytes, what: str) -> dict[str, Any]:
     try:
         document = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise UnsupportedContent(f"{what} is not valid JSON") from exc
     if not isinstance(document, dict):
         raise UnsupportedContent(f"{what} is not a JSON object")
@@ -156,6 +160,8 @@ def parse_manifest(raw: bytes, served_media_type: str) -> Manifest:
         raise UnsupportedContent(f"unsupported manifest media type {media_type!r}")
     try:
         schema_version = _int(document.get("schemaVersion", 2), "schemaVersion")
+        if not 0 <= schema_version <= INT32_MAX:
+            raise _Malformed("schemaVersion is out of range")
         annotations = _str_map(document.get("annotations"), "annotations")
         subject_doc = document.get("subject")
         subject = _descriptor(subject_doc, "subject") if subject_doc is not None else None
@@ -231,8 +237,8 @@ def _descriptor(value: object, where: str) -> Descriptor:
     except InvalidDigest as exc:
         raise _Malformed(f"{where}.digest: {exc}") from exc
     size = _int(value.get("size"), f"{where}.size")
-    if size < 0:
-        raise _Malformed(f"{where}.size is negative")
+    if not 0 <= size <= INT64_MAX:
+        raise _Malformed(f"{where}.size is out of range")
     platform_doc = value.get("platform")
     return Descriptor(
         media_type=mediatypes.base(_str(value.get("mediaType"), f"{where}.mediaType")),
@@ -272,12 +278,17 @@ def _history(value: object, where: str) -> HistoryEntry:
     )
 
 
+def _clean(text: str) -> str:
+    """JSON may carry lone surrogates (\\ud800), which no UTF-8 encoder accepts: replace them."""
+    return text if text.isascii() else text.encode("utf-8", "replace").decode("utf-8")
+
+
 def _str(value: object, where: str) -> str:
     if value is None:
         return ""
     if not isinstance(value, str):
         raise _Malformed(f"{where} is not a string")
-    return value
+    return _clean(value)
 
 
 def _int(value: object, where: str) -> int:
@@ -298,7 +309,7 @@ def _str_list(value: object, where: str) -> tuple[str, ...]:
     items = _list(value, where)
     if not all(isinstance(item, str) for item in items):
         raise _Malformed(f"{where} holds something that is not a string")
-    return tuple(items)
+    return tuple(_clean(item) for item in items)
 
 
 def _str_map(value: object, where: str) -> dict[str, str]:
@@ -306,7 +317,7 @@ def _str_map(value: object, where: str) -> dict[str, str]:
         return {}
     if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
         raise _Malformed(f"{where} is not a map of strings")
-    return dict(value)
+    return {_clean(k): _clean(v) for k, v in value.items()}
 
 
 def _set_keys(value: object, where: str) -> list[str]:
@@ -314,4 +325,4 @@ def _set_keys(value: object, where: str) -> list[str]:
         return []
     if not isinstance(value, dict):
         raise _Malformed(f"{where} is not an object")
-    return [str(key) for key in value]
+    return [_clean(str(key)) for key in value]

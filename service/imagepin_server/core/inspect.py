@@ -24,7 +24,7 @@ from imagepin_server.core.images import (
 from imagepin_server.core.requests import parse_reference
 from imagepin_server.core.resolve import pin
 from imagepin_server.digests import Digest
-from imagepin_server.errors import BadPlatform, UnsupportedContent
+from imagepin_server.errors import BadPlatform, TooLarge, UnsupportedContent
 from imagepin_server.reference import Reference
 from imagepin_server.registry.client import CONFIG_LIMIT
 
@@ -94,7 +94,7 @@ async def get_manifest(deps: Dependencies, text: str, platform: Platform | None)
     config, config_raw = None, b""
     if isinstance(manifest, ImageManifest) and manifest.config.media_type in _IMAGE_CONFIG_TYPES:
         if manifest.config.size > CONFIG_LIMIT:
-            raise UnsupportedContent(
+            raise TooLarge(
                 f"the config of {ref} declares {manifest.config.size} bytes, over imagepin's "
                 f"limit of {CONFIG_LIMIT}",
                 reference=str(ref),

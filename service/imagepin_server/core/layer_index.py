@@ -9,6 +9,7 @@ itself only needs a HEAD and must stay fast.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, Final
@@ -26,6 +27,7 @@ from imagepin_server.core.images import (
 )
 from imagepin_server.digests import Digest
 from imagepin_server.reference import Reference
+from imagepin_server.registry.client import CONFIG_LIMIT
 
 log = logging.getLogger("imagepin.layer_index")
 
@@ -86,12 +88,16 @@ class BackgroundIndexer:
         self._deps = deps
         self._limit = asyncio.Semaphore(CONCURRENT_INDEXING)
         self._pending: dict[tuple[str, str, str], asyncio.Task[None]] = {}
+        self._closed = False
 
     def schedule(self, ref: Reference, digest: Digest) -> None:
         key = (ref.registry, ref.repository, str(digest))
-        if key in self._pending or len(self._pending) >= PENDING_LIMIT:
+        if self._closed or key in self._pending or len(self._pending) >= PENDING_LIMIT:
             return
-        task = asyncio.create_task(self._index(ref, digest))
+        # Its own context: the resolving caller's deadline must not bound background work.
+        task = asyncio.get_running_loop().create_task(
+            self._index(ref, digest), context=contextvars.Context()
+        )
         self._pending[key] = task
         task.add_done_callback(lambda _: self._pending.pop(key, None))
 
@@ -102,6 +108,7 @@ class BackgroundIndexer:
 
     async def aclose(self) -> None:
         """Cancel indexing still under way and wait for it, before the database closes."""
+        self._closed = True
         tasks = list(self._pending.values())
         for task in tasks:
             task.cancel()
@@ -115,10 +122,13 @@ class BackgroundIndexer:
                 log.info("could not index %s@%s: %s", ref.name, digest, exc.message)
 
     async def _index_manifest(self, ref: Reference, digest: Digest, *, depth: int) -> None:
-        if await self._already_indexed(digest):
-            return
+        # Read through the content cache first, even when the layers are known: that is what
+        # records that this repository holds the manifest, so a second repository with the
+        # same image is found too.
         found = await content.manifest(self._deps, ref, digest)
         manifest = parse_manifest(found.raw, found.media_type)
+        if isinstance(manifest, ImageManifest) and await self._already_indexed(digest):
+            return
         if isinstance(manifest, ImageIndex):
             await record_index(self._deps, digest, manifest)
             if depth == 0:
@@ -126,7 +136,7 @@ class BackgroundIndexer:
                     await self._index_manifest(ref, child.digest, depth=1)
             return
         config = None
-        if manifest.config.size <= 8 * 1024 * 1024:
+        if manifest.config.size <= CONFIG_LIMIT:
             try:
                 config = parse_config(await content.config(self._deps, ref, manifest.config.digest))
             except errors.UnsupportedContent:

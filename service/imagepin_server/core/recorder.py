@@ -44,6 +44,7 @@ class ObservationRecorder:
         self._group: list[tuple[store.TagObservation, asyncio.Future[None]]] = []
         self._committer: asyncio.Task[None] | None = None
         self._on_health_change = on_health_change
+        self._down = False  # set when a write failed, cleared when the queue has drained
         self.dropped = 0
 
     @property
@@ -52,11 +53,11 @@ class ObservationRecorder:
 
     @property
     def healthy(self) -> bool:
-        return not self._queue
+        return not self._down
 
     async def record(self, observation: store.TagObservation) -> None:
         """Write now if the database answers; otherwise queue. Never raises for the database."""
-        if self._queue:  # already known down: do not make this caller wait on it
+        if self._down:  # already known down: do not make this caller wait on it
             self._enqueue(observation)
             return
         written: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -113,7 +114,8 @@ class ObservationRecorder:
                 await store.record_tag_observation(session, observation)
 
     def _enqueue(self, observation: store.TagObservation) -> None:
-        was_healthy = self.healthy
+        was_healthy = not self._down
+        self._down = True
         if len(self._queue) >= self._limit:
             self._queue.popleft()
             self._count_drops(1)
@@ -140,7 +142,7 @@ class ObservationRecorder:
             try:
                 async with asyncio.timeout(WRITE_TIMEOUT_S * 5):
                     await self._write(batch)
-            except (store.StoreError, TimeoutError, OSError) as exc:
+            except Exception as exc:  # the store's failure or a bug: keep the batch, retry later
                 room = self._limit - len(self._queue)
                 if room < len(batch):  # newer observations arrived meanwhile: drop the oldest
                     self._count_drops(len(batch) - room)
@@ -155,5 +157,6 @@ class ObservationRecorder:
             metrics.WRITE_QUEUE_LENGTH.set(len(self._queue))
             delay = 0.0 if self._queue else RETRY_MIN_S
             log.info("wrote queued observations", extra={"fields": {"pending": len(self._queue)}})
+        self._down = False
         if self._on_health_change is not None:
             self._on_health_change(True)

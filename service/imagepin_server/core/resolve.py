@@ -81,7 +81,13 @@ async def resolve(
         index = parse_manifest(
             (await content.manifest(deps, ref, answer.digest)).raw, answer.media_type
         )
-        assert isinstance(index, ImageIndex)
+        if not isinstance(index, ImageIndex):
+            raise errors.BadRegistryResponse(
+                f"registry {ref.registry} said {ref} is an index, but its bytes are an image "
+                "manifest",
+                reference=str(ref),
+                registry=ref.registry,
+            )
         children = index.manifests
 
     selected = None
@@ -210,7 +216,7 @@ async def _last_known(
     if age > bound:
         return None
     size = 0  # the store keeps no size for tags; the content cache may know it
-    cached = deps.caches.contents.get((ref.registry, ref.repository, record.digest))
+    cached = deps.caches.contents.get((ref.registry, ref.repository, record.digest, "manifest"))
     if cached is not None:
         size = len(cached.raw)
     observed_monotonic = time.monotonic() - max(age.total_seconds(), 0.0)

@@ -7,7 +7,6 @@ blob is streamed through a hasher, a few at a time, and never held whole in memo
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Final, Literal
 
@@ -23,7 +22,7 @@ from imagepin_server.core.images import (
 )
 from imagepin_server.core.requests import expected_digest, parse_reference
 from imagepin_server.digests import Digest
-from imagepin_server.errors import NotFound, TooLarge, UnsupportedContent
+from imagepin_server.errors import ImagepinError, NotFound, TooLarge, UnsupportedContent
 from imagepin_server.reference import Reference
 
 CONCURRENT_BLOB_CHECKS: Final = 4
@@ -140,9 +139,15 @@ class _BlobVerifier:
         return [result, *await self.verify_below(manifest, wanted)]
 
     async def _image_blobs(self, manifest: ImageManifest) -> tuple[BlobResult, ...]:
-        checks: list[Awaitable[BlobResult]] = [self._check("config", manifest.config)]
-        checks.extend(self._check("layer", layer) for layer in manifest.layers)
-        return tuple(await asyncio.gather(*checks))
+        """Check the config and layers; if one check fails the call, stop the others too."""
+        checks: list[tuple[BlobKind, Descriptor]] = [("config", manifest.config)]
+        checks.extend(("layer", layer) for layer in manifest.layers)
+        try:
+            async with asyncio.TaskGroup() as group:
+                tasks = [group.create_task(self._check(kind, d)) for kind, d in checks]
+        except* ImagepinError as failed:
+            raise failed.exceptions[0] from None
+        return tuple(task.result() for task in tasks)
 
     async def _check(self, kind: BlobKind, descriptor: Descriptor) -> BlobResult:
         self._count_one()

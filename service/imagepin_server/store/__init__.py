@@ -15,7 +15,7 @@ from .database import (
     head_revision,
     safe_url,
 )
-from .errors import ContentRejected, StoreError, StoreUnavailable
+from .errors import ContentRejected, StoreError, StoreFailed, StoreUnavailable
 from .layers import (
     ImageWithLayerRecord,
     IndexChild,
@@ -57,6 +57,7 @@ __all__ = [
     "LayerRow",
     "RepositoryContent",
     "StoreError",
+    "StoreFailed",
     "StoreUnavailable",
     "StoredContent",
     "TagMapping",

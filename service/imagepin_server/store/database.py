@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import AsyncAdaptedQueuePool
 
-from .errors import StoreUnavailable
+from .errors import StoreFailed, StoreUnavailable
 
 __all__ = [
     "DEFAULT_DATABASE_URL",
@@ -223,14 +223,17 @@ class Database:
             async with db.session() as session, session.begin():
                 await record_tag_observation(session, obs)
 
-        Connection failures surface as :class:`StoreUnavailable`.
+        Connection failures surface as :class:`StoreUnavailable`, every other database error
+        as :class:`StoreFailed`; neither message holds a password.
         """
         try:
             async with self._sessions() as session:
                 yield session
         except DBAPIError as exc:
             self._raise_if_unavailable(exc)
-            raise
+            raise StoreFailed(f"database error: {_cause(self._url, exc)}") from exc
+        except OverflowError as exc:  # SQLite refuses integers past 64 bits before any SQL runs
+            raise StoreFailed(f"database refused a value: {exc}") from exc
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
@@ -308,11 +311,15 @@ class Database:
             _raise_unavailable(self._url, exc)
 
 
-def _raise_unavailable(url: URL, exc: DBAPIError) -> NoReturn:
+def _cause(url: URL, exc: DBAPIError) -> str:
+    """The driver's own explanation, on one line, with the URL's password masked."""
     cause = str(exc.orig) if exc.orig is not None else type(exc).__name__
     if url.password:
         cause = cause.replace(str(url.password), "***")
-    cause = "; ".join(line.strip() for line in cause.splitlines() if line.strip())
+    return "; ".join(line.strip() for line in cause.splitlines() if line.strip())[:300]
+
+
+def _raise_unavailable(url: URL, exc: DBAPIError) -> NoReturn:
     raise StoreUnavailable(
-        f"database {url.render_as_string(hide_password=True)} is unavailable: {cause}"
+        f"database {url.render_as_string(hide_password=True)} is unavailable: {_cause(url, exc)}"
     ) from exc

@@ -15,6 +15,15 @@ class StoreUnavailable(StoreError):
     """
 
 
+class StoreFailed(StoreError):
+    """The database answered with an error: read-only, disk full, a value it refuses, a bug.
+
+    Not retryable as "unavailable", but still the store's failure, so callers that treat
+    writes as best effort (caches, the layer index, queued observations) handle it with the
+    rest instead of failing a request the registry already answered.
+    """
+
+
 class ContentRejected(StoreError, ValueError):
     """Content the cache will not store: not a sha256/sha512 digest, unknown kind, too large.
 
