@@ -44,6 +44,66 @@ def test_allowed_by_default(address: str) -> None:
     AddressPolicy().check(address, ipaddress.ip_address(address), 443)
 
 
+# IPv6 forms that carry an IPv4 address: the IPv4 rules apply to what they carry.
+@pytest.mark.parametrize(
+    ("address", "rule", "form"),
+    [
+        ("64:ff9b::a9fe:a9fe", "metadata", "NAT64"),
+        ("64:ff9b::10.1.2.3", "private", "NAT64"),
+        ("64:ff9b::169.254.1.1", "link-local", "NAT64"),
+        ("64:ff9b:1::a9fe:a9fe", "metadata", "local-use NAT64"),  # a /96 in the /48
+        ("64:ff9b:1:a9fe:a9:fe00::", "metadata", "local-use NAT64"),  # the /48 layout
+        ("64:ff9b:1:c0:a8:101::", "private", "local-use NAT64"),  # /56: 192.168.1.1
+        ("64:ff9b:1:0:a9:fea9:fe00:0", "metadata", "local-use NAT64"),  # /64
+        ("::a9fe:a9fe", "metadata", "IPv4-compatible"),
+        ("::10.1.2.3", "private", "IPv4-compatible"),
+        ("::224.0.0.1", "multicast", "IPv4-compatible"),
+        ("::ffff:0:a9fe:a9fe", "metadata", "IPv4-translated"),
+        ("2002:a9fe:a9fe::1", "metadata", "6to4"),
+        ("2002:c0a8:101::1", "private", "6to4"),
+        ("2002:a9fe:101::", "link-local", "6to4"),
+        ("2001:0:4136:e378:8000:63bf:5601:5601", "metadata", "Teredo client"),
+        ("2001:0:4136:e378:8000:63bf:f5ff:fffe", "private", "Teredo client"),  # 10.0.0.1
+        ("2001:0:a01:203:8000:63bf:a3b7:27dd", "private", "Teredo server"),  # 10.1.2.3
+        ("::ffff:10.1.2.3", "private", "IPv4-mapped"),
+    ],
+)
+def test_ipv4_carried_in_ipv6_is_checked_by_the_ipv4_rules(
+    address: str, rule: str, form: str
+) -> None:
+    with pytest.raises(errors.AddressNotAllowed) as caught:
+        AddressPolicy().check(address, ipaddress.ip_address(address), 443)
+    assert f"rule: {rule}" in caught.value.message
+    assert f"({form})" in caught.value.message
+
+
+def test_loopback_carried_in_ipv6_follows_allow_loopback() -> None:
+    for address in ("64:ff9b::7f00:1", "2002:7f00:1::", "::127.0.0.1", "::ffff:127.0.0.1"):
+        with pytest.raises(errors.AddressNotAllowed, match="rule: loopback"):
+            AddressPolicy(allow_loopback=False).check(address, ipaddress.ip_address(address), 80)
+        AddressPolicy().check(address, ipaddress.ip_address(address), 80)
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "64:ff9b::5db8:d822",  # NAT64 of 93.184.216.34
+        "64:ff9b:1::5db8:d822",
+        "2002:5db8:d822::1",  # 6to4
+        "2001:0:4136:e378:8000:63bf:a247:27dd",  # Teredo: 65.54.227.120, client 93.184.216.34
+    ],
+)
+def test_ipv4_carried_in_ipv6_that_is_public_is_allowed(address: str) -> None:
+    AddressPolicy().check(address, ipaddress.ip_address(address), 443)
+
+
+def test_a_private_address_carried_in_ipv6_is_allowed_by_an_ipv4_entry() -> None:
+    policy = AddressPolicy(allow=(AllowedNetwork.parse("10.20.0.0/16"),))
+    policy.check("r", ipaddress.ip_address("64:ff9b::10.20.3.4"), 443)
+    with pytest.raises(errors.AddressNotAllowed, match="rule: private"):
+        policy.check("r", ipaddress.ip_address("64:ff9b::10.21.3.4"), 443)
+
+
 def test_allow_entries_open_private_networks_and_single_ports() -> None:
     policy = AddressPolicy(
         allow_loopback=False,

@@ -36,6 +36,12 @@ PRIVATE: Final = tuple(
     for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "fc00::/7")
 )
 MAX_ADDRESSES: Final = 16  # addresses tried per host; a DNS answer must not make us loop long
+# IPv6 forms that carry an IPv4 address, which is then checked by the IPv4 rules: a NAT64
+# gateway or a 6to4/Teredo relay would carry the connection on to it.
+IPV4_COMPATIBLE: Final = ipaddress.ip_network("::/96")  # deprecated ::a.b.c.d
+IPV4_TRANSLATED: Final = ipaddress.ip_network("::ffff:0:0:0/96")  # SIIT, RFC 2765
+NAT64_WELL_KNOWN: Final = ipaddress.ip_network("64:ff9b::/96")  # RFC 6052
+NAT64_LOCAL_USE: Final = ipaddress.ip_network("64:ff9b:1::/48")  # RFC 8215
 
 
 def hostname(host: str) -> str:
@@ -97,13 +103,23 @@ class AddressPolicy:
     allow: tuple[AllowedNetwork, ...] = ()
 
     def check(self, host: str, address: IPAddress, port: int) -> None:
-        """Raise AddressNotAllowed, naming the rule, unless `address:port` may be reached."""
-        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-            address = address.ipv4_mapped
+        """Raise AddressNotAllowed, naming the rule, unless `address:port` may be reached.
+
+        An IPv6 address that carries an IPv4 address (see `embedded_ipv4`) must pass the rules
+        both as itself and as every IPv4 address it carries.
+        """
+        shown = host if host == str(address) else f"{host} ({address})"
         rule = self._refusal(address, port)
         if rule is not None:
-            shown = host if host == str(address) else f"{host} ({address})"
             raise AddressNotAllowed(f"refusing to connect to {shown} port {port}: {rule}")
+        if isinstance(address, ipaddress.IPv6Address):
+            for form, inner in embedded_ipv4(address):
+                rule = self._refusal(inner, port)
+                if rule is not None:
+                    raise AddressNotAllowed(
+                        f"refusing to connect to {shown} port {port}: it carries {inner} "
+                        f"({form}), and {rule}"
+                    )
 
     def _refusal(self, address: IPAddress, port: int) -> str | None:
         if address in METADATA:
@@ -127,6 +143,44 @@ class AddressPolicy:
                 "network.allow_private = true or an entry in network.allow)"
             )
         return None
+
+
+def embedded_ipv4(address: ipaddress.IPv6Address) -> list[tuple[str, ipaddress.IPv4Address]]:
+    """The IPv4 addresses an IPv6 address carries, each with the name of its form.
+
+    IPv4-mapped `::ffff:a.b.c.d`, IPv4-translated `::ffff:0:a.b.c.d`, IPv4-compatible
+    `::a.b.c.d` (not `::` or `::1`), NAT64 `64:ff9b::a.b.c.d`, local-use NAT64 in
+    `64:ff9b:1::/48` (every RFC 6052 layout that fits in it, /48, /56, /64 and /96: the
+    network's own prefix length is not known here), 6to4 `2002:AABB:CCDD::` and Teredo (its
+    server and its client).
+    """
+    found: list[tuple[str, ipaddress.IPv4Address]] = []
+    packed = address.packed
+    if address.ipv4_mapped is not None:
+        found.append(("IPv4-mapped", address.ipv4_mapped))
+    if address in IPV4_TRANSLATED:
+        found.append(("IPv4-translated", ipaddress.IPv4Address(packed[12:])))
+    if address in IPV4_COMPATIBLE and int(address) > 1:
+        found.append(("IPv4-compatible", ipaddress.IPv4Address(packed[12:])))
+    if address in NAT64_WELL_KNOWN:
+        found.append(("NAT64", ipaddress.IPv4Address(packed[12:])))
+    elif address in NAT64_LOCAL_USE:
+        # RFC 6052 section 2.2: below /96 the IPv4 address sits around bits 64-71, which are 0.
+        layouts = [packed[12:16]]  # /96
+        if packed[8] == 0:
+            layouts += [packed[6:8] + packed[9:11], packed[7:8] + packed[9:12], packed[9:13]]
+        for layout in layouts:
+            inner = ipaddress.IPv4Address(layout)
+            # A reading in 0.0.0.0/8 is the zero bits of another layout: nothing a translator
+            # could send a connection to.
+            if inner not in UNSPECIFIED[0]:
+                found.append(("local-use NAT64", inner))
+    if address.sixtofour is not None:
+        found.append(("6to4", address.sixtofour))
+    if address.teredo is not None:
+        server, client = address.teredo
+        found.extend([("Teredo server", server), ("Teredo client", client)])
+    return found
 
 
 class GuardedBackend(httpcore.AnyIOBackend):
