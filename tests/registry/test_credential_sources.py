@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import os
+import signal
 import stat
 from pathlib import Path
 
@@ -124,3 +127,61 @@ async def test_sources_in_order_and_never_across_hosts(tmp_path: Path) -> None:
     assert await keychain.credentials_for("b.example") == Credentials("u", "p")
     assert await keychain.credentials_for("b.example:443") is None
     assert await keychain.credentials_for("c.example") is None
+
+
+# A helper that hangs (waiting for a prompt nobody answers), telling us its process id first.
+HANGING_HELPER = """#!/bin/sh
+echo $$ > "{pidfile}"
+exec sleep 30
+"""
+
+
+def written_pid(pidfile: Path) -> int | None:
+    text = pidfile.read_text().strip() if pidfile.exists() else ""
+    return int(text) if text else None
+
+
+def process_exists(pid: int) -> bool:
+    """Running or a zombie (not yet reaped): either way /proc still lists it."""
+    return Path(f"/proc/{pid}").exists()
+
+
+@pytest.mark.parametrize("how", ["cancelled", "deadline"])
+async def test_a_helper_is_killed_and_reaped_when_the_caller_gives_up(
+    tmp_path: Path, how: str
+) -> None:
+    directory = tmp_path / "bin"
+    directory.mkdir()
+    pidfile = tmp_path / "helper.pid"
+    script = directory / "docker-credential-hang"
+    script.write_text(HANGING_HELPER.format(pidfile=pidfile))
+    script.chmod(script.stat().st_mode | stat.S_IXUSR)
+    helpers = CredentialHelpers(search_path=str(directory))
+
+    async def started() -> int:
+        for _ in range(500):
+            pid = written_pid(pidfile)
+            if pid is not None:
+                return pid
+            await asyncio.sleep(0.01)
+        raise AssertionError("the helper never started")
+
+    pid = None
+    try:
+        if how == "cancelled":
+            task = asyncio.create_task(helpers.get("hang", "registry.example"))
+            pid = await asyncio.wait_for(started(), 5)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+        else:
+            with pytest.raises(TimeoutError):
+                async with asyncio.timeout(1.0):  # the caller's deadline, well short of 10 s
+                    await helpers.get("hang", "registry.example")
+            pid = written_pid(pidfile)
+        assert pid is not None
+        assert not process_exists(pid)  # killed and reaped: not running, not a zombie either
+    finally:
+        if pid is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)

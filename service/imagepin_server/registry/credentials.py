@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import contextlib
 import json
 import logging
 import os
@@ -249,16 +250,26 @@ class CredentialHelpers:
             async with asyncio.timeout(HELPER_TIMEOUT_S):
                 output, _ = await process.communicate(server.encode())
         except TimeoutError:
-            process.kill()
-            await process.wait()
+            await _kill(process)
             log.warning("credential helper %s took over %gs", helper, HELPER_TIMEOUT_S)
             return None
+        except BaseException:
+            await _kill(process)  # the caller gave up (its deadline, a cancellation): so do we
+            raise
         if process.returncode != 0:
             if HELPER_NOT_FOUND not in output[:HELPER_OUTPUT_LIMIT].decode(errors="replace"):
                 # Its output may hold a secret: say only that it failed.
                 log.warning("credential helper %s failed (exit %s)", helper, process.returncode)
             return None
         return _helper_credentials(output[:HELPER_OUTPUT_LIMIT], helper)
+
+
+async def _kill(process: asyncio.subprocess.Process) -> None:
+    """Kill a helper still running and reap it, even if we are cancelled again meanwhile."""
+    if process.returncode is None:
+        with contextlib.suppress(ProcessLookupError):
+            process.kill()
+    await asyncio.shield(process.wait())
 
 
 def _helper_credentials(output: bytes, helper: str) -> Credentials | None:
