@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import grpc
+import pytest
 from imagepin.v1 import resolver_pb2 as pb
 from imagepin_server.store import head_revision
 
@@ -222,3 +223,12 @@ class _StallingRegistry:
         self.release.set()
         self._server.shutdown()
         self._server.server_close()
+
+
+def test_a_password_typed_into_a_reference_never_reaches_the_log(server: RunningServer) -> None:
+    reference = "deployer:hunter2-not-logged@ghcr.io/org/app:1"
+    with pytest.raises(grpc.RpcError) as refused:
+        server.stub.ResolveReference(pb.ResolveReferenceRequest(reference=reference), timeout=10)
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    time.sleep(0.2)  # the log line is written as the call ends
+    assert "hunter2-not-logged" not in server.log_text()

@@ -59,15 +59,6 @@ class Digest:
         return Digest.of(data, self.algorithm) == self
 
 
-def is_valid(text: str) -> bool:
-    """True when `text` is a well-formed digest we support."""
-    try:
-        Digest.parse(text)
-    except InvalidDigest:
-        return False
-    return True
-
-
 class DigestHasher:
     """Hashes a stream chunk by chunk, so large blobs are verified without holding them."""
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeAlias, cast
@@ -26,6 +27,16 @@ rpc_log_fields: contextvars.ContextVar[dict[str, object]] = contextvars.ContextV
 
 Behavior = Callable[[Any, ServicerContext[Any, Any]], Awaitable[Any]]
 Handler: TypeAlias = "grpc.RpcMethodHandler[Any, Any]"
+
+
+# `user:secret@host/…` is no valid reference, but a caller may still send one: never log the
+# part before the "@". (`name:tag@sha256:…` is a reference: an "@" before a digest stays.)
+_USERINFO = re.compile(r"[^\s/@\"']+:[^\s/@\"']+@(?![a-z0-9]+:[0-9a-f]{32,})")
+
+
+def redact(text: str) -> str:
+    """Text for the log, with anything shaped like `user:password@` masked."""
+    return _USERINFO.sub("***@", text)
 
 
 def note(**fields: object) -> None:
@@ -62,7 +73,7 @@ def _wrap(method: str, behavior: Behavior) -> Behavior:
         fields: dict[str, object] = {"method": method}
         reference = getattr(request, "reference", "")
         if reference:
-            fields["reference"] = reference[:300]
+            fields["reference"] = redact(reference[:300])
         rpc_log_fields.set(fields)
         started = time.perf_counter()
         remaining = context.time_remaining()
@@ -78,7 +89,7 @@ def _wrap(method: str, behavior: Behavior) -> Behavior:
             return response
         except errors.ImagepinError as exc:
             failure = status.failure_for(exc)
-            fields.update(exc.metadata())
+            fields.update({key: redact(value) for key, value in exc.metadata().items()})
             fields["reason"] = exc.reason
         except TimeoutError:
             failure = status.deadline_failure(remaining)
@@ -89,7 +100,7 @@ def _wrap(method: str, behavior: Behavior) -> Behavior:
             fields["latency_ms"] = round((time.perf_counter() - started) * 1000, 2)
             if failure is not None:
                 fields["code"] = failure.code.name
-                fields["error"] = failure.message
+                fields["error"] = redact(failure.message)
             fields.setdefault("code", grpc.StatusCode.CANCELLED.name)  # the caller went away
             metrics.RPCS.labels(method, fields["code"]).inc()
             metrics.RPC_LATENCY.labels(method).observe(time.perf_counter() - started)

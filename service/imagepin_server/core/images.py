@@ -127,12 +127,6 @@ def _load(raw: bytes, what: str) -> dict[str, Any]:
     return document
 
 
-def manifest_media_type(raw: bytes, served_media_type: str) -> str:
-    """The media type of manifest bytes: the one they declare, else the one they were served as."""
-    document = _load(raw, "manifest")
-    return _declared_media_type(document, served_media_type)
-
-
 def _declared_media_type(document: dict[str, Any], served: str) -> str:
     declared = document.get("mediaType")
     if isinstance(declared, str) and declared:
