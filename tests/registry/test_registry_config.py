@@ -186,6 +186,26 @@ async def test_a_mirror_serving_wrong_bytes_is_passed_over(
     assert [r for r in upstream.requests if r.path.endswith(str(DIGEST))]
 
 
+async def test_a_mirror_serving_a_sha512_pinned_manifest_is_believed(
+    tmp_path: Path, upstream_and_mirror: tuple[HostileRegistry, HostileRegistry]
+) -> None:
+    """A real registry cannot serve by sha512; the scripted one can, and mirrors must be heard."""
+    upstream, mirror = upstream_and_mirror
+    pinned = Digest.of(MANIFEST, "sha512")
+    mirror.script("GET", f"/v2/m/app/manifests/{pinned}", reply(200, MANIFEST, HEADERS))
+    client = await client_with_mirror(tmp_path, upstream.host, mirror.host, '["pull"]')
+    try:
+        by_expected = await client.get_manifest(
+            ref(upstream.host, "m/app"), str(pinned), expected=pinned
+        )
+        by_target = await client.get_manifest(ref(upstream.host, "m/app"), str(pinned))
+    finally:
+        await client.aclose()
+    assert by_expected.raw == by_target.raw == MANIFEST
+    assert by_expected.digest == pinned
+    assert not [r for r in upstream.requests if r.path.endswith(str(pinned))]
+
+
 def test_the_k8s_registries_file_is_valid_and_refuses_loopback(tmp_path: Path) -> None:
     manifest = Path(__file__).resolve().parents[2] / "k8s" / "base" / "server-registries.yaml"
     document = yaml.safe_load(manifest.read_text())

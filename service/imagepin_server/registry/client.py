@@ -244,7 +244,10 @@ class RegistryClient:
         and serves other bytes is not believed.
         """
         name = display(ref, target)
-        fetched = await self.fetch_manifest(ref, target)
+        # Hash with the pin's algorithm, or a mirror's right answer to a sha512 pin would be
+        # taken for a wrong one (fetch_manifest compares what it hashed with the target).
+        algorithm = expected.algorithm if expected is not None else _algorithm_of(target)
+        fetched = await self.fetch_manifest(ref, target, algorithm=algorithm)
         reference_digest = expected or fetched.claimed
         if reference_digest is None:
             return fetched
@@ -501,6 +504,14 @@ def _transport_reason(exc: BaseException) -> str:
     if "CERTIFICATE_VERIFY_FAILED" in text:
         return "its TLS certificate could not be verified (configure its CA)"
     return f"{type(exc).__name__}: {text[:160]}" if text else type(exc).__name__
+
+
+def _algorithm_of(target: str) -> str:
+    """The algorithm of a target that is a digest; sha256 for a tag."""
+    try:
+        return Digest.parse(target).algorithm
+    except InvalidDigest:
+        return "sha256"
 
 
 def _claimed_digest(response: httpx.Response) -> Digest | None:
