@@ -6,6 +6,7 @@ message names the reference so an operator can tell which image the failure was 
 
 from __future__ import annotations
 
+import gzip
 import json
 from collections.abc import Iterator
 
@@ -133,6 +134,30 @@ async def test_blob_longer_than_declared_stops_reading(hostile: HostileRegistry)
     assert not check.verified
     assert check.error is not None
     assert not delivery.wait().completed
+
+
+async def test_a_gzip_content_encoding_is_hashed_as_transferred(hostile: HostileRegistry) -> None:
+    """A gzip layer served with Content-Encoding: gzip (object stores do this) is the layer."""
+    layer = gzip.compress(b"a tar stream, " * 4096)
+    digest = Digest.of(layer)
+    hostile.script("GET", blob_path(digest), reply(200, layer, {"Content-Encoding": "gzip"}))
+    name = ref(hostile.host, REPOSITORY)
+    async with registry_client() as client:
+        check = await client.check_blob(name, digest, size=len(layer))
+        blob = await client.get_blob(name, digest, limit=CONFIG_LIMIT)
+    assert check.verified, check
+    assert check.actual_size == len(layer)
+    assert blob.data == layer
+
+
+async def test_registry_requests_ask_for_no_transfer_compression(hostile: HostileRegistry) -> None:
+    hostile.script("GET", manifest_path("1"), reply(200, MANIFEST, OCI))
+    hostile.script("GET", blob_path(Digest.of(b"{}")), reply(200, b"{}"))
+    name = ref(hostile.host, REPOSITORY)
+    async with registry_client() as client:
+        await client.get_manifest(name, "1")
+        await client.get_blob(name, Digest.of(b"{}"), limit=CONFIG_LIMIT)
+    assert [r.headers.get("Accept-Encoding") for r in hostile.requests] == ["identity"] * 2
 
 
 # --- sizes ---------------------------------------------------------------------------------------

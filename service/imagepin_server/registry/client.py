@@ -152,7 +152,10 @@ class RegistryClient:
             mounts=mounts,
             limits=httpx.Limits(max_connections=MAX_CONNECTIONS),
             max_redirects=MAX_REDIRECTS,
-            headers={"User-Agent": USER_AGENT},
+            # Content is hashed as transferred: no transfer compression (httpx asks for gzip by
+            # default, and would hand us the decoded bytes of a gzip layer served with
+            # Content-Encoding: gzip, which hash to something else).
+            headers={"User-Agent": USER_AGENT, "Accept-Encoding": "identity"},
             trust_env=False,
         )
 
@@ -300,7 +303,7 @@ class RegistryClient:
         async def read(response: httpx.Response) -> BlobCheck:
             await _raise_for_status(response, ref, name, "blob")
             hasher = DigestHasher(digest.algorithm)
-            async for chunk in response.aiter_bytes(BLOB_CHUNK):
+            async for chunk in response.aiter_raw(BLOB_CHUNK):  # as transferred, not decoded
                 hasher.update(chunk)
                 if size is not None and hasher.size > size:
                     return BlobCheck(
@@ -537,7 +540,7 @@ async def _read_bounded(
         raise _too_large(name, ref, what, int(declared), limit)
     chunks: list[bytes] = []
     size = 0
-    async for chunk in response.aiter_bytes():
+    async for chunk in response.aiter_raw():  # as transferred: what a digest is of
         size += len(chunk)
         if size > limit:
             raise _too_large(name, ref, what, size, limit)
@@ -551,7 +554,7 @@ async def _raise_for_status(
     if response.status_code < 300:
         return
     body = b""
-    async for chunk in response.aiter_bytes():
+    async for chunk in response.aiter_raw():  # never decoded: a bad encoding is no new failure
         body += chunk
         if len(body) >= ERROR_BODY_LIMIT:
             break
