@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, replace
 from importlib import metadata
 from pathlib import Path
@@ -303,7 +303,7 @@ class RegistryClient:
         async def read(response: httpx.Response) -> BlobCheck:
             await _raise_for_status(response, ref, name, "blob")
             hasher = DigestHasher(digest.algorithm)
-            async for chunk in response.aiter_raw(BLOB_CHUNK):  # as transferred, not decoded
+            async for chunk in _raw(response, BLOB_CHUNK):
                 hasher.update(chunk)
                 if size is not None and hasher.size > size:
                     return BlobCheck(
@@ -532,6 +532,20 @@ def _too_large(name: str, ref: Reference, what: str, size: int, limit: int) -> e
     )
 
 
+async def _raw(response: httpx.Response, chunk_size: int | None = None) -> AsyncIterator[bytes]:
+    """The body as transferred, never decoded: a digest is of the bytes a registry sent, and a
+    bad Content-Encoding is then no new way to fail.
+
+    A body read already (the auth flow's bounded prefix of a 401, an in-memory response) is
+    what there is.
+    """
+    if response.is_stream_consumed:
+        yield response.content
+        return
+    async for chunk in response.aiter_raw(chunk_size):
+        yield chunk
+
+
 async def _read_bounded(
     response: httpx.Response, limit: int, name: str, ref: Reference, what: str
 ) -> bytes:
@@ -540,7 +554,7 @@ async def _read_bounded(
         raise _too_large(name, ref, what, int(declared), limit)
     chunks: list[bytes] = []
     size = 0
-    async for chunk in response.aiter_raw():  # as transferred: what a digest is of
+    async for chunk in _raw(response):
         size += len(chunk)
         if size > limit:
             raise _too_large(name, ref, what, size, limit)
@@ -554,7 +568,7 @@ async def _raise_for_status(
     if response.status_code < 300:
         return
     body = b""
-    async for chunk in response.aiter_raw():  # never decoded: a bad encoding is no new failure
+    async for chunk in _raw(response):
         body += chunk
         if len(body) >= ERROR_BODY_LIMIT:
             break
