@@ -129,3 +129,10 @@ def test_credentials_repr_hides_the_password() -> None:
     assert "hunter2-password" not in repr(creds)
     assert "hunter2-password" not in str(creds)
     assert "someone" in repr(creds)
+
+
+async def test_json_nested_too_deep_is_anonymous(tmp_path: Path) -> None:
+    """json.loads raises RecursionError, not ValueError, for deep nesting: still unreadable."""
+    path = tmp_path / "config.json"
+    path.write_text('{"auths": ' + "[" * 100_000)
+    assert await DockerConfigKeychain(path).credentials_for("registry.example") is None

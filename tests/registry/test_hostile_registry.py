@@ -288,6 +288,56 @@ async def test_denied_carries_the_registry_code(hostile: HostileRegistry) -> Non
     assert full_name(hostile, "1") in caught.value.message
 
 
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        (rb'{"errors":[{"code":"\ud800","message":"no \udfff way"}]}', None),
+        (rb'{"errors":[{"code":"DENIED\ud800\u0000","message":"\ud800"}]}', "DENIED"),
+    ],
+    ids=["lone-surrogate-code", "code-with-a-surrogate"],
+)
+async def test_error_code_and_message_are_sanitised(
+    hostile: HostileRegistry, body: bytes, code: str | None
+) -> None:
+    """A lone surrogate cannot be encoded: in a message or ErrorInfo the RPC would end UNKNOWN."""
+    hostile.script("GET", manifest_path("1"), reply(403, body))
+    async with registry_client() as client:
+        with pytest.raises(errors.AccessDenied) as caught:
+            await client.get_manifest(ref(hostile.host, REPOSITORY), "1")
+    assert caught.value.registry_code == code
+    caught.value.message.encode("utf-8")
+    for key, value in caught.value.metadata().items():
+        key.encode("utf-8")
+        value.encode("utf-8")
+
+
+async def test_an_error_body_nested_too_deep_is_no_explanation(hostile: HostileRegistry) -> None:
+    hostile.script("GET", manifest_path("1"), reply(503, b"[" * 50_000))
+    async with registry_client() as client:
+        with pytest.raises(errors.RegistryUnavailable) as caught:
+            await client.get_manifest(ref(hostile.host, REPOSITORY), "1")
+    assert caught.value.registry_code is None
+    assert full_name(hostile, "1") in caught.value.message
+
+
+@pytest.mark.parametrize(
+    ("body", "headers"),
+    [(b"[" * 50_000, {}), (b"not gzip at all", {"Content-Encoding": "gzip"})],
+    ids=["nested-too-deep", "undecodable"],
+)
+async def test_an_unusable_token_response_is_a_bad_registry_response(
+    hostile: HostileRegistry, body: bytes, headers: dict[str, str]
+) -> None:
+    realm = f'Bearer realm="http://{hostile.host}/token",service="hostile"'
+    hostile.script("GET", manifest_path("1"), reply(401, b"", {"WWW-Authenticate": realm}))
+    hostile.script("GET", "/token", reply(200, body, headers))
+    async with registry_client() as client:
+        with pytest.raises(errors.BadRegistryResponse) as caught:
+            await client.get_manifest(ref(hostile.host, REPOSITORY), "1")
+    assert full_name(hostile, "1") in caught.value.message
+    assert [r.path.partition("?")[0] for r in hostile.requests] == [manifest_path("1"), "/token"]
+
+
 async def test_huge_error_body_is_not_read_whole(hostile: HostileRegistry) -> None:
     body = b'{"errors":[{"code":"DENIED","message":"' + b"x" * HUGE + b'"}]}'
     delivery = Delivery()

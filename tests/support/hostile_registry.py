@@ -92,7 +92,11 @@ class HostileRegistry:
         return f"127.0.0.1:{self._http.server_address[1]}"
 
     def script(self, method: str, path: str, behaviour: Behaviour) -> None:
-        """Answer `method path` (path as sent, e.g. `/v2/repo/manifests/tag`) with `behaviour`."""
+        """Answer `method path` (path as sent, e.g. `/v2/repo/manifests/tag`) with `behaviour`.
+
+        A path scripted without a query answers that path whatever query it is sent with
+        (a token realm's `?scope=…&service=…`), unless the exact path is scripted too.
+        """
         with self._lock:
             self._script[(method, path)] = behaviour
 
@@ -104,7 +108,8 @@ class HostileRegistry:
 
     def behaviour_for(self, method: str, path: str) -> Behaviour | None:
         with self._lock:
-            return self._script.get((method, path))
+            exact = self._script.get((method, path))
+            return exact or self._script.get((method, path.partition("?")[0]))
 
     def record(self, request: SeenRequest) -> None:
         with self._lock:

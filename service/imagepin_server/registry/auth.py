@@ -185,6 +185,12 @@ class RegistryAuth(httpx.Auth):
                 "GET", url, params=params, headers=headers
             ) as response:
                 body = await _read_limited(response, TOKEN_RESPONSE_LIMIT)
+        except httpx.DecodingError as exc:
+            raise BadRegistryResponse(
+                f"token service {url.host} for registry {self.registry} sent a body that does "
+                "not decode",
+                registry=self.registry,
+            ) from exc
         except httpx.TimeoutException as exc:
             raise RegistryTimeout(
                 f"token service {url.host} for registry {self.registry} timed out",
@@ -252,7 +258,7 @@ async def _read_limited(response: httpx.Response, limit: int) -> bytes:
 def _parse_token(body: bytes, registry: str) -> tuple[str, float]:
     try:
         document = json.loads(body)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: nested too deep to parse
         raise BadRegistryResponse(
             f"token service for registry {registry} answered with something that is not JSON",
             registry=registry,

@@ -141,7 +141,7 @@ class WatchedDockerConfig:
             document = json.loads(self.path.read_text(encoding="utf-8"))
             if not isinstance(document, dict):
                 raise ValueError("not a JSON object")
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, RecursionError) as exc:
             # Never log the content: it holds secrets.
             log.warning("ignoring unreadable docker config %s: %s", self.path, type(exc).__name__)
             return DockerConfig()
@@ -275,7 +275,7 @@ async def _kill(process: asyncio.subprocess.Process) -> None:
 def _helper_credentials(output: bytes, helper: str) -> Credentials | None:
     try:
         document = json.loads(output)
-    except ValueError:
+    except (ValueError, RecursionError):
         log.warning("credential helper %s answered something that is not JSON", helper)
         return None
     username = document.get("Username") if isinstance(document, dict) else None

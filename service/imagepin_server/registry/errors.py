@@ -17,6 +17,7 @@ from imagepin_server import errors
 
 ERROR_BODY_LIMIT: Final = 64 * 1024
 MESSAGE_LIMIT: Final = 200  # a registry's message is quoted, but never at unbounded length
+CODE_LIMIT: Final = 64
 
 Subject = Literal["manifest", "blob"]
 
@@ -33,17 +34,18 @@ def parse_error_body(body: bytes) -> RegistryErrorDetail | None:
     """The first `{code, message}` of an OCI error body, or None when there is none."""
     try:
         document = json.loads(body[:ERROR_BODY_LIMIT])
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than Python recurses
         return None
     entries = document.get("errors") if isinstance(document, dict) else None
     if not isinstance(entries, list) or not entries or not isinstance(entries[0], dict):
         return None
     code = entries[0].get("code")
     message = entries[0].get("message")
-    if not isinstance(code, str) or not code:
+    code = _printable(code).strip()[:CODE_LIMIT] if isinstance(code, str) else ""
+    if not code:
         return None
     text = message if isinstance(message, str) else ""
-    return RegistryErrorDetail(code=code[:64], message=_printable(text)[:MESSAGE_LIMIT])
+    return RegistryErrorDetail(code=code, message=_printable(text)[:MESSAGE_LIMIT])
 
 
 def retry_after_seconds(value: str | None, now: datetime | None = None) -> int | None:
@@ -72,7 +74,11 @@ def _retry_after_text(value: str | None) -> str:
 
 
 def _printable(text: str) -> str:
-    return "".join(ch if ch.isprintable() else " " for ch in text)
+    """Control characters and lone surrogates (which JSON's \\ud800 escapes produce and UTF-8
+    cannot encode) become spaces: the text goes into messages and ErrorInfo metadata."""
+    return "".join(
+        ch if ch.isprintable() and not "\ud800" <= ch <= "\udfff" else " " for ch in text
+    )
 
 
 def error_for_status(
