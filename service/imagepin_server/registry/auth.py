@@ -28,12 +28,18 @@ from imagepin_server.errors import (
 )
 from imagepin_server.registry.credentials import Credentials, Keychain
 from imagepin_server.registry.hosts import is_loopback
+from imagepin_server.registry.lru import LruDict, LruSet
 
 TOKEN_RESPONSE_LIMIT: Final = 1024 * 1024
 CHALLENGE_BODY_LIMIT: Final = 64 * 1024
 DEFAULT_TOKEN_LIFETIME_S: Final = 60.0  # the token spec's default for a missing expires_in
 # Renew this long before expiry, so that a token never dies in flight.
 TOKEN_EXPIRY_MARGIN_S: Final = 10.0
+# Callers name registries and repositories, so per-key state is bounded: (registry, scope)
+# tokens and their fetch locks, and the registries known to want Basic. Past the bound the
+# least recently used are forgotten, which costs one more round trip.
+TOKEN_CACHE_LIMIT: Final = 4096
+BASIC_REGISTRIES_LIMIT: Final = 4096
 
 _PARAM: Final = re.compile(r'([A-Za-z][\w-]*)\s*=\s*("(?:[^"\\]|\\.)*"|[^,\s]*)')
 
@@ -71,25 +77,58 @@ class _CachedToken:
 
 
 class TokenCache:
-    """Bearer tokens per (registry, scope); one in-flight fetch per key serves every waiter."""
+    """Bearer tokens per (registry, scope); one in-flight fetch per key serves every waiter.
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+    At most `limit` (TOKEN_CACHE_LIMIT) tokens: when full, expired tokens go first (with their
+    idle locks), then the least recently used. Locks are dropped when idle once there are
+    `limit` of them; a lock held by a fetch in flight is kept.
+    """
+
+    def __init__(
+        self, clock: Callable[[], float] = time.monotonic, *, limit: int = TOKEN_CACHE_LIMIT
+    ) -> None:
         self._clock = clock
-        self._tokens: dict[tuple[str, str], _CachedToken] = {}
+        self._limit = limit
+        self._tokens: LruDict[tuple[str, str], _CachedToken] = LruDict(limit)
         self._locks: dict[tuple[str, str], asyncio.Lock] = {}
 
+    def __len__(self) -> int:
+        return len(self._tokens)
+
     def get(self, registry: str, scope: str) -> str | None:
-        cached = self._tokens.get((registry, scope))
-        if cached is None or cached.expires_at <= self._clock():
+        key = (registry, scope)
+        cached = self._tokens.get(key)
+        if cached is None:
+            return None
+        if cached.expires_at <= self._clock():
+            self._tokens.pop(key)
             return None
         return cached.value
 
     def put(self, registry: str, scope: str, token: str, lifetime_s: float) -> None:
+        key = (registry, scope)
+        if key not in self._tokens and len(self._tokens) >= self._limit:
+            self._drop_expired()
         expires_at = self._clock() + max(lifetime_s - TOKEN_EXPIRY_MARGIN_S, 1.0)
-        self._tokens[(registry, scope)] = _CachedToken(token, expires_at)
+        self._tokens[key] = _CachedToken(token, expires_at)  # past the limit, the LRU goes
 
     def lock(self, registry: str, scope: str) -> asyncio.Lock:
-        return self._locks.setdefault((registry, scope), asyncio.Lock())
+        key = (registry, scope)
+        lock = self._locks.get(key)
+        if lock is None:
+            if len(self._locks) >= self._limit:
+                self._locks = {k: held for k, held in self._locks.items() if held.locked()}
+            lock = self._locks[key] = asyncio.Lock()
+        return lock
+
+    def _drop_expired(self) -> None:
+        now = self._clock()
+        for key, cached in self._tokens.items():
+            if cached.expires_at <= now:
+                self._tokens.pop(key)
+                lock = self._locks.get(key)
+                if lock is not None and not lock.locked():
+                    del self._locks[key]
 
 
 class RegistryAuth(httpx.Auth):
@@ -102,7 +141,7 @@ class RegistryAuth(httpx.Auth):
         scope: str,
         keychain: Keychain,
         tokens: TokenCache,
-        basic_hosts: set[str],
+        basic_hosts: LruSet[str],
         token_client: httpx.AsyncClient,
         insecure: bool,
     ) -> None:

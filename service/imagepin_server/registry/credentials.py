@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final, Protocol
 
+from imagepin_server.registry.lru import LruDict
+
 log = logging.getLogger(__name__)
 
 # Docker writes Docker Hub logins under its v1 index URL; all of these name the same registry.
@@ -35,6 +37,8 @@ HELPER_TIMEOUT_S: Final = 10.0  # a helper that hangs (an interactive prompt) mu
 HELPER_OUTPUT_LIMIT: Final = 64 * 1024
 HELPER_CACHE_S: Final = 300.0  # ECR tokens live 12 h, gcloud's 1 h: five minutes is safe
 HELPER_NOT_FOUND: Final = "credentials not found in native keychain"
+# Answers kept, per (helper, registry): with a credsStore every registry a caller names asks it.
+HELPER_CACHE_LIMIT: Final = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,12 +220,17 @@ class CredentialHelpers:
     ) -> None:
         self._search_path = search_path  # None: $PATH
         self._clock = clock
-        self._answers: dict[tuple[str, str], _HelperAnswer] = {}
+        self._answers: LruDict[tuple[str, str], _HelperAnswer] = LruDict(HELPER_CACHE_LIMIT)
         self._locks: dict[tuple[str, str], asyncio.Lock] = {}
 
     async def get(self, helper: str, registry: str) -> Credentials | None:
         key = (helper, registry)
-        async with self._locks.setdefault(key, asyncio.Lock()):  # one run serves every waiter
+        lock = self._locks.get(key)
+        if lock is None:
+            if len(self._locks) >= HELPER_CACHE_LIMIT:  # drop the idle ones
+                self._locks = {k: held for k, held in self._locks.items() if held.locked()}
+            lock = self._locks[key] = asyncio.Lock()
+        async with lock:  # one run serves every waiter
             cached = self._answers.get(key)
             if cached is not None and cached.expires_at > self._clock():
                 return cached.credentials

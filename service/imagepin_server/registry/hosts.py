@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Final
 
 from imagepin_server.registry.config import HostConfig, Limits, RegistriesConfig
+from imagepin_server.registry.lru import LruDict
 from imagepin_server.registry.netguard import hostname, is_loopback
 
 __all__ = [
@@ -19,6 +21,10 @@ __all__ = [
 
 DOCKER_HUB = "docker.io"
 DOCKER_HUB_API_HOST = "registry-1.docker.io"
+# Hosts whose working scheme is remembered. Callers name hosts (any loopback port, any
+# *.localhost), so past this the least recently used are forgotten: such a host is tried over
+# https first again.
+SCHEME_MEMORY_LIMIT: Final = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,11 +60,15 @@ class RegistryHosts:
     """
 
     def __init__(
-        self, insecure: Iterable[str] = (), config: RegistriesConfig | None = None
+        self,
+        insecure: Iterable[str] = (),
+        config: RegistriesConfig | None = None,
+        *,
+        scheme_memory: int = SCHEME_MEMORY_LIMIT,
     ) -> None:
         self.config = config or RegistriesConfig()
         self._insecure = frozenset(name.lower() for name in insecure)
-        self._schemes: dict[str, str] = {}
+        self._schemes: LruDict[str, str] = LruDict(scheme_memory)
 
     def host_config(self, host: str) -> HostConfig:
         return self.config.host(host)
