@@ -44,23 +44,6 @@ def ref(host: str, repository: str) -> Reference:
     return parse(f"{host}/{repository}")
 
 
-class HttpsTransport(httpx.AsyncHTTPTransport):
-    """Sends requests for one `host:port` over https whatever scheme the client chose.
-
-    RegistryHosts always picks plain http for loopback registries, so without this a client
-    cannot reach a TLS registry listening on 127.0.0.1 at all.
-    """
-
-    def __init__(self, host: str, *, verify: ssl.SSLContext | bool) -> None:
-        super().__init__(verify=verify)
-        self._host = host
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        if request.url.netloc.decode() == self._host and request.url.scheme == "http":
-            request.url = request.url.copy_with(scheme="https")
-        return await super().handle_async_request(request)
-
-
 @asynccontextmanager
 async def registry_client(
     keychain: StaticKeychain | None = None,

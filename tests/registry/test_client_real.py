@@ -13,7 +13,7 @@ from imagepin_server import errors
 from imagepin_server.digests import Digest
 from imagepin_server.registry.client import CONFIG_LIMIT
 
-from tests.registry.helpers import HttpsTransport, keychain_for, ref, registry_client, trust
+from tests.registry.helpers import keychain_for, ref, registry_client, trust
 from tests.support.image_fixtures import ImageCatalog
 from tests.support.registries import RunningRegistry
 from tests.support.secure_registry_fixtures import IMAGE_TAG, PRIVATE_REPOSITORY, PUBLIC_REPOSITORY
@@ -159,18 +159,11 @@ async def test_loopback_tls_registry_is_reached_over_https(tls_registry: Running
     assert fetched.raw == image.raw_manifest
 
 
-def _over_tls(registry: RunningRegistry, *, with_ca: bool = True) -> HttpsTransport:
-    """Reach the TLS registry over https (see the xfail above for why this is needed)."""
-    return HttpsTransport(registry.host, verify=trust(registry) if with_ca else True)
-
-
 async def test_basic_auth_over_tls_with_credentials(tls_registry: RunningRegistry) -> None:
     image = tls_registry.extra["images"][f"{PRIVATE_REPOSITORY}:{IMAGE_TAG}"]
     assert image.config_digest is not None
     name = ref(tls_registry.host, PRIVATE_REPOSITORY)
-    async with registry_client(
-        keychain_for(tls_registry), transport=_over_tls(tls_registry)
-    ) as client:
+    async with registry_client(keychain_for(tls_registry), verify=trust(tls_registry)) as client:
         head = await client.head_manifest(name, IMAGE_TAG)
         fetched = await client.get_manifest(name, IMAGE_TAG)
         config = await client.get_blob(name, Digest.parse(image.config_digest), limit=CONFIG_LIMIT)
@@ -183,7 +176,7 @@ async def test_basic_auth_over_tls_with_credentials(tls_registry: RunningRegistr
 async def test_basic_auth_without_credentials_is_unauthorized(
     tls_registry: RunningRegistry,
 ) -> None:
-    async with registry_client(transport=_over_tls(tls_registry)) as client:
+    async with registry_client(verify=trust(tls_registry)) as client:
         with pytest.raises(errors.RegistryUnauthorized) as caught:
             await client.get_manifest(ref(tls_registry.host, PRIVATE_REPOSITORY), IMAGE_TAG)
     assert tls_registry.host in caught.value.message
@@ -195,7 +188,7 @@ async def test_basic_auth_with_a_wrong_password_is_unauthorized_without_leaking_
     tls_registry: RunningRegistry,
 ) -> None:
     keychain = keychain_for(tls_registry, password="wrong-password-xyzzy")
-    async with registry_client(keychain, transport=_over_tls(tls_registry)) as client:
+    async with registry_client(keychain, verify=trust(tls_registry)) as client:
         with pytest.raises(errors.RegistryUnauthorized) as caught:
             await client.get_manifest(ref(tls_registry.host, PRIVATE_REPOSITORY), IMAGE_TAG)
     assert tls_registry.host in caught.value.message
@@ -206,8 +199,8 @@ async def test_basic_auth_with_a_wrong_password_is_unauthorized_without_leaking_
 async def test_tls_without_the_ca_is_unavailable_and_says_why(
     tls_registry: RunningRegistry,
 ) -> None:
-    transport = _over_tls(tls_registry, with_ca=False)
-    async with registry_client(keychain_for(tls_registry), transport=transport) as client:
+    # The system's CAs only: the test CA is not among them.
+    async with registry_client(keychain_for(tls_registry)) as client:
         with pytest.raises(errors.RegistryUnavailable) as caught:
             await client.get_manifest(ref(tls_registry.host, PRIVATE_REPOSITORY), IMAGE_TAG)
     assert "certificate could not be verified" in caught.value.message
