@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Final
 
+from imagepin_server.reference import DEFAULT_REGISTRY, DOCKER_HUB_API_HOST
 from imagepin_server.registry.config import HostConfig, Limits, RegistriesConfig
 from imagepin_server.registry.lru import LruDict
 from imagepin_server.registry.netguard import hostname, is_loopback
@@ -19,8 +20,8 @@ __all__ = [
     "is_loopback",
 ]
 
-DOCKER_HUB = "docker.io"
-DOCKER_HUB_API_HOST = "registry-1.docker.io"
+# Docker Hub's name in references and the host its API answers on: the reference grammar's.
+DOCKER_HUB = DEFAULT_REGISTRY
 # Hosts whose working scheme is remembered. Callers name hosts (any loopback port, any
 # *.localhost), so past this the least recently used are forgotten: such a host is tried over
 # https first again.

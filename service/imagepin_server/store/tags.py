@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Select, case, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ._sql import dialect_insert, require_aware, require_limit, require_transaction
 from .models import TagMapping
 
 __all__ = [
@@ -34,11 +34,6 @@ __all__ = [
 AS_OF_CANDIDATES = 10_000
 
 
-def _require_aware(name: str, value: datetime) -> None:
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise ValueError(f"{name} must be a timezone-aware datetime, got naive {value!r}")
-
-
 @dataclass(frozen=True)
 class TagObservation:
     """``registry/repository:tag`` was seen pointing at ``digest`` at ``seen_at``."""
@@ -51,7 +46,7 @@ class TagObservation:
     seen_at: datetime
 
     def __post_init__(self) -> None:
-        _require_aware("seen_at", self.seen_at)
+        require_aware("seen_at", self.seen_at)
 
 
 @dataclass(frozen=True)
@@ -92,20 +87,8 @@ async def record_tag_observation(session: AsyncSession, obs: TagObservation) -> 
     Must run inside a transaction the caller began (``session.begin()``); otherwise the
     write would silently be rolled back when the session closes, so that is refused.
     """
-    if not session.in_transaction():
-        raise RuntimeError(
-            "record_tag_observation() needs a transaction owned by the caller: "
-            "use `async with session.begin():` around it"
-        )
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        insert = postgresql.insert
-    elif dialect == "sqlite":
-        insert = sqlite.insert  # type: ignore[assignment]
-    else:  # pragma: no cover - Database only builds these two
-        raise NotImplementedError(f"no upsert for dialect {dialect!r}")
-
-    stmt = insert(TagMapping).values(
+    require_transaction(session, "record_tag_observation")
+    stmt = dialect_insert(session)(TagMapping).values(
         registry_name=obs.registry,
         repository=obs.repository,
         tag=obs.tag,
@@ -172,14 +155,13 @@ async def tag_history(
     for A (seen t0..t2) and B (seen t1..t3) asked at t with t1 <= t < t3, B comes first.
     With ``limit``, only the first ``limit`` rows are returned.
     """
-    if limit is not None and limit < 0:
-        raise ValueError(f"limit must not be negative, got {limit}")
+    require_limit(limit)
     stmt = _for_tag(registry, repository, tag)
     if as_of is None:
         if limit is not None:
             stmt = stmt.limit(limit)
         return [TagMappingRecord.from_row(row) for row in (await session.scalars(stmt)).all()]
-    _require_aware("as_of", as_of)
+    require_aware("as_of", as_of)
     stmt = stmt.where(TagMapping.first_seen <= as_of).limit(AS_OF_CANDIDATES)
     records = [TagMappingRecord.from_row(row) for row in (await session.scalars(stmt)).all()]
     records.sort(key=lambda record: _known_at(record, as_of), reverse=True)
