@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import literal, or_, select, union
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -83,7 +84,6 @@ async def record_image_layers(
     require_transaction(session, "record_image_layers")
     if not layers:
         return
-    insert = dialect_insert(session)
     rows = [
         {
             "manifest_digest": manifest_digest,
@@ -95,14 +95,9 @@ async def record_image_layers(
         }
         for layer in layers
     ]
-    for batch in batches(rows, _ROWS_PER_INSERT):
-        await session.execute(
-            insert(ImageLayer)
-            .values(list(batch))
-            .on_conflict_do_nothing(
-                index_elements=[ImageLayer.manifest_digest, ImageLayer.position]
-            )
-        )
+    await _insert_if_absent(
+        session, ImageLayer, rows, [ImageLayer.manifest_digest, ImageLayer.position]
+    )
 
 
 async def record_index_children(
@@ -112,7 +107,6 @@ async def record_index_children(
     require_transaction(session, "record_index_children")
     if not children:
         return
-    insert = dialect_insert(session)
     rows = [
         {
             "index_digest": index_digest,
@@ -122,13 +116,19 @@ async def record_index_children(
         }
         for child in children
     ]
+    await _insert_if_absent(
+        session, IndexChildRow, rows, [IndexChildRow.index_digest, IndexChildRow.child_digest]
+    )
+
+
+async def _insert_if_absent(
+    session: AsyncSession, model: type[Any], rows: list[dict[str, Any]], key: list[Any]
+) -> None:
+    """Multi-row INSERT … ON CONFLICT (key) DO NOTHING, in batches the backends accept."""
+    insert = dialect_insert(session)
     for batch in batches(rows, _ROWS_PER_INSERT):
         await session.execute(
-            insert(IndexChildRow)
-            .values(list(batch))
-            .on_conflict_do_nothing(
-                index_elements=[IndexChildRow.index_digest, IndexChildRow.child_digest]
-            )
+            insert(model).values(list(batch)).on_conflict_do_nothing(index_elements=key)
         )
 
 
