@@ -385,7 +385,7 @@ class RegistryClient:
                 delay: float | None = None
                 try:
                     async with (
-                        self._budgets.slot(endpoint.auth_host, limits),
+                        self._budgets.slot(endpoint.auth_host, limits, long=long),
                         asyncio.timeout(timeout_s),
                         self._http.stream(
                             method,

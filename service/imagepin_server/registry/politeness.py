@@ -18,6 +18,7 @@ from typing import Final
 from aiolimiter import AsyncLimiter
 
 from imagepin_server import deadlines
+from imagepin_server.errors import RegistryTimeout
 from imagepin_server.registry.config import Limits
 from imagepin_server.registry.errors import retry_after_seconds
 
@@ -32,22 +33,46 @@ _SHARED: Final = "(other hosts)"
 @dataclass(slots=True)
 class _Budget:
     slots: asyncio.Semaphore
+    long_slots: asyncio.Semaphore  # at most half the slots for long blob downloads
     bucket: AsyncLimiter
 
 
 class HostBudgets:
-    """One concurrency cap and one token bucket per registry host."""
+    """One concurrency cap and one token bucket per registry host.
+
+    Long blob downloads (VerifyDigest with layers) may hold at most half of a host's slots, so
+    they cannot starve the short requests that resolve tags. Waiting for a slot is bounded by
+    the host's whole-request timeout: a caller is told the registry is busy rather than kept
+    waiting without end.
+    """
 
     def __init__(self) -> None:
         self._budgets: dict[str, _Budget] = {}
 
     @asynccontextmanager
-    async def slot(self, host: str, limits: Limits) -> AsyncIterator[None]:
+    async def slot(self, host: str, limits: Limits, *, long: bool = False) -> AsyncIterator[None]:
         """Wait for a token and a free slot for `host`; hold the slot for the block."""
         budget = self._budget(host, limits)
-        await budget.bucket.acquire()
-        async with budget.slots:
+        wait_s = limits.request_timeout_s
+        held: list[asyncio.Semaphore] = []
+        try:
+            async with asyncio.timeout(wait_s):
+                await budget.bucket.acquire()
+                for semaphore in (budget.long_slots, budget.slots) if long else (budget.slots,):
+                    await semaphore.acquire()
+                    held.append(semaphore)
+        except TimeoutError:
+            for semaphore in held:
+                semaphore.release()
+            raise RegistryTimeout(
+                f"registry {host} is busy: no request slot came free within {wait_s:g}s",
+                registry=host,
+            ) from None
+        try:
             yield
+        finally:
+            for semaphore in held:
+                semaphore.release()
 
     def _budget(self, host: str, limits: Limits) -> _Budget:
         budget = self._budgets.get(host)
@@ -60,6 +85,7 @@ class HostBudgets:
         burst = float(limits.burst)
         budget = _Budget(
             slots=asyncio.Semaphore(limits.max_concurrency),
+            long_slots=asyncio.Semaphore(max(1, limits.max_concurrency // 2)),
             bucket=AsyncLimiter(burst, burst / limits.requests_per_second),
         )
         self._budgets[host] = budget
