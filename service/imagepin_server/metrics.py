@@ -5,6 +5,7 @@ caller sending odd references cannot grow the series without bound."""
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from typing import Final
 
 from prometheus_client import (
@@ -18,6 +19,7 @@ from prometheus_client import (
 
 REGISTRY_LABEL_LIMIT: Final = 50
 _known_registries: set[str] = set()
+_reserved_registries: set[str] = set()
 
 RPCS = Counter("imagepin_rpcs_total", "RPCs handled", ["method", "code"])
 RPC_LATENCY = Histogram(
@@ -55,9 +57,14 @@ WRITE_QUEUE_DROPS = Counter(
 )
 
 
+def reserve_registry_labels(registries: Iterable[str]) -> None:
+    """Registries the operator configured always get their own label value."""
+    _reserved_registries.update(registries)
+
+
 def registry_label(registry: str) -> str:
     """The registry's host as a label value, or "other" past the first few distinct ones."""
-    if registry in _known_registries:
+    if registry in _known_registries or registry in _reserved_registries:
         return registry
     if len(_known_registries) < REGISTRY_LABEL_LIMIT:
         _known_registries.add(registry)

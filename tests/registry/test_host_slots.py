@@ -55,3 +55,28 @@ async def test_a_host_with_no_free_slot_is_reported_busy_in_bounded_time() -> No
     await asyncio.gather(*holders)
     async with budgets.slot("busy.example", LIMITS):  # every slot came back
         pass
+
+
+async def test_a_configured_host_keeps_its_own_budget_when_callers_named_many_others(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from imagepin_server.registry import politeness
+
+    monkeypatch.setattr(politeness, "HOST_BUDGET_LIMIT", 3)
+    budgets = HostBudgets(reserved=["registry.example"])
+    tight = dataclasses.replace(LIMITS, max_concurrency=1)
+    for i in range(3):
+        async with budgets.slot(f"bogus-{i}.example", tight):
+            pass
+    release = asyncio.Event()
+
+    async def hold_shared() -> None:
+        async with budgets.slot("bogus-99.example", tight):  # past the limit: the shared budget
+            await release.wait()
+
+    holder = asyncio.create_task(hold_shared())
+    await asyncio.sleep(0.05)
+    async with budgets.slot("registry.example", tight):  # not stuck behind the shared slot
+        pass
+    release.set()
+    await holder

@@ -130,7 +130,8 @@ class RegistryClient:
         self._hosts = hosts
         self._keychain = keychain
         self._tokens = TokenCache()
-        self._budgets = HostBudgets()
+        self._budgets = HostBudgets(reserved=hosts.configured_hosts())
+        metrics.reserve_registry_labels(hosts.configured_hosts())
         self._basic_registries: LruSet[str] = LruSet(BASIC_REGISTRIES_LIMIT)
         policy = policy or hosts.config.network
         if isinstance(verify, bool):

@@ -71,6 +71,13 @@ class RegistryHosts:
         self._insecure = frozenset(name.lower() for name in insecure)
         self._schemes: LruDict[str, str] = LruDict(scheme_memory)
 
+    def configured_hosts(self) -> frozenset[str]:
+        """Every host the registries file names: registries and their mirrors."""
+        names = set(self.config.hosts)
+        for host in self.config.hosts.values():
+            names.update(mirror.host for mirror in host.mirrors)
+        return frozenset(names)
+
     def host_config(self, host: str) -> HostConfig:
         return self.config.host(host)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Final
@@ -46,8 +46,11 @@ class HostBudgets:
     waiting without end.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, reserved: Iterable[str] = ()) -> None:
         self._budgets: dict[str, _Budget] = {}
+        # Hosts the operator configured keep a budget of their own even when callers have
+        # named HOST_BUDGET_LIMIT other hosts: their configured politeness must hold.
+        self._reserved = frozenset(host.lower() for host in reserved)
 
     @asynccontextmanager
     async def slot(self, host: str, limits: Limits, *, long: bool = False) -> AsyncIterator[None]:
@@ -78,7 +81,7 @@ class HostBudgets:
         budget = self._budgets.get(host)
         if budget is not None:
             return budget
-        if len(self._budgets) >= HOST_BUDGET_LIMIT:
+        if len(self._budgets) >= HOST_BUDGET_LIMIT and host.lower() not in self._reserved:
             host = _SHARED
             if host in self._budgets:
                 return self._budgets[host]
