@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -301,3 +302,23 @@ def test_in_place_writes_through_a_symlink_and_keeps_the_link(
     assert target.stat().st_mode & 0o777 == 0o640
     assert sorted(p.name for p in (tmp_path / "links").iterdir()) == ["pod.yaml"]  # no leftovers
     assert sorted(p.name for p in (tmp_path / "real").iterdir()) == ["pod.yaml"]
+
+
+def test_a_file_that_cannot_be_rewritten_fails_cleanly_and_stays_as_it_was(
+    service: RunningServer,
+    pushed_images: ImageCatalog,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    deep = pushed_images.deep
+    text = f"kind: Pod\nspec:\n  containers:\n  - image: {deep.reference}\n"
+    manifest = tmp_path / "pod.yaml"
+    manifest.write_text(text)
+
+    def read_only_directory(*args: object, **kwargs: object) -> tuple[int, str]:
+        raise PermissionError(13, "Permission denied", str(tmp_path))  # root ignores chmod
+
+    monkeypatch.setattr(tempfile, "mkstemp", read_only_directory)
+    code, _ = pin_cli(service, "-i", str(manifest))
+    assert code == 7
+    assert manifest.read_text() == text

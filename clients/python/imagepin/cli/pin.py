@@ -130,7 +130,12 @@ def pin(
         new_text = rewrite(document.text, plan.replacements(document.sites, outcomes))
         if in_place:
             if new_text != document.text and document.path is not None:
-                _write_atomically(document.path, new_text)
+                try:
+                    _write_atomically(document.path, new_text)
+                except OSError as error:  # a read-only directory, a full disk: say so
+                    fail(
+                        f"cannot write {document.path}: {error.strerror or error}", exitcodes.ERROR
+                    )
         else:
             if index > 0:
                 sys.stdout.write("---\n")
