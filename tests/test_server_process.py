@@ -232,3 +232,18 @@ def test_a_password_typed_into_a_reference_never_reaches_the_log(server: Running
     assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     time.sleep(0.2)  # the log line is written as the call ends
     assert "hunter2-not-logged" not in server.log_text()
+
+
+def test_the_readme_example_with_localhost_resolves_like_skopeo(
+    server: RunningServer, pushed_images: ImageCatalog
+) -> None:
+    """`localhost:PORT/library/alpine:3.19`, as the README and people write it."""
+    image = pushed_images.single
+    reference = image.reference.replace("127.0.0.1", "localhost", 1)
+    result = grpcurl(
+        server, f"{SERVICE}/ResolveReference", data=json.dumps({"reference": reference})
+    )
+    assert result.returncode == 0, result.stderr
+    answer = json.loads(result.stdout)
+    assert answer["digest"] == image.digest
+    assert answer["normalized_reference"] == reference
