@@ -2,7 +2,8 @@
 
 Shapes follow what kube-apiserver really posts: a Pod made by a ReplicaSet has no name (only
 generateName), ownerReferences, defaulted fields, and `request.name` empty; an ephemeral container
-arrives as an UPDATE on the pods/ephemeralcontainers subresource with the whole Pod.
+arrives as an UPDATE on the pods/ephemeralcontainers subresource with the whole Pod. A workload
+arrives defaulted (strategy, revisionHistoryLimit, …) as a person or a GitOps tool applied it.
 """
 
 from __future__ import annotations
@@ -21,6 +22,29 @@ def _container(name: str, image: str) -> dict[str, Any]:
         "resources": {},
         "terminationMessagePath": "/dev/termination-log",
         "terminationMessagePolicy": "File",
+    }
+
+
+# kind: (group, version, resource)
+RESOURCES: dict[str, tuple[str, str, str]] = {
+    "Pod": ("", "v1", "pods"),
+    "Deployment": ("apps", "v1", "deployments"),
+    "StatefulSet": ("apps", "v1", "statefulsets"),
+    "CronJob": ("batch", "v1", "cronjobs"),
+}
+
+
+def _pod_spec(
+    containers: Sequence[tuple[str, str]], init_containers: Sequence[tuple[str, str]]
+) -> dict[str, Any]:
+    return {
+        "initContainers": [_container(n, i) for n, i in init_containers],
+        "containers": [_container(n, i) for n, i in containers],
+        "restartPolicy": "Always",
+        "terminationGracePeriodSeconds": 30,
+        "dnsPolicy": "ClusterFirst",
+        "securityContext": {},
+        "schedulerName": "default-scheduler",
     }
 
 
@@ -51,17 +75,94 @@ def deployment_pod(
             ],
         },
         "spec": {
-            "initContainers": [_container(n, i) for n, i in init_containers],
-            "containers": [_container(n, i) for n, i in containers],
-            "restartPolicy": "Always",
-            "terminationGracePeriodSeconds": 30,
-            "dnsPolicy": "ClusterFirst",
+            **_pod_spec(containers, init_containers),
             "serviceAccountName": "default",
-            "securityContext": {},
-            "schedulerName": "default-scheduler",
             "enableServiceLinks": True,
             "preemptionPolicy": "PreemptLowerPriority",
         },
+        "status": {},
+    }
+
+
+def workload(
+    kind: str,
+    namespace: str,
+    containers: Sequence[tuple[str, str]],
+    init_containers: Sequence[tuple[str, str]] = (),
+) -> dict[str, Any]:
+    """A Deployment, StatefulSet or CronJob named web, defaulted as the API server admits it."""
+    labels = {"app": "web"}
+    template = {
+        "metadata": {"labels": labels, "creationTimestamp": None},
+        "spec": _pod_spec(containers, init_containers),
+    }
+    if kind == "Deployment":
+        spec: dict[str, Any] = {
+            "replicas": 3,
+            "selector": {"matchLabels": labels},
+            "template": template,
+            "strategy": {
+                "type": "RollingUpdate",
+                "rollingUpdate": {"maxUnavailable": "25%", "maxSurge": "25%"},
+            },
+            "revisionHistoryLimit": 10,
+            "progressDeadlineSeconds": 600,
+        }
+    elif kind == "StatefulSet":
+        spec = {
+            "replicas": 1,
+            "selector": {"matchLabels": labels},
+            "serviceName": "web",
+            "template": template,
+            "volumeClaimTemplates": [
+                {
+                    "apiVersion": "v1",
+                    "kind": "PersistentVolumeClaim",
+                    "metadata": {"name": "data", "creationTimestamp": None},
+                    "spec": {
+                        "accessModes": ["ReadWriteOnce"],
+                        "resources": {"requests": {"storage": "1Gi"}},
+                        "volumeMode": "Filesystem",
+                    },
+                    "status": {"phase": "Pending"},
+                }
+            ],
+            "podManagementPolicy": "OrderedReady",
+            "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"partition": 0}},
+            "revisionHistoryLimit": 10,
+            "persistentVolumeClaimRetentionPolicy": {
+                "whenDeleted": "Retain",
+                "whenScaled": "Retain",
+            },
+        }
+    elif kind == "CronJob":
+        template["spec"]["restartPolicy"] = "OnFailure"
+        spec = {
+            "schedule": "*/5 * * * *",
+            "concurrencyPolicy": "Forbid",
+            "suspend": False,
+            "jobTemplate": {
+                "metadata": {"creationTimestamp": None},
+                "spec": {"backoffLimit": 6, "template": template},
+            },
+            "successfulJobsHistoryLimit": 3,
+            "failedJobsHistoryLimit": 1,
+        }
+    else:
+        raise ValueError(f"no {kind} here")
+    group, version, _ = RESOURCES[kind]
+    return {
+        "apiVersion": f"{group}/{version}",
+        "kind": kind,
+        "metadata": {
+            "name": "web",
+            "namespace": namespace,
+            "labels": labels,
+            "annotations": {
+                "argocd.argoproj.io/tracking-id": f"shop:{group}/{kind}:{namespace}/web"
+            },
+        },
+        "spec": spec,
         "status": {},
     }
 
@@ -74,17 +175,21 @@ def review(
     sub_resource: str | None = None,
 ) -> dict[str, Any]:
     """Wrap an object the way the API server does for a mutating webhook."""
+    kind = obj["kind"]
+    group, version, resource = RESOURCES[kind]
+    # Pods come from the ReplicaSet controller; workloads from a GitOps tool applying them.
+    controller = "kube-system:replicaset-controller" if kind == "Pod" else "argocd:argocd-server"
     request: dict[str, Any] = {
         "uid": str(uuid.uuid4()),
-        "kind": {"group": "", "version": "v1", "kind": "Pod"},
-        "resource": {"group": "", "version": "v1", "resource": "pods"},
-        "requestKind": {"group": "", "version": "v1", "kind": "Pod"},
-        "requestResource": {"group": "", "version": "v1", "resource": "pods"},
+        "kind": {"group": group, "version": version, "kind": kind},
+        "resource": {"group": group, "version": version, "resource": resource},
+        "requestKind": {"group": group, "version": version, "kind": kind},
+        "requestResource": {"group": group, "version": version, "resource": resource},
         "name": obj["metadata"].get("name", ""),
         "namespace": obj["metadata"]["namespace"],
         "operation": operation,
         "userInfo": {
-            "username": "system:serviceaccount:kube-system:replicaset-controller",
+            "username": f"system:serviceaccount:{controller}",
             "uid": "b5b3c1d2-0f37-4a47-8d0f-6c2f1f0c9a11",
             "groups": ["system:serviceaccounts", "system:authenticated"],
         },
@@ -99,6 +204,15 @@ def review(
         request["subResource"] = sub_resource
         request["requestSubResource"] = sub_resource
     return {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": request}
+
+
+def pod_spec(obj: dict[str, Any]) -> dict[str, Any]:
+    """The PodSpec of a Pod, or of a workload's Pod template."""
+    path = {"Pod": ["spec"], "CronJob": ["spec", "jobTemplate", "spec", "template", "spec"]}
+    spec = obj
+    for key in path.get(obj["kind"], ["spec", "template", "spec"]):
+        spec = spec[key]
+    return spec
 
 
 def with_ephemeral(pod: dict[str, Any], name: str, image: str) -> dict[str, Any]:

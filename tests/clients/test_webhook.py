@@ -7,6 +7,7 @@ service; the JSONPatch it returns is applied with the jsonpatch library, as the 
 from __future__ import annotations
 
 import base64
+import copy
 import json
 import os
 import socket
@@ -104,6 +105,18 @@ def webhook(tmp_path_factory: pytest.TempPathFactory, service: RunningServer) ->
 
 
 @pytest.fixture(scope="module")
+def template_webhook(
+    tmp_path_factory: pytest.TempPathFactory, service: RunningServer
+) -> Iterator[Webhook]:
+    """A webhook that also pins workload templates (--workload-templates)."""
+    hook = start_webhook(
+        tmp_path_factory.mktemp("templates"), service.target, "--workload-templates"
+    )
+    yield hook
+    stop(hook)
+
+
+@pytest.fixture(scope="module")
 def stranded_webhook(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Webhook]:
     """A webhook whose service has been stopped (a real server, started then stopped)."""
     workdir = tmp_path_factory.mktemp("stranded")
@@ -129,6 +142,16 @@ def pinned(image: str, digest: str) -> str:
     return f"{image}@{digest}"
 
 
+def images_put_back(result: dict[str, Any], original: dict[str, Any]) -> dict[str, Any]:
+    """`result` with the images of `original`: equal to it when the patch changed nothing else."""
+    restored = copy.deepcopy(result)
+    spec, before = admission.pod_spec(restored), admission.pod_spec(original)
+    for section in ("containers", "initContainers"):
+        for container, old in zip(spec[section], before[section], strict=True):
+            container["image"] = old["image"]
+    return restored
+
+
 def test_pod_from_deployment_gets_every_image_pinned_keeping_tags(
     webhook: Webhook, pushed_images: ImageCatalog
 ) -> None:
@@ -146,12 +169,7 @@ def test_pod_from_deployment_gets_every_image_pinned_keeping_tags(
     # a multi-platform image is pinned to its index, so every node still gets its platform
     assert spec["containers"][1]["image"] == pinned(multi.reference, multi.digest)
     assert spec["initContainers"][0]["image"] == pinned(busybox.reference, busybox.digest)
-    # nothing else changed: same object once the images are put back
-    for section, original in (("containers", pod["spec"]["containers"]),
-                              ("initContainers", pod["spec"]["initContainers"])):  # fmt: skip
-        for container, before in zip(spec[section], original, strict=True):
-            container["image"] = before["image"]
-    assert result == pod
+    assert images_put_back(result, pod) == pod  # nothing else changed
     assert "warnings" not in response
 
 
@@ -193,6 +211,83 @@ def test_update_leaves_an_unchanged_unpinned_image_alone(
     new["metadata"]["labels"]["team"] = "payments"
     response = webhook.review(admission.review(new, operation="UPDATE", old=old))
     assert "patch" not in response
+
+
+def test_workload_templates_are_left_alone_by_default(
+    webhook: Webhook, pushed_images: ImageCatalog
+) -> None:
+    """Pinning them would make GitOps tools see drift; the Pods they make are pinned instead."""
+    deployment = admission.workload("Deployment", "shop", [("app", pushed_images.single.reference)])
+    document = admission.review(deployment)
+    assert webhook.review(document) == {"uid": document["request"]["uid"], "allowed": True}
+
+
+@pytest.mark.parametrize("kind", ["Deployment", "CronJob", "StatefulSet"])
+def test_workload_template_gets_every_image_pinned_when_enabled(
+    template_webhook: Webhook, pushed_images: ImageCatalog, kind: str
+) -> None:
+    single, busybox, multi, done = (
+        pushed_images.single,
+        pushed_images.schema2,
+        pushed_images.index,
+        pushed_images.app_a,
+    )
+    already = pinned(done.reference, done.digest)
+    obj = admission.workload(
+        kind,
+        "shop",
+        containers=[("app", single.reference), ("sidecar", multi.reference), ("proxy", already)],
+        init_containers=[("setup", busybox.reference)],
+    )
+    document = admission.review(obj)
+    response = template_webhook.review(document)
+    result = patched(document, response)
+    spec = admission.pod_spec(result)
+    assert [c["image"] for c in spec["containers"]] == [
+        pinned(single.reference, single.digest),
+        pinned(multi.reference, multi.digest),
+        already,
+    ]
+    assert spec["initContainers"][0]["image"] == pinned(busybox.reference, busybox.digest)
+    assert images_put_back(result, obj) == obj  # nothing else changed
+    assert "warnings" not in response
+
+
+def test_workload_update_pins_only_the_images_it_changes(
+    template_webhook: Webhook, pushed_images: ImageCatalog
+) -> None:
+    """As for Pods: pinning an image the update leaves alone would roll out every Pod."""
+    single, busybox, app_a, app_b = (
+        pushed_images.single,
+        pushed_images.schema2,
+        pushed_images.app_a,
+        pushed_images.app_b,
+    )
+    old = admission.workload(
+        "Deployment",
+        "shop",
+        containers=[
+            ("app", single.reference),
+            ("sidecar", app_a.reference),
+            ("proxy", pinned(busybox.reference, busybox.digest)),  # pinned by us at CREATE
+        ],
+        init_containers=[("setup", busybox.reference)],
+    )
+    new = copy.deepcopy(old)
+    new["spec"]["replicas"] = 5
+    containers = admission.pod_spec(new)["containers"]
+    containers[1]["image"] = app_b.reference
+    containers[2]["image"] = busybox.reference  # a GitOps sync puts the tag back
+    document = admission.review(new, operation="UPDATE", old=old)
+    result = patched(document, template_webhook.review(document))
+    spec = admission.pod_spec(result)
+    assert [c["image"] for c in spec["containers"]] == [
+        single.reference,
+        pinned(app_b.reference, app_b.digest),
+        pinned(busybox.reference, busybox.digest),
+    ]
+    assert spec["initContainers"][0]["image"] == busybox.reference
+    assert images_put_back(result, new) == new
 
 
 @pytest.mark.parametrize("namespace", ["legacy", "kube-system", OWN_NAMESPACE])
