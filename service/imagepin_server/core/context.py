@@ -35,7 +35,6 @@ class Policy:
     max_stale_if_error: timedelta = MAX_STALE_IF_ERROR  # the most a caller may ask for
     batch_limit: int = BATCH_LIMIT
     per_registry_concurrency: int = PER_REGISTRY_CONCURRENCY
-    index_layers: bool = True  # record every seen manifest's layers in the background
 
 
 @dataclass(slots=True)
