@@ -12,12 +12,21 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class ManifestKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    MANIFEST_KIND_UNSPECIFIED: _ClassVar[ManifestKind]
+    MANIFEST_KIND_IMAGE: _ClassVar[ManifestKind]
+    MANIFEST_KIND_INDEX: _ClassVar[ManifestKind]
+    MANIFEST_KIND_ATTESTATION: _ClassVar[ManifestKind]
+    MANIFEST_KIND_ARTIFACT: _ClassVar[ManifestKind]
+
 class AnswerSource(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     ANSWER_SOURCE_UNSPECIFIED: _ClassVar[AnswerSource]
     ANSWER_SOURCE_REGISTRY: _ClassVar[AnswerSource]
     ANSWER_SOURCE_CACHE: _ClassVar[AnswerSource]
     ANSWER_SOURCE_STALE: _ClassVar[AnswerSource]
+    ANSWER_SOURCE_ROLLOUT: _ClassVar[AnswerSource]
 
 class Compression(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -25,10 +34,16 @@ class Compression(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     COMPRESSION_NONE: _ClassVar[Compression]
     COMPRESSION_GZIP: _ClassVar[Compression]
     COMPRESSION_ZSTD: _ClassVar[Compression]
+MANIFEST_KIND_UNSPECIFIED: ManifestKind
+MANIFEST_KIND_IMAGE: ManifestKind
+MANIFEST_KIND_INDEX: ManifestKind
+MANIFEST_KIND_ATTESTATION: ManifestKind
+MANIFEST_KIND_ARTIFACT: ManifestKind
 ANSWER_SOURCE_UNSPECIFIED: AnswerSource
 ANSWER_SOURCE_REGISTRY: AnswerSource
 ANSWER_SOURCE_CACHE: AnswerSource
 ANSWER_SOURCE_STALE: AnswerSource
+ANSWER_SOURCE_ROLLOUT: AnswerSource
 COMPRESSION_UNSPECIFIED: Compression
 COMPRESSION_NONE: Compression
 COMPRESSION_GZIP: Compression
@@ -49,7 +64,7 @@ class Platform(_message.Message):
     def __init__(self, os: _Optional[str] = ..., architecture: _Optional[str] = ..., variant: _Optional[str] = ..., os_version: _Optional[str] = ..., os_features: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class Descriptor(_message.Message):
-    __slots__ = ("media_type", "digest", "size", "platform", "annotations", "urls", "artifact_type")
+    __slots__ = ("media_type", "digest", "size", "platform", "annotations", "urls", "artifact_type", "kind")
     class AnnotationsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -64,6 +79,7 @@ class Descriptor(_message.Message):
     ANNOTATIONS_FIELD_NUMBER: _ClassVar[int]
     URLS_FIELD_NUMBER: _ClassVar[int]
     ARTIFACT_TYPE_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
     media_type: str
     digest: str
     size: int
@@ -71,19 +87,22 @@ class Descriptor(_message.Message):
     annotations: _containers.ScalarMap[str, str]
     urls: _containers.RepeatedScalarFieldContainer[str]
     artifact_type: str
-    def __init__(self, media_type: _Optional[str] = ..., digest: _Optional[str] = ..., size: _Optional[int] = ..., platform: _Optional[_Union[Platform, _Mapping]] = ..., annotations: _Optional[_Mapping[str, str]] = ..., urls: _Optional[_Iterable[str]] = ..., artifact_type: _Optional[str] = ...) -> None: ...
+    kind: ManifestKind
+    def __init__(self, media_type: _Optional[str] = ..., digest: _Optional[str] = ..., size: _Optional[int] = ..., platform: _Optional[_Union[Platform, _Mapping]] = ..., annotations: _Optional[_Mapping[str, str]] = ..., urls: _Optional[_Iterable[str]] = ..., artifact_type: _Optional[str] = ..., kind: _Optional[_Union[ManifestKind, str]] = ...) -> None: ...
 
 class ResolveReferenceRequest(_message.Message):
-    __slots__ = ("reference", "platform", "max_staleness", "stale_if_error")
+    __slots__ = ("reference", "platform", "max_staleness", "stale_if_error", "rollout_key")
     REFERENCE_FIELD_NUMBER: _ClassVar[int]
     PLATFORM_FIELD_NUMBER: _ClassVar[int]
     MAX_STALENESS_FIELD_NUMBER: _ClassVar[int]
     STALE_IF_ERROR_FIELD_NUMBER: _ClassVar[int]
+    ROLLOUT_KEY_FIELD_NUMBER: _ClassVar[int]
     reference: str
     platform: Platform
     max_staleness: _duration_pb2.Duration
     stale_if_error: _duration_pb2.Duration
-    def __init__(self, reference: _Optional[str] = ..., platform: _Optional[_Union[Platform, _Mapping]] = ..., max_staleness: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., stale_if_error: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
+    rollout_key: str
+    def __init__(self, reference: _Optional[str] = ..., platform: _Optional[_Union[Platform, _Mapping]] = ..., max_staleness: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., stale_if_error: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., rollout_key: _Optional[str] = ...) -> None: ...
 
 class ResolveReferenceResponse(_message.Message):
     __slots__ = ("normalized_reference", "digest", "pinned_reference", "pinned_reference_with_tag", "media_type", "size", "resolved_digest", "resolved_media_type", "manifests", "selected", "familiar_reference", "source", "age", "stale", "observed_at")
@@ -283,7 +302,7 @@ class ImageConfig(_message.Message):
     def __init__(self, digest: _Optional[str] = ..., media_type: _Optional[str] = ..., architecture: _Optional[str] = ..., os: _Optional[str] = ..., variant: _Optional[str] = ..., created: _Optional[str] = ..., author: _Optional[str] = ..., env: _Optional[_Iterable[str]] = ..., cmd: _Optional[_Iterable[str]] = ..., entrypoint: _Optional[_Iterable[str]] = ..., user: _Optional[str] = ..., working_dir: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., exposed_ports: _Optional[_Iterable[str]] = ..., volumes: _Optional[_Iterable[str]] = ..., stop_signal: _Optional[str] = ..., rootfs_type: _Optional[str] = ..., diff_ids: _Optional[_Iterable[str]] = ..., history: _Optional[_Iterable[_Union[HistoryEntry, _Mapping]]] = ..., raw: _Optional[bytes] = ..., os_version: _Optional[str] = ...) -> None: ...
 
 class GetManifestResponse(_message.Message):
-    __slots__ = ("normalized_reference", "digest", "media_type", "raw_manifest", "size", "schema_version", "config", "layers", "manifests", "annotations", "subject", "artifact_type", "image_config", "is_index", "index_digest")
+    __slots__ = ("normalized_reference", "digest", "media_type", "raw_manifest", "size", "schema_version", "config", "layers", "manifests", "annotations", "subject", "artifact_type", "image_config", "is_index", "index_digest", "config_missing")
     class AnnotationsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -306,6 +325,7 @@ class GetManifestResponse(_message.Message):
     IMAGE_CONFIG_FIELD_NUMBER: _ClassVar[int]
     IS_INDEX_FIELD_NUMBER: _ClassVar[int]
     INDEX_DIGEST_FIELD_NUMBER: _ClassVar[int]
+    CONFIG_MISSING_FIELD_NUMBER: _ClassVar[int]
     normalized_reference: str
     digest: str
     media_type: str
@@ -321,7 +341,8 @@ class GetManifestResponse(_message.Message):
     image_config: ImageConfig
     is_index: bool
     index_digest: str
-    def __init__(self, normalized_reference: _Optional[str] = ..., digest: _Optional[str] = ..., media_type: _Optional[str] = ..., raw_manifest: _Optional[bytes] = ..., size: _Optional[int] = ..., schema_version: _Optional[int] = ..., config: _Optional[_Union[Descriptor, _Mapping]] = ..., layers: _Optional[_Iterable[_Union[Descriptor, _Mapping]]] = ..., manifests: _Optional[_Iterable[_Union[Descriptor, _Mapping]]] = ..., annotations: _Optional[_Mapping[str, str]] = ..., subject: _Optional[_Union[Descriptor, _Mapping]] = ..., artifact_type: _Optional[str] = ..., image_config: _Optional[_Union[ImageConfig, _Mapping]] = ..., is_index: _Optional[bool] = ..., index_digest: _Optional[str] = ...) -> None: ...
+    config_missing: bool
+    def __init__(self, normalized_reference: _Optional[str] = ..., digest: _Optional[str] = ..., media_type: _Optional[str] = ..., raw_manifest: _Optional[bytes] = ..., size: _Optional[int] = ..., schema_version: _Optional[int] = ..., config: _Optional[_Union[Descriptor, _Mapping]] = ..., layers: _Optional[_Iterable[_Union[Descriptor, _Mapping]]] = ..., manifests: _Optional[_Iterable[_Union[Descriptor, _Mapping]]] = ..., annotations: _Optional[_Mapping[str, str]] = ..., subject: _Optional[_Union[Descriptor, _Mapping]] = ..., artifact_type: _Optional[str] = ..., image_config: _Optional[_Union[ImageConfig, _Mapping]] = ..., is_index: _Optional[bool] = ..., index_digest: _Optional[str] = ..., config_missing: _Optional[bool] = ...) -> None: ...
 
 class ListLayersRequest(_message.Message):
     __slots__ = ("reference", "platform")
