@@ -10,7 +10,7 @@ from imagepin_server import errors
 from imagepin_server.registry import RegistryClient, RegistryHosts
 from imagepin_server.registry.config import Limits, RegistriesConfig
 from imagepin_server.registry.credentials import AnonymousKeychain
-from imagepin_server.registry.netguard import AddressPolicy, AllowedNetwork
+from imagepin_server.registry.netguard import SPECIAL_PURPOSE, AddressPolicy, AllowedNetwork
 
 from tests.registry.helpers import ref
 from tests.support.hostile_registry import HostileRegistry, launch_hostile_registry, reply
@@ -37,6 +37,56 @@ def test_refused_by_default(address: str, rule: str) -> None:
     with pytest.raises(errors.AddressNotAllowed) as caught:
         AddressPolicy().check(address, ipaddress.ip_address(address), 443)
     assert f"rule: {rule}" in caught.value.message
+
+
+# Every IANA special-purpose range that is neither loopback nor private, each by one address in
+# it: refused on every Python, including 3.11 before the CVE-2024-4032 fix of `is_global`.
+@pytest.mark.parametrize(
+    ("address", "network"),
+    [
+        ("192.0.0.1", "192.0.0.0/24"),
+        ("192.0.0.9", "192.0.0.0/24"),
+        ("192.0.2.10", "192.0.2.0/24"),
+        ("192.88.99.1", "192.88.99.0/24"),
+        ("198.18.0.1", "198.18.0.0/15"),
+        ("198.19.255.254", "198.18.0.0/15"),
+        ("198.51.100.7", "198.51.100.0/24"),
+        ("203.0.113.9", "203.0.113.0/24"),
+        ("240.0.0.1", "240.0.0.0/4"),
+        ("255.255.255.254", "240.0.0.0/4"),
+        ("255.255.255.255", "255.255.255.255/32"),
+        ("100::1", "100::/64"),
+        ("100:0:0:1::1", "100:0:0:1::/64"),
+        ("2001:2::1", "2001:2::/48"),
+        ("2001:10::1", "2001:10::/28"),
+        ("2001:db8::1", "2001:db8::/32"),
+        ("3fff::1", "3fff::/20"),
+        ("5f00::1", "5f00::/16"),
+        ("fec0::1", "fec0::/10"),
+        ("::ffff:198.18.0.1", "198.18.0.0/15"),  # carried in IPv6, judged as IPv4
+        ("64:ff9b::c000:201", "192.0.2.0/24"),
+    ],
+)
+def test_special_purpose_ranges_are_refused(address: str, network: str) -> None:
+    with pytest.raises(errors.AddressNotAllowed) as caught:
+        AddressPolicy().check(address, ipaddress.ip_address(address), 443)
+    assert "rule: special-purpose" in caught.value.message
+    assert network in caught.value.message
+
+
+def test_special_purpose_ranges_open_only_by_an_allow_entry() -> None:
+    address = ipaddress.ip_address("198.18.0.1")
+    with pytest.raises(errors.AddressNotAllowed, match="special-purpose"):
+        AddressPolicy(allow_private=True).check("bench", address, 443)
+    AddressPolicy(allow=(AllowedNetwork.parse("198.18.0.0/15"),)).check("bench", address, 443)
+
+
+def test_what_is_not_globally_routable_is_refused_even_when_not_listed() -> None:
+    """The backstop: `is_global` refuses what the list may lack (here IETF 2001::/23 space)."""
+    address = ipaddress.ip_address("2001:4::1")
+    assert not any(address in network for network, _ in SPECIAL_PURPOSE)
+    with pytest.raises(errors.AddressNotAllowed, match="rule: not-global"):
+        AddressPolicy().check("x", address, 443)
 
 
 @pytest.mark.parametrize("address", ["127.0.0.1", "::1", "93.184.216.34", "2606:4700::1"])

@@ -35,6 +35,31 @@ PRIVATE: Final = tuple(
     ipaddress.ip_network(n)
     for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "fc00::/7")
 )
+# IANA special-purpose ranges (RFC 6890 registries) that no registry is at and that are not
+# private networks either: refused unless `network.allow` names them. Listed rather than left to
+# `ipaddress.is_global`, which Python 3.11 before the CVE-2024-4032 fix gets wrong for some of
+# them (192.0.0.0/24 counted as global); `is_global` is still checked after these, as a backstop.
+SPECIAL_PURPOSE: Final = tuple(
+    (ipaddress.ip_network(network), what)
+    for network, what in (
+        ("192.0.0.0/24", "IETF protocol assignments"),
+        ("192.0.2.0/24", "documentation (TEST-NET-1)"),
+        ("192.88.99.0/24", "6to4 relay anycast (deprecated)"),
+        ("198.18.0.0/15", "benchmarking"),
+        ("198.51.100.0/24", "documentation (TEST-NET-2)"),
+        ("203.0.113.0/24", "documentation (TEST-NET-3)"),
+        ("255.255.255.255/32", "limited broadcast"),
+        ("240.0.0.0/4", "reserved"),
+        ("100::/64", "discard-only"),
+        ("100:0:0:1::/64", "dummy prefix"),
+        ("2001:2::/48", "benchmarking"),
+        ("2001:10::/28", "ORCHID (deprecated)"),
+        ("2001:db8::/32", "documentation"),
+        ("3fff::/20", "documentation"),
+        ("5f00::/16", "segment routing (SRv6) SIDs"),
+        ("fec0::/10", "site-local (deprecated)"),
+    )
+)
 MAX_ADDRESSES: Final = 16  # addresses tried per host; a DNS answer must not make us loop long
 # IPv6 forms that carry an IPv4 address, which is then checked by the IPv4 rules: a NAT64
 # gateway or a 6to4/Teredo relay would carry the connection on to it.
@@ -96,7 +121,8 @@ class AllowedNetwork:
 
 @dataclass(frozen=True, slots=True)
 class AddressPolicy:
-    """Which resolved addresses may be connected to; the defaults are the issue's rules."""
+    """Which resolved addresses may be connected to: by default only globally routable ones
+    (and loopback, for development), with `allow` opening chosen networks."""
 
     allow_loopback: bool = True  # how people develop and test; k8s/ turns it off
     allow_private: bool = False
@@ -109,40 +135,68 @@ class AddressPolicy:
         both as itself and as every IPv4 address it carries.
         """
         shown = host if host == str(address) else f"{host} ({address})"
-        rule = self._refusal(address, port)
+        carried = embedded_ipv4(address) if isinstance(address, ipaddress.IPv6Address) else []
+        rule = self._refusal(address, port, carries_ipv4=bool(carried))
         if rule is not None:
             raise AddressNotAllowed(f"refusing to connect to {shown} port {port}: {rule}")
-        if isinstance(address, ipaddress.IPv6Address):
-            for form, inner in embedded_ipv4(address):
-                rule = self._refusal(inner, port)
+        # The never-allowed rules first: one IPv6 form can be read as several IPv4 addresses
+        # (local-use NAT64), and the refusal should name the one that matters most.
+        for judge in (_never_allowed, lambda inner: self._refusal(inner, port, carries_ipv4=False)):
+            for form, inner in carried:
+                rule = judge(inner)
                 if rule is not None:
                     raise AddressNotAllowed(
                         f"refusing to connect to {shown} port {port}: it carries {inner} "
                         f"({form}), and {rule}"
                     )
 
-    def _refusal(self, address: IPAddress, port: int) -> str | None:
-        if address in METADATA:
-            return "it is a cloud metadata address (rule: metadata, never allowed)"
-        if any(address in net for net in UNSPECIFIED):
-            return "it is an unspecified address (rule: unspecified, never allowed)"
-        if address.is_link_local:
-            return "it is a link-local address (rule: link-local, never allowed)"
-        if address.is_multicast:
-            return "it is a multicast address (rule: multicast, never allowed)"
+    def _refusal(self, address: IPAddress, port: int, *, carries_ipv4: bool) -> str | None:
+        """The rule that refuses `address`, or None; every address not globally routable is
+        refused unless allowed. An IPv6 form that carries IPv4 is judged by what it carries."""
+        never = _never_allowed(address)
+        if never is not None:
+            return never
         if any(entry.matches(address, port) for entry in self.allow):
             return None
-        if address.is_loopback and not self.allow_loopback:
+        if address.is_loopback:
+            if self.allow_loopback:
+                return None
             return (
                 "it is a loopback address (rule: loopback; allow it with "
                 "network.allow_loopback = true or an entry in network.allow)"
             )
-        if any(address in net for net in PRIVATE) and not self.allow_private:
+        if any(address in net for net in PRIVATE):
+            if self.allow_private:
+                return None
             return (
                 "it is a private address (rule: private; allow it with "
                 "network.allow_private = true or an entry in network.allow)"
             )
+        for network, what in SPECIAL_PURPOSE:
+            if address in network:
+                return (
+                    f"it is a special-purpose address, {what} {network} (rule: special-purpose; "
+                    "allow it with an entry in network.allow)"
+                )
+        if not carries_ipv4 and not address.is_global:
+            return (
+                "it is not a globally routable address (rule: not-global; allow it with an "
+                "entry in network.allow)"
+            )
         return None
+
+
+def _never_allowed(address: IPAddress) -> str | None:
+    """The rule refusing `address` whatever the configuration allows, or None."""
+    if address in METADATA:
+        return "it is a cloud metadata address (rule: metadata, never allowed)"
+    if any(address in net for net in UNSPECIFIED):
+        return "it is an unspecified address (rule: unspecified, never allowed)"
+    if address.is_link_local:
+        return "it is a link-local address (rule: link-local, never allowed)"
+    if address.is_multicast:
+        return "it is a multicast address (rule: multicast, never allowed)"
+    return None
 
 
 def embedded_ipv4(address: ipaddress.IPv6Address) -> list[tuple[str, ipaddress.IPv4Address]]:
