@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
+import socket
 import subprocess
 import sys
 import threading
@@ -148,6 +150,34 @@ def test_bad_settings_fail_at_start_with_the_setting_named(tmp_path: Path) -> No
     assert result.returncode == 2
     assert "--listen" in result.stderr
     assert "HOST:PORT" in result.stderr
+
+
+def test_a_busy_port_is_one_line_naming_the_flag(tmp_path: Path) -> None:
+    binary = str(Path(sys.executable).with_name("imagepin-server"))
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        listen = f"127.0.0.1:{taken.getsockname()[1]}"
+        result = subprocess.run(
+            [binary, "--listen", listen, "--database-url", f"sqlite:///{tmp_path / 'x.db'}"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    [line] = [line for line in result.stderr.splitlines() if line.strip()]
+    assert line.startswith(f"imagepin-server: cannot listen on {listen}: address already in use")
+    assert "--listen" in line
+
+
+def test_version_names_the_installed_release() -> None:
+    binary = str(Path(sys.executable).with_name("imagepin-server"))
+    result = subprocess.run(
+        [binary, "--version"], capture_output=True, text=True, timeout=30, check=True
+    )
+    assert result.stdout.split() == ["imagepin-server", importlib.metadata.version("imagepin")]
 
 
 def test_migrate_command_brings_an_empty_database_to_head(tmp_path: Path) -> None:

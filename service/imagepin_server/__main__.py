@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import importlib.metadata
 import multiprocessing
 import os
 import signal
@@ -18,11 +19,22 @@ from imagepin_server import logs, store
 from imagepin_server.config import Settings, SettingsError, metrics_address
 
 
+def _version() -> str:
+    """The installed distribution's version (the server ships as imagepin-server)."""
+    for distribution in ("imagepin-server", "imagepin"):
+        try:
+            return importlib.metadata.version(distribution)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return "unknown (not installed)"
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="imagepin-server",
         description="gRPC service that pins container image references to digests.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     parser.add_argument("--listen", help="HOST:PORT to serve on (IMAGEPIN_LISTEN)")
     parser.add_argument(
         "--database-url", help="sqlite:///… or postgresql://… (IMAGEPIN_DATABASE_URL)"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import socket
 from datetime import timedelta
 from typing import Final
 
@@ -67,11 +68,47 @@ def policy_from(settings: Settings) -> core.Policy:
     )
 
 
+def listen_failure(listen: str, why: str) -> str:
+    """The one line a person sees when the server cannot listen: what failed and the flag."""
+    return (
+        f"cannot listen on {listen}: {why}; choose another address with --listen HOST:PORT "
+        "(IMAGEPIN_LISTEN)"
+    )
+
+
+def refuse_unbindable(listen: str) -> None:
+    """Raise OSError with one clear line when no address of `listen` can be bound.
+
+    grpcio reports a failed bind as a bare RuntimeError after logging its own lines, so the
+    address is tried first. Any one address binding is enough, as it is for grpcio.
+    """
+    host, _, port = listen.rpartition(":")
+    try:
+        infos = socket.getaddrinfo(
+            host.strip("[]") or None, int(port), type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )
+    except (OSError, ValueError):
+        return  # grpcio names what it cannot parse or resolve
+    reasons: list[str] = []
+    for family, kind, proto, _, address in infos:
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind(address)
+            except OSError as exc:
+                reasons.append(exc.strerror or str(exc))
+            else:
+                return
+    if reasons:
+        raise OSError(listen_failure(listen, reasons[0].lower()))
+
+
 class ImagepinServer:
     """Owns the process's long-lived parts: gRPC server, registry client, database, caches."""
 
     def __init__(self, settings: Settings, *, reuse_port: bool = False) -> None:
         self.settings = settings
+        self.reuse_port = reuse_port  # with SO_REUSEPORT a bound port is no reason to stop
         self.database = store.Database(
             settings.database_url,
             pool_size=settings.db_pool_size,
@@ -114,16 +151,21 @@ class ImagepinServer:
 
     async def start(self) -> int:
         """Migrate (if configured), bind, start serving; returns the bound port."""
+        if not self.reuse_port:
+            refuse_unbindable(self.settings.listen)  # before migrating: fail fast, say why
         if self.settings.migrate_on_start:
             await self.database.migrate()
         credentials = server_credentials(self.settings)
-        self.port = (
-            self.server.add_insecure_port(self.settings.listen)
-            if credentials is None
-            else self.server.add_secure_port(self.settings.listen, credentials)
-        )
+        try:
+            self.port = (
+                self.server.add_insecure_port(self.settings.listen)
+                if credentials is None
+                else self.server.add_secure_port(self.settings.listen, credentials)
+            )
+        except RuntimeError:  # grpcio's only word for "bind failed"
+            self.port = 0
         if self.port == 0:
-            raise OSError(f"could not listen on {self.settings.listen}")
+            raise OSError(listen_failure(self.settings.listen, "the address is in use"))
         await self.server.start()
         for name in ("", SERVICE_NAME, STORE_HEALTH_NAME):
             await self.health.set(name, SERVING)
