@@ -11,7 +11,8 @@ COPY pyproject.toml README.md ./
 COPY protos ./protos
 COPY clients ./clients
 COPY service ./service
-RUN /opt/imagepin/bin/pip install . \
+# Both distributions in one resolution: the client (with its command and webhook) and the server.
+RUN /opt/imagepin/bin/pip install "./clients/python[cli,webhook]" . \
     && /opt/imagepin/bin/python -m compileall -q /opt/imagepin
 
 FROM python:3.11-slim-bookworm AS runtime

@@ -11,7 +11,6 @@ import click
 from imagepin.cli.options import connection_options
 from imagepin.connection import Connection
 from imagepin.webhook.policy import FailurePolicy, Mode, Settings
-from imagepin.webhook.server import serve
 from imagepin.webhook.tls import ReloadingCertificate
 
 SERVICE_ACCOUNT_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
@@ -103,6 +102,13 @@ def webhook(
         workload_templates=workload_templates,
         budget_s=budget_s,
     )
+    try:
+        from imagepin.webhook.server import serve  # aiohttp comes with the [webhook] extra
+    except ModuleNotFoundError as missing:
+        raise click.ClickException(
+            f"the webhook needs the [webhook] extra ({missing.name} is not installed): "
+            "pip install 'imagepin[webhook]'"
+        ) from None
     serve(settings, connection, listen, ReloadingCertificate(tls_cert_file, tls_key_file))
 
 
