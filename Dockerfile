@@ -2,11 +2,15 @@
 # imagepin: one image for the service (imagepin-server) and its clients (imagepin: the command
 # and the admission webhook). Multi-stage: build tools stay in the first stage; the runtime
 # stage holds a virtualenv and runs as an unprivileged user on a read-only root filesystem.
+#
+# BASE is any Debian-like image with python3 (3.11+) and python3-venv: the default is the
+# official Python image; offline builds pass a base they made (see scripts/build-image).
+ARG BASE=python:3.11-slim-bookworm
 
-FROM python:3.11-slim-bookworm AS build
+FROM ${BASE} AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
-RUN python -m venv /opt/imagepin
+RUN python3 -m venv /opt/imagepin
 COPY pyproject.toml README.md ./
 COPY protos ./protos
 COPY clients ./clients
@@ -15,7 +19,7 @@ COPY service ./service
 RUN /opt/imagepin/bin/pip install "./clients/python[cli,webhook]" . \
     && /opt/imagepin/bin/python -m compileall -q /opt/imagepin
 
-FROM python:3.11-slim-bookworm AS runtime
+FROM ${BASE} AS runtime
 # Bytecode is compiled at build time; nothing needs writing under a read-only root.
 ENV PATH=/opt/imagepin/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
