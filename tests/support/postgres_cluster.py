@@ -40,11 +40,11 @@ class PostgresClusterError(RuntimeError):
     """The throwaway cluster could not be created, started, restarted or stopped."""
 
 
-def server_bin_dir() -> Path:
+def server_bin_dir(versions_dir: Path = DEBIAN_SERVER_DIRS) -> Path:
     """Where initdb, pg_ctl and postgres live: the newest Debian version, else the PATH."""
     versions: list[tuple[tuple[int, ...], Path]] = []
-    if DEBIAN_SERVER_DIRS.is_dir():
-        for child in DEBIAN_SERVER_DIRS.iterdir():
+    if versions_dir.is_dir():
+        for child in versions_dir.iterdir():
             bindir = child / "bin"
             if re.fullmatch(r"\d+(\.\d+)*", child.name) and (bindir / "initdb").is_file():
                 versions.append((tuple(int(part) for part in child.name.split(".")), bindir))
@@ -54,7 +54,7 @@ def server_bin_dir() -> Path:
     if on_path is not None and shutil.which("pg_ctl") is not None:
         return Path(on_path).parent
     raise PostgresClusterError(
-        f"no PostgreSQL server binaries (initdb) under {DEBIAN_SERVER_DIRS}/*/bin or on PATH; "
+        f"no PostgreSQL server binaries (initdb) under {versions_dir}/*/bin or on PATH; "
         "install the postgresql package (scripts/test does)"
     )
 
