@@ -1,16 +1,18 @@
-"""Resolution goes on while PostgreSQL restarts, and every mapping is written once it is back."""
+"""Resolution goes on while PostgreSQL restarts, and every mapping is written once it is back.
+
+The cluster restarted is the throwaway one the suite started itself (``restart_postgres``).
+"""
 
 from __future__ import annotations
 
 import asyncio
-import os
-import shutil
-import subprocess
 import threading
 import time
-from pathlib import Path
+from collections.abc import Callable
+from datetime import datetime
 
 import httpx
+import psycopg
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from imagepin.v1 import resolver_pb2 as pb
@@ -22,20 +24,28 @@ from tests.support.server_fixtures import RunningServer
 TAGS = 40
 
 
-def _cluster_version() -> str | None:
-    if shutil.which("pg_ctlcluster") is None or os.geteuid() != 0:
-        return None
-    versions = sorted(Path("/etc/postgresql").iterdir()) if Path("/etc/postgresql").is_dir() else []
-    return versions[-1].name if versions else None
+def _started_at(url: str) -> datetime:
+    """When the server behind `url` was (re)started, to prove the restart happened."""
+    with psycopg.connect(url, connect_timeout=5) as conn:
+        row = conn.execute("SELECT pg_postmaster_start_time()").fetchone()
+    assert row is not None
+    started: datetime = row[0]
+    return started
 
 
-def _restart_postgres(version: str) -> None:
-    subprocess.run(
-        ["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "restart"],
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
+def _restart_in_background(
+    restart: Callable[[], None],
+) -> tuple[threading.Thread, list[BaseException]]:
+    """A thread that restarts PostgreSQL, and where it puts the error if that fails."""
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            restart()
+        except BaseException as exc:
+            errors.append(exc)
+
+    return threading.Thread(target=run), errors
 
 
 def _tag_everything(registry_url: str, repository: str, manifest: bytes, media_type: str) -> None:
@@ -65,16 +75,16 @@ async def _recorded_tags(url: str, registry: str, repository: str) -> set[str]:
 
 @pytest.mark.postgres
 def test_resolutions_during_a_postgres_restart_are_all_recorded(
-    postgres_server: RunningServer, pushed_images: ImageCatalog
+    restart_postgres: Callable[[], None],
+    postgres_server: RunningServer,
+    pushed_images: ImageCatalog,
 ) -> None:
-    version = _cluster_version()
-    if version is None:
-        pytest.skip("needs root and pg_ctlcluster to restart the PostgreSQL cluster")
+    started_before = _started_at(postgres_server.database_url)
     image = pushed_images.single
     _tag_everything(
         pushed_images.registry.url, image.repository, image.raw_manifest, image.media_type
     )
-    restarter = threading.Thread(target=_restart_postgres, args=(version,))
+    restarter, restart_errors = _restart_in_background(restart_postgres)
     answers: list[str] = []
     for i in range(TAGS):
         if i == 5:
@@ -84,7 +94,10 @@ def test_resolutions_during_a_postgres_restart_are_all_recorded(
         )
         answers.append(postgres_server.stub.ResolveReference(request, timeout=20).digest)
         time.sleep(0.05)
-    restarter.join(60)
+    restarter.join(90)
+    assert not restarter.is_alive(), "the PostgreSQL restart did not finish"
+    assert restart_errors == []
+    assert _started_at(postgres_server.database_url) > started_before, "PostgreSQL never restarted"
     assert answers == [image.digest] * TAGS, "resolution must not depend on the database"
 
     deadline = time.monotonic() + 40

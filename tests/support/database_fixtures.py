@@ -1,11 +1,15 @@
-"""Real databases for the tests: a SQLite file per test and a fresh PostgreSQL database per session.
+"""Real databases for the tests: a SQLite file per test, a PostgreSQL database per session.
 
 Fixtures:
 
 * ``database`` - a migrated :class:`~imagepin_server.store.Database`, parametrised over
   ``sqlite`` and ``postgresql`` (the latter marked ``postgres``); empty at the start of each test.
-* ``postgres_admin_url`` - where to create test databases (``IMAGEPIN_TEST_POSTGRES_URL``
-  overrides ``postgresql://postgres@127.0.0.1:5432/postgres``).
+* ``postgres_cluster`` - a throwaway PostgreSQL cluster the session starts itself (see
+  :mod:`tests.support.postgres_cluster`); the machine's own cluster is never touched.
+* ``postgres_admin_url`` - where to create test databases: that cluster's superuser, unless
+  ``IMAGEPIN_TEST_POSTGRES_URL`` names another server (then no cluster is started).
+* ``restart_postgres`` - restarts the session's cluster (skips when the URL is overridden:
+  the suite only ever restarts a cluster it started).
 * ``postgres_database_url`` - a plain ``postgresql://`` URL of a database created for this
   test session (random ``imagepin_test_<hex>`` name) and dropped at its end.  Not migrated
   by itself: whatever uses it (the store fixtures, a server under test) runs the migrations.
@@ -15,7 +19,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import psycopg
@@ -25,7 +29,12 @@ from psycopg import sql
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-DEFAULT_POSTGRES_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+from tests.support.postgres_cluster import (
+    PostgresCluster,
+    PostgresClusterError,
+    launch_postgres_cluster,
+)
+
 POSTGRES_ADMIN_URL_ENV = "IMAGEPIN_TEST_POSTGRES_URL"
 
 
@@ -35,9 +44,42 @@ def _libpq_url(url: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def postgres_admin_url() -> str:
-    """URL of a PostgreSQL database we may connect to in order to CREATE/DROP DATABASE."""
-    return os.environ.get(POSTGRES_ADMIN_URL_ENV) or DEFAULT_POSTGRES_ADMIN_URL
+def postgres_cluster() -> Iterator[PostgresCluster]:
+    """A PostgreSQL cluster of the session's own, stopped and deleted at its end."""
+    try:
+        with launch_postgres_cluster() as cluster:
+            yield cluster
+    except PostgresClusterError as exc:
+        pytest.fail(
+            f"could not run a throwaway PostgreSQL cluster: {exc}\n"
+            f"set {POSTGRES_ADMIN_URL_ENV}, or deselect with -m 'not postgres'",
+            pytrace=False,
+        )
+
+
+@pytest.fixture(scope="session")
+def postgres_admin_url(request: pytest.FixtureRequest) -> str:
+    """URL of a PostgreSQL database we may connect to in order to CREATE/DROP DATABASE.
+
+    The cluster is only requested (and so started) when no override is set.
+    """
+    override = os.environ.get(POSTGRES_ADMIN_URL_ENV)
+    if override:
+        return override
+    cluster: PostgresCluster = request.getfixturevalue("postgres_cluster")
+    return cluster.admin_url
+
+
+@pytest.fixture(scope="session")
+def restart_postgres(request: pytest.FixtureRequest) -> Callable[[], None]:
+    """Restart the session's own cluster (connections are cut; the pools reconnect)."""
+    if os.environ.get(POSTGRES_ADMIN_URL_ENV):
+        pytest.skip(
+            f"{POSTGRES_ADMIN_URL_ENV} names a server the suite did not start; "
+            "it only restarts its own cluster"
+        )
+    cluster: PostgresCluster = request.getfixturevalue("postgres_cluster")
+    return cluster.restart
 
 
 @pytest.fixture(scope="session")
@@ -51,7 +93,7 @@ def postgres_database_url(postgres_admin_url: str) -> Iterator[str]:
     except psycopg.OperationalError as exc:
         pytest.fail(
             f"PostgreSQL at {safe_url(postgres_admin_url)} is not reachable ({exc}); "
-            f"start it, set {POSTGRES_ADMIN_URL_ENV}, or deselect with -m 'not postgres'",
+            f"check {POSTGRES_ADMIN_URL_ENV}, or deselect with -m 'not postgres'",
             pytrace=False,
         )
     try:
