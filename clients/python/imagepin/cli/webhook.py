@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import datetime
 import logging
 import os
 from pathlib import Path
 
 import click
 
-from imagepin.cli.options import connection_options
+from imagepin.cli.options import connection_options, max_staleness_option
 from imagepin.connection import Connection
 from imagepin.webhook.policy import FailurePolicy, Mode, Settings
 from imagepin.webhook.server import serve
@@ -69,6 +70,11 @@ _CERT = click.Path(exists=True, dir_okay=False, path_type=Path)
     show_default=True,
     help="Seconds to wait for the service; keep it below the webhook's timeoutSeconds.",
 )
+@max_staleness_option(
+    default="30s",
+    envvar="IMAGEPIN_WEBHOOK_MAX_STALENESS",
+    why="It is asked on every Pod creation: a scale-up costs one registry request, not one a Pod.",
+)
 @click.option(
     "--namespace",
     envvar="POD_NAMESPACE",
@@ -85,6 +91,7 @@ def webhook(
     excluded_images: tuple[str, ...],
     workload_templates: bool,
     budget_s: float,
+    max_staleness: datetime.timedelta,
     namespace: str | None,
     connection: Connection,
 ) -> None:
@@ -102,6 +109,7 @@ def webhook(
         excluded_images=tuple(_split(excluded_images)),
         workload_templates=workload_templates,
         budget_s=budget_s,
+        max_staleness=max_staleness,
     )
     serve(settings, connection, listen, ReloadingCertificate(tls_cert_file, tls_key_file))
 
