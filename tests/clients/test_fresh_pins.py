@@ -60,8 +60,10 @@ def move_tag(server: RunningServer, images: ImageCatalog, name: str) -> MovedTag
 
 
 def run(server: RunningServer, *args: str, env: dict[str, str] | None = None) -> Result:
+    """The command with `env` over the test's environment, less any IMAGEPIN_CLI_MAX_STALENESS."""
     command, *rest = args
-    result = CliRunner().invoke(cli, [command, "--server", server.target, *rest], env=env)
+    environment: dict[str, str | None] = {"IMAGEPIN_CLI_MAX_STALENESS": None, **(env or {})}
+    result = CliRunner().invoke(cli, [command, "--server", server.target, *rest], env=environment)
     if result.exception and not isinstance(result.exception, SystemExit):
         raise result.exception
     return result
@@ -227,7 +229,9 @@ def forgetful_service(
 def default_webhook(
     tmp_path_factory: pytest.TempPathFactory, forgetful_service: RunningServer
 ) -> Iterator[Webhook]:
-    hook = start_webhook(tmp_path_factory.mktemp("default-webhook"), forgetful_service.target)
+    with pytest.MonkeyPatch.context() as env:
+        env.delitem(os.environ, "IMAGEPIN_WEBHOOK_MAX_STALENESS", raising=False)
+        hook = start_webhook(tmp_path_factory.mktemp("default-webhook"), forgetful_service.target)
     yield hook
     stop(hook)
 
