@@ -11,7 +11,7 @@ import click
 
 from imagepin.cli.options import connection_options, max_staleness_option
 from imagepin.connection import Connection
-from imagepin.webhook.policy import FailurePolicy, Mode, Settings
+from imagepin.webhook.policy import DEFAULT_MAX_STALENESS, FailurePolicy, Mode, Settings
 from imagepin.webhook.server import serve
 from imagepin.webhook.tls import ReloadingCertificate
 
@@ -71,7 +71,7 @@ _CERT = click.Path(exists=True, dir_okay=False, path_type=Path)
     help="Seconds to wait for the service; keep it below the webhook's timeoutSeconds.",
 )
 @max_staleness_option(
-    default="30s",
+    default=f"{DEFAULT_MAX_STALENESS.total_seconds():g}s",
     envvar="IMAGEPIN_WEBHOOK_MAX_STALENESS",
     why="It is asked on every Pod creation: a scale-up costs one registry request, not one a Pod.",
 )
