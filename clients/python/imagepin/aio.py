@@ -76,7 +76,11 @@ class AsyncResolverClient:
         stale_if_error: Delay = None,
         timeout: float | None = None,
     ) -> resolver_pb2.ResolveReferenceResponse:
-        """The digest `reference`'s tag points at now (a platform's child with `platform`)."""
+        """The digest `reference`'s tag points at now (a platform's child with `platform`).
+
+        `max_staleness` (a timedelta or seconds) bounds how old a remembered answer may be: 0
+        always asks the registry; None leaves it to the server (30 s unless configured).
+        """
         request = messages.resolve_request(reference, platform, max_staleness, stale_if_error)
         result: resolver_pb2.ResolveReferenceResponse = await self._call(
             self._stub.ResolveReference, request, timeout
@@ -133,11 +137,16 @@ class AsyncResolverClient:
         references: Iterable[str | resolver_pb2.ResolveReferenceRequest],
         *,
         platform: PlatformArg = None,
+        max_staleness: Delay = None,
         timeout: float | None = None,
     ) -> list[BatchResult]:
-        """One BatchResolveReferences call per 1000 references; results in the input's order."""
+        """One BatchResolveReferences call per 1000 references; results in the input's order.
+
+        `max_staleness` (as for resolve) applies to every reference given as a string.
+        """
         results: list[BatchResult] = []
-        for chunk in messages.chunks(messages.batch_requests(references, platform)):
+        requests = messages.batch_requests(references, platform, max_staleness)
+        for chunk in messages.chunks(requests):
             request = resolver_pb2.BatchResolveReferencesRequest(requests=chunk)
             response = await self._call(self._stub.BatchResolveReferences, request, timeout)
             results.extend(messages.batch_results(response))
@@ -148,15 +157,18 @@ class AsyncResolverClient:
         references: Sequence[str | resolver_pb2.ResolveReferenceRequest],
         *,
         platform: PlatformArg = None,
+        max_staleness: Delay = None,
         timeout: float | None = None,
     ) -> list[BatchResult]:
         """Like batch_resolve, but a server without BatchResolveReferences is asked one
         reference at a time (concurrently), so tooling works against older servers."""
         try:
-            return await self.batch_resolve(references, platform=platform, timeout=timeout)
+            return await self.batch_resolve(
+                references, platform=platform, max_staleness=max_staleness, timeout=timeout
+            )
         except Unimplemented:
             pass
-        requests = messages.batch_requests(references, platform)
+        requests = messages.batch_requests(references, platform, max_staleness)
         return list(await asyncio.gather(*(self._one(r, timeout) for r in requests)))
 
     async def _one(

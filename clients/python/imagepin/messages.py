@@ -39,6 +39,7 @@ def platform_message(platform: PlatformArg) -> resolver_pb2.Platform | None:
 
 
 def duration(value: Delay) -> duration_pb2.Duration | None:
+    """None stays unset (the server's default); zero is sent, as an explicit zero."""
     if value is None:
         return None
     seconds = value.total_seconds() if isinstance(value, datetime.timedelta) else value
@@ -70,12 +71,15 @@ def resolve_request(
 
 
 def batch_requests(
-    references: Iterable[str | resolver_pb2.ResolveReferenceRequest], platform: PlatformArg
+    references: Iterable[str | resolver_pb2.ResolveReferenceRequest],
+    platform: PlatformArg,
+    max_staleness: Delay = None,
 ) -> list[resolver_pb2.ResolveReferenceRequest]:
+    """One request per reference; a ResolveReferenceRequest given whole is sent as it is."""
     return [
         ref
         if isinstance(ref, resolver_pb2.ResolveReferenceRequest)
-        else resolve_request(ref, platform)
+        else resolve_request(ref, platform, max_staleness)
         for ref in references
     ]
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import datetime
 import functools
+import re
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -81,6 +83,56 @@ output_option = click.option(
     show_default=True,
     help="Table for people, JSON for scripts.",
 )
+
+
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+MAX_DURATION = datetime.timedelta(days=3650)  # the service refuses longer ones
+# Not IMAGEPIN_MAX_STALENESS: that is the server's default (in seconds), often in the same shell.
+CLI_MAX_STALENESS_ENV = "IMAGEPIN_CLI_MAX_STALENESS"
+
+
+def parse_duration(text: str) -> datetime.timedelta:
+    """`0`, `90` (seconds), `30s`, `5m`, `1h30m`, `250ms`: durations as people write them."""
+    value = text.strip().lower()
+    try:
+        seconds = float(value)
+    except ValueError:
+        parts = _DURATION_PART.findall(value)
+        if not parts or "".join(n + u for n, u in parts) != value:
+            raise ValueError(f"{text!r} is not a duration (e.g. 0, 30s, 5m, 1h)") from None
+        seconds = sum(float(number) * _UNIT_SECONDS[unit] for number, unit in parts)
+    if not 0 <= seconds <= MAX_DURATION.total_seconds():  # also refuses nan
+        raise ValueError(f"{text!r} is not a duration from 0 to {MAX_DURATION.days} days")
+    return datetime.timedelta(seconds=seconds)
+
+
+def _duration_option(
+    ctx: click.Context, param: click.Parameter, value: str | datetime.timedelta
+) -> datetime.timedelta:
+    """A click callback: the option's text (flag, environment or default) as a timedelta."""
+    if isinstance(value, datetime.timedelta):
+        return value
+    try:
+        return parse_duration(value)
+    except ValueError as error:
+        raise click.BadParameter(str(error), ctx, param) from None
+
+
+def max_staleness_option(*, default: str, envvar: str, why: str) -> Callable[..., Any]:
+    """`--max-staleness`: how old a remembered tag answer the service may give (0: none)."""
+    return click.option(
+        "--max-staleness",
+        envvar=envvar,
+        metavar="DURATION",
+        default=default,
+        callback=_duration_option,
+        show_default=True,
+        help=(
+            "Accept the service's remembered answer for a tag if it is at most this old "
+            f"(0, 30s, 5m, 1h; 0 asks the registry every time). {why} [env {envvar}]."
+        ),
+    )
 
 
 def connection_options(command: Callable[..., Any]) -> Callable[..., Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import datetime
 import os
 import sys
 import tempfile
@@ -15,7 +16,14 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn
 
 from imagepin.cli import exitcodes
-from imagepin.cli.options import connection_options, fail, platform_option, service_errors
+from imagepin.cli.options import (
+    CLI_MAX_STALENESS_ENV,
+    connection_options,
+    fail,
+    max_staleness_option,
+    platform_option,
+    service_errors,
+)
 from imagepin.client import ResolverClient
 from imagepin.connection import Connection
 from imagepin.pin import plan
@@ -63,6 +71,11 @@ class Document:
     help="Pin from this lock file without asking the service or any registry.",
 )
 @platform_option
+@max_staleness_option(
+    default="0",
+    envvar=CLI_MAX_STALENESS_ENV,
+    why="A release must not be pinned to the build before a push.",
+)
 @connection_options
 def pin(
     paths: tuple[Path, ...],
@@ -71,6 +84,7 @@ def pin(
     lock_path: Path | None,
     from_lock_path: Path | None,
     platform: str | None,
+    max_staleness: datetime.timedelta,
     connection: Connection,
 ) -> None:
     """Pin every image in Kubernetes YAML (files, directories, - for stdin) by digest.
@@ -106,7 +120,11 @@ def pin(
             resolving = progress.add_task(f"resolving {len(images)} images", total=len(images))
             queries = [plan.query_for(image) for image in images]
             with service_errors(), ResolverClient(connection=connection) as client:
-                results = client.resolve_all(queries, platform=platform) if queries else []
+                results = (
+                    client.resolve_all(queries, platform=platform, max_staleness=max_staleness)
+                    if queries
+                    else []
+                )
             progress.advance(resolving, len(images))
             outcomes = plan.from_results(images, results)
 

@@ -11,8 +11,10 @@ import click
 
 from imagepin.cli import exitcodes, render
 from imagepin.cli.options import (
+    CLI_MAX_STALENESS_ENV,
     connection_options,
     fail,
+    max_staleness_option,
     output_option,
     platform_option,
     service_errors,
@@ -29,10 +31,17 @@ from imagepin.v1 import resolver_pb2
 @click.command()
 @click.argument("references", nargs=-1, required=True)
 @platform_option
+@max_staleness_option(
+    default="0", envvar=CLI_MAX_STALENESS_ENV, why="So the answer is what a pull gets now."
+)
 @output_option
 @connection_options
 def resolve(
-    references: tuple[str, ...], platform: str | None, output: str, connection: Connection
+    references: tuple[str, ...],
+    platform: str | None,
+    max_staleness: datetime.timedelta,
+    output: str,
+    connection: Connection,
 ) -> None:
     """Pin each REFERENCE: the digest its tag points at now.
 
@@ -42,12 +51,16 @@ def resolve(
     with service_errors(), ResolverClient(connection=connection) as client:
         if len(references) == 1:
             try:
-                resolution = client.resolve(references[0], platform=platform)
+                resolution = client.resolve(
+                    references[0], platform=platform, max_staleness=max_staleness
+                )
                 results = [BatchResult(references[0], resolution, None)]
             except ImagepinError as error:
                 results = [BatchResult(references[0], None, error)]
         else:
-            results = client.resolve_all(list(references), platform=platform)
+            results = client.resolve_all(
+                list(references), platform=platform, max_staleness=max_staleness
+            )
     if output == "json":
         render.print_json([_result_json(r) for r in results])
     else:

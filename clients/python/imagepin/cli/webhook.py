@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import datetime
 import logging
 import os
 from pathlib import Path
 
 import click
 
-from imagepin.cli.options import connection_options
+from imagepin.cli.options import connection_options, max_staleness_option
 from imagepin.connection import Connection
-from imagepin.webhook.policy import FailurePolicy, Mode, Settings
+from imagepin.webhook.policy import DEFAULT_MAX_STALENESS, FailurePolicy, Mode, Settings
 from imagepin.webhook.tls import ReloadingCertificate
 
 SERVICE_ACCOUNT_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
@@ -68,6 +69,11 @@ _CERT = click.Path(exists=True, dir_okay=False, path_type=Path)
     show_default=True,
     help="Seconds to wait for the service; keep it below the webhook's timeoutSeconds.",
 )
+@max_staleness_option(
+    default=f"{DEFAULT_MAX_STALENESS.total_seconds():g}s",
+    envvar="IMAGEPIN_WEBHOOK_MAX_STALENESS",
+    why="It is asked on every Pod creation: a scale-up costs one registry request, not one a Pod.",
+)
 @click.option(
     "--namespace",
     envvar="POD_NAMESPACE",
@@ -84,6 +90,7 @@ def webhook(
     excluded_images: tuple[str, ...],
     workload_templates: bool,
     budget_s: float,
+    max_staleness: datetime.timedelta,
     namespace: str | None,
     connection: Connection,
 ) -> None:
@@ -101,6 +108,7 @@ def webhook(
         excluded_images=tuple(_split(excluded_images)),
         workload_templates=workload_templates,
         budget_s=budget_s,
+        max_staleness=max_staleness,
     )
     try:
         from imagepin.webhook.server import serve  # aiohttp comes with the [webhook] extra

@@ -8,6 +8,7 @@ the webhook itself does not answer: that follows the namespace label alone.
 
 from __future__ import annotations
 
+import datetime
 import fnmatch
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -17,6 +18,9 @@ from typing import Final, TypeVar
 FAILURE_POLICY_KEY: Final = "imagepin.dev/failure-policy"  # "open" | "closed"
 MODE_KEY: Final = "imagepin.dev/mode"  # "enforce" | "warn"
 ALWAYS_EXCLUDED: Final = frozenset({"kube-system"})
+# Every Pod creation asks: a scale-up of 100 Pods costs one registry request, not 100, and a
+# tag pushed less than this ago may still pin to the build before (see the README).
+DEFAULT_MAX_STALENESS: Final = datetime.timedelta(seconds=30)
 
 E = TypeVar("E", bound=Enum)
 
@@ -39,6 +43,7 @@ class Settings:
     excluded_images: tuple[str, ...] = ()
     workload_templates: bool = False
     budget_s: float = 3.0
+    max_staleness: datetime.timedelta = DEFAULT_MAX_STALENESS  # sent with every resolution
 
     @classmethod
     def build(

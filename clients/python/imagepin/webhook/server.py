@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -61,7 +62,10 @@ async def mutate(request: web.Request) -> web.Response:
         return web.json_response(review.allow(plan.uid))
     decision = decide(settings, _overrides(request), plan.annotations)
     resolved, service_error = await _resolve(
-        request.app[CLIENT], [f.image for f in plan.fields], settings.budget_s
+        request.app[CLIENT],
+        [f.image for f in plan.fields],
+        settings.budget_s,
+        settings.max_staleness,
     )
     answer = review.respond(plan, decision, resolved, service_error)
     _log(admission, plan, answer)
@@ -83,13 +87,18 @@ def _overrides(request: web.Request) -> dict[str, str]:
 
 
 async def _resolve(
-    client: AsyncResolverClient, images: list[str], budget_s: float
+    client: AsyncResolverClient,
+    images: list[str],
+    budget_s: float,
+    max_staleness: datetime.timedelta,
 ) -> tuple[dict[str, review.Resolved], str]:
     """One batch call within the budget; ({image: answer}, why the service failed or "")."""
     unique = list(dict.fromkeys(images))
     try:
         async with asyncio.timeout(budget_s):
-            results = await client.resolve_all(unique, timeout=budget_s)
+            results = await client.resolve_all(
+                unique, max_staleness=max_staleness, timeout=budget_s
+            )
     except TimeoutError:
         return {}, f"the imagepin service did not answer within {budget_s:g}s"
     except ImagepinError as error:
