@@ -27,7 +27,7 @@ from tests.support.image_fixtures import (
 )
 from tests.support.oci_layouts import OciLayout, RuntimeConfig, small_image_spec
 from tests.support.registries import RunningRegistry, launch_registry
-from tests.support.server_fixtures import RunningServer
+from tests.support.server_fixtures import RunningServer, start_server, stop_server
 
 ACCESS_LOGGED = {"log": {"level": "info", "accesslog": {"disabled": False}}}
 
@@ -187,6 +187,34 @@ def test_unreachable_registry_answers_stale_within_stale_if_error(
     assert refused.value.code() == grpc.StatusCode.UNAVAILABLE
 
 
+def test_another_replica_answers_stale_from_the_current_stretch_after_a_move_back(
+    server: RunningServer, tmp_path: Path, layouts: Path
+) -> None:
+    """A -> B -> A, then the registry goes: a replica with nothing in memory answers A."""
+    with launch_registry(tmp_path / "moving") as moving:
+        a = build_small_image(layouts / "stale-a", "stale-a")
+        first = push_layout(moving, a, "stale/moves", "1")
+        resolve(server, first.reference, max_staleness=0)
+        b = build_small_image(layouts / "stale-b", "stale-b")
+        moved = push_layout(moving, b, "stale/moves", "1")
+        resolve(server, moved.reference, max_staleness=0)
+        push_layout(moving, a, "stale/moves", "1")
+        last = resolve(server, first.reference, max_staleness=0)
+        assert last.digest == first.digest
+    history = server.stub.ListTagHistory(pb.ListTagHistoryRequest(reference=first.reference))
+    digests = [e.digest for e in history.entries]
+    assert digests == [first.digest, moved.digest, first.digest]
+
+    replica = start_server(tmp_path / "replica", database_url=server.database_url)
+    try:
+        stale = resolve(replica, first.reference, max_staleness=0, stale_if_error=3600)
+    finally:
+        stop_server(replica)
+    assert stale.source == pb.ANSWER_SOURCE_STALE
+    assert stale.digest == first.digest
+    assert stale.observed_at == history.entries[0].last_seen
+
+
 def test_not_found_is_never_answered_stale(
     server: RunningServer, counted: CountedRegistry, layouts: Path
 ) -> None:
@@ -267,6 +295,48 @@ def test_tag_history_lists_each_digest_newest_first_and_answers_as_of(
     request.as_of.FromDatetime(between)
     then = server.stub.ListTagHistory(request)
     assert [e.digest for e in then.entries] == [old.digest]
+
+
+@pytest.mark.parametrize(
+    "backend", ["server", pytest.param("postgres_server", marks=pytest.mark.postgres)]
+)
+def test_tag_history_keeps_a_move_back_as_its_own_entry(
+    backend: str, request: pytest.FixtureRequest, counted: CountedRegistry, layouts: Path
+) -> None:
+    """Push A, move the tag to B, then back to A with skopeo: three entries, newest first."""
+    server: RunningServer = request.getfixturevalue(backend)
+    repository = f"history/moves-{backend}"
+    first = push_small(counted, layouts, "moves-a", repository, "live")
+    assert resolve(server, first.reference, max_staleness=0).digest == first.digest
+    moved = push_small(counted, layouts, "moves-b", repository, "live")
+    assert moved.digest != first.digest
+    assert resolve(server, moved.reference, max_staleness=0).digest == moved.digest
+    back = push_small(counted, layouts, "moves-a", repository, "live")  # the same layout again
+    assert back.digest == first.digest
+    assert resolve(server, back.reference, max_staleness=0).digest == first.digest
+    assert resolve(server, back.reference, max_staleness=0).digest == first.digest
+
+    history = server.stub.ListTagHistory(pb.ListTagHistoryRequest(reference=back.reference))
+    entries = [
+        (e.digest, e.first_seen.ToDatetime(), e.last_seen.ToDatetime()) for e in history.entries
+    ]
+    assert [digest for digest, _, _ in entries] == [first.digest, moved.digest, first.digest]
+    (_, back_first, back_last), (_, b_first, b_last), (_, a_first, a_last) = entries
+    assert (
+        a_first == a_last < b_first == b_last < back_first < back_last
+    )  # one resolve each, two last
+
+    def as_of(instant: datetime) -> list[tuple[str, datetime, datetime]]:
+        asked = pb.ListTagHistoryRequest(reference=back.reference)
+        asked.as_of.FromDatetime(instant)
+        answer = server.stub.ListTagHistory(asked)
+        return [
+            (e.digest, e.first_seen.ToDatetime(), e.last_seen.ToDatetime()) for e in answer.entries
+        ]
+
+    assert as_of(b_last) == entries[1:]  # while B was current: the move back not yet seen
+    assert as_of(back_first) == [(first.digest, back_first, back_first), *entries[1:]]
+    assert as_of(a_first) == entries[2:]
 
 
 def test_tag_history_refuses_a_digest_reference(

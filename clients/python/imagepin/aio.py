@@ -188,7 +188,7 @@ class AsyncResolverClient:
         limit: int = 0,
         timeout: float | None = None,
     ) -> resolver_pb2.ListTagHistoryResponse:
-        """Every digest the tag was seen at, newest first (as known at `as_of`)."""
+        """Every move of the tag (an entry per stretch at a digest), newest first, as of `as_of`."""
         request = resolver_pb2.ListTagHistoryRequest(
             reference=reference, as_of=messages.timestamp(as_of), limit=limit
         )

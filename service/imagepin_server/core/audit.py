@@ -32,7 +32,8 @@ def page_size(requested: int) -> int:
 async def tag_history(
     deps: Dependencies, text: str, *, as_of: datetime | None, limit: int
 ) -> tuple[Reference, list[store.TagMappingRecord]]:
-    """Every digest the tag was seen at, newest first; with as_of, as known at that time."""
+    """Every move of the tag (one entry per stretch at a digest), newest first; with as_of, as
+    imagepin had recorded it then."""
     ref = parse_reference(text)
     if ref.digest:
         raise errors.BadReference(

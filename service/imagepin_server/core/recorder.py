@@ -4,7 +4,8 @@ Observations are written through while the database answers, and concurrent ones
 transaction (group commit: a batch of 100 resolutions is a few commits, not 100). When the
 database does not answer (down, or slower
 than WRITE_TIMEOUT_S), they wait in a bounded queue and a background task writes them when it is
-back. Upserts keep the latest last_seen, so the order in which queued writes land does not matter.
+back. The store folds late or repeated observations into the tag's history without inventing
+moves (see store.record_tag_observation), so queued writes may land after newer ones.
 The queue's length and drops are logged, exported as metrics, and shown in the health status.
 """
 
@@ -110,8 +111,7 @@ class ObservationRecorder:
 
     async def _write(self, observations: list[store.TagObservation]) -> None:
         async with self._database.transaction() as session:
-            for observation in observations:
-                await store.record_tag_observation(session, observation)
+            await store.record_tag_observations(session, observations)
 
     def _enqueue(self, observation: store.TagObservation) -> None:
         was_healthy = not self._down

@@ -1,4 +1,4 @@
-"""Persistence for imagepin: every tag -> digest mapping it has seen, for auditing; a cache
+"""Persistence for imagepin: every stretch of time a tag pointed at a digest, for auditing; a cache
 of manifests and configs by digest; and an index of which images contain which layers.
 
 Depends only on SQLAlchemy/Alembic and the standard library (never on gRPC or the
@@ -32,6 +32,7 @@ from .models import (
     IndexChildRow,
     RepositoryContent,
     TagMapping,
+    TagRow,
     UtcDateTime,
 )
 from .tags import (
@@ -39,6 +40,7 @@ from .tags import (
     TagObservation,
     latest_mapping,
     record_tag_observation,
+    record_tag_observations,
     tag_history,
 )
 
@@ -63,6 +65,7 @@ __all__ = [
     "TagMapping",
     "TagMappingRecord",
     "TagObservation",
+    "TagRow",
     "UtcDateTime",
     "alembic_config",
     "async_url",
@@ -76,6 +79,7 @@ __all__ = [
     "record_image_layers",
     "record_index_children",
     "record_tag_observation",
+    "record_tag_observations",
     "safe_url",
     "tag_history",
 ]

@@ -1,4 +1,5 @@
-"""ORM models of the store: the tag -> digest audit table, the content cache, the layer index.
+"""ORM models of the store: the tag history (tags, tag_mappings), the content cache, the layer
+index.
 
 The schema itself is owned by the hand-written Alembic migrations in ``migrations/``;
 this module must stay in step with them (the tests compare the two).
@@ -20,7 +21,6 @@ from sqlalchemy import (
     LargeBinary,
     MetaData,
     String,
-    UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -103,13 +103,35 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
+class TagRow(Base):
+    """A tag imagepin has seen: the row writers lock to decide about its stretches (0003).
+
+    Deciding whether an observation extends the current stretch or starts a new one reads
+    the stretches first, so concurrent writers (tasks, replicas) of one tag must take turns:
+    they insert this row if absent and lock it (``SELECT ... FOR UPDATE``) before reading.
+    """
+
+    __tablename__ = "tags"
+
+    registry_name: Mapped[Registry] = mapped_column("registry", primary_key=True)
+    repository: Mapped[Repository] = mapped_column(primary_key=True)
+    tag: Mapped[Tag] = mapped_column(primary_key=True)
+
+    def __repr__(self) -> str:
+        return f"TagRow({self.registry_name}/{self.repository}:{self.tag})"
+
+
 class TagMapping(Base):
-    """One tag -> digest pairing, with when it was first and last observed."""
+    """One stretch of time a tag pointed at one digest, first to last observation in it.
+
+    A tag that went A -> B -> A has three rows (0003 dropped the one-row-per-digest rule).
+    """
 
     __tablename__ = "tag_mappings"
     __table_args__ = (
-        UniqueConstraint("registry", "repository", "tag", "digest"),
         Index(None, "registry", "repository", "tag", "last_seen"),
+        # Finding the stretch a late observation falls in (added by 0003).
+        Index(None, "registry", "repository", "tag", "first_seen"),
         # "Which tags point at these digests?" (images_with_layer); added by 0002.
         Index(None, "digest"),
     )

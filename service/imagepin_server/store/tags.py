@@ -1,4 +1,4 @@
-"""Recording and reading tag -> digest observations.
+"""Recording and reading tag history: the stretches of time a tag pointed at each digest.
 
 Transactions belong to the caller: these functions run their statements on the session
 they are given and never commit or roll back, so a request can record several
@@ -12,26 +12,24 @@ observations atomically.  Write with::
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 
-from sqlalchemy import Select, case, select
+from sqlalchemy import ColumnElement, Select, case, insert, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ._sql import dialect_insert, require_aware, require_limit, require_transaction
-from .models import TagMapping
+from .models import TagMapping, TagRow, UtcDateTime
 
 __all__ = [
     "TagMappingRecord",
     "TagObservation",
     "latest_mapping",
     "record_tag_observation",
+    "record_tag_observations",
     "tag_history",
 ]
-
-
-# Distinct digests one tag may have had, read to answer an as_of question (a bound, not a page).
-AS_OF_CANDIDATES = 10_000
 
 
 @dataclass(frozen=True)
@@ -51,7 +49,7 @@ class TagObservation:
 
 @dataclass(frozen=True)
 class TagMappingRecord:
-    """One stored tag -> digest pairing; datetimes are aware UTC."""
+    """One stretch of a tag at a digest (first to last sighting); datetimes are aware UTC."""
 
     registry: str
     repository: str
@@ -76,64 +74,143 @@ class TagMappingRecord:
 
 
 async def record_tag_observation(session: AsyncSession, obs: TagObservation) -> None:
-    """Record one sighting with a single upsert; the caller commits.
+    """Fold one sighting into the tag's stretches; the caller commits.
 
-    A new pairing is inserted with ``first_seen = last_seen = seen_at``.  A known one only
-    widens its window: ``last_seen`` never moves backwards and ``first_seen`` never moves
-    forwards, so late or duplicated reports (retries, several replicas) are harmless, and
-    concurrent writers never hit a unique-constraint error.  ``media_type`` follows the
-    newest sighting.
+    The rule (the record only grows at its head), with H the current stretch (newest
+    ``last_seen``) and t the sighting's ``seen_at``:
+
+    * t at or after H's ``last_seen``: the same digest extends H (``last_seen = t``, and
+      ``media_type`` follows it); another digest is a move and starts a stretch ``[t, t]``.
+    * t before that (a late report: a queued write, a slower replica): it never starts a
+      stretch, since it cannot tell a move that happened from a racing replica's old news.
+      Inside a stretch it is folded (already covered, or contradicted by what was seen
+      around it); in the gap after stretch P or before the next one N, it widens whichever
+      of the two has its digest into the gap (``P.last_seen = t`` or ``N.first_seen = t``);
+      otherwise it is dropped.
+
+    So replays, duplicates and reordered reports never make a spurious move, and two
+    replicas seeing one move make one stretch (the later write widens the first one's).
+    What it cannot know: a move seen only by a report that lands after a later sighting is
+    lost, and a replica whose clock or HEAD lags can report an old digest after the move.
+
+    Writers of one tag take turns on its ``tags`` row (inserted if absent, then locked
+    ``FOR UPDATE`` on PostgreSQL; SQLite has one writer at a time, and the insert takes its
+    write lock before anything is read). Several tags in one transaction: lock them in one
+    order (:func:`record_tag_observations` does) so replicas cannot deadlock.
 
     Must run inside a transaction the caller began (``session.begin()``); otherwise the
     write would silently be rolled back when the session closes, so that is refused.
     """
     require_transaction(session, "record_tag_observation")
-    stmt = dialect_insert(session)(TagMapping).values(
-        registry_name=obs.registry,
-        repository=obs.repository,
-        tag=obs.tag,
-        digest=obs.digest,
-        media_type=obs.media_type,
-        first_seen=obs.seen_at,
-        last_seen=obs.seen_at,
+    await _lock_tag(session, obs.registry, obs.repository, obs.tag)
+    key = _key(obs.registry, obs.repository, obs.tag)
+    head = (await session.execute(_stretches(key).order_by(*_NEWEST_FIRST).limit(1))).first()
+    if head is None or obs.seen_at >= head.last_seen:
+        if head is not None and head.digest == obs.digest:
+            await _update(session, head.id, last_seen=obs.seen_at, media_type=obs.media_type)
+        else:
+            await _start_stretch(session, obs)
+        return
+    # A late report: widen a neighbouring stretch of the same digest into its gap, at most.
+    before = (
+        await session.execute(
+            _stretches(key)
+            .where(TagMapping.first_seen <= obs.seen_at)
+            .order_by(TagMapping.first_seen.desc(), TagMapping.id.desc())
+            .limit(1)
+        )
+    ).first()
+    if before is not None and obs.seen_at <= before.last_seen:
+        return  # inside a stretch: already covered, or contradicted by what was seen around it
+    if before is not None and before.digest == obs.digest:
+        await _update(session, before.id, last_seen=obs.seen_at, media_type=obs.media_type)
+        return
+    after = (
+        await session.execute(
+            _stretches(key)
+            .where(TagMapping.first_seen > obs.seen_at)
+            .order_by(TagMapping.first_seen, TagMapping.id)
+            .limit(1)
+        )
+    ).first()
+    if after is not None and after.digest == obs.digest:
+        await _update(session, after.id, first_seen=obs.seen_at)
+
+
+async def record_tag_observations(
+    session: AsyncSession, observations: Iterable[TagObservation]
+) -> None:
+    """Record several sightings in the caller's transaction, tags locked in one order.
+
+    Sorted by tag, then time: concurrent batches (replicas) lock their tags in the same
+    order, so they wait for each other instead of deadlocking, and each tag's sightings
+    arrive in time order, which keeps late-report folding for reports that really are late.
+    """
+    require_transaction(session, "record_tag_observations")
+    for obs in sorted(observations, key=_lock_order):
+        await record_tag_observation(session, obs)
+
+
+def _lock_order(obs: TagObservation) -> tuple[str, str, str, datetime]:
+    return (obs.registry, obs.repository, obs.tag, obs.seen_at)
+
+
+async def _lock_tag(session: AsyncSession, registry: str, repository: str, tag: str) -> None:
+    """Take the tag's turn: its ``tags`` row, inserted if absent, locked until commit."""
+    await session.execute(
+        dialect_insert(session)(TagRow)
+        .values(registry_name=registry, repository=repository, tag=tag)
+        .on_conflict_do_nothing(
+            index_elements=[TagRow.registry_name, TagRow.repository, TagRow.tag]
+        )
     )
-    new = stmt.excluded
-    is_newer = new.last_seen >= TagMapping.last_seen
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[
-            TagMapping.registry_name,
-            TagMapping.repository,
-            TagMapping.tag,
-            TagMapping.digest,
-        ],
-        set_={
-            # CASE rather than GREATEST/MAX: one spelling valid on both backends.
-            TagMapping.last_seen: case((is_newer, new.last_seen), else_=TagMapping.last_seen),
-            TagMapping.first_seen: case(
-                (new.first_seen < TagMapping.first_seen, new.first_seen),
-                else_=TagMapping.first_seen,
-            ),
-            TagMapping.media_type: case((is_newer, new.media_type), else_=TagMapping.media_type),
-        },
+    await session.execute(
+        select(TagRow.tag)
+        .where(TagRow.registry_name == registry, TagRow.repository == repository, TagRow.tag == tag)
+        .with_for_update()  # not rendered on SQLite, whose writers already take turns
     )
-    await session.execute(stmt)
+
+
+def _key(registry: str, repository: str, tag: str) -> tuple[ColumnElement[bool], ...]:
+    return (
+        TagMapping.registry_name == registry,
+        TagMapping.repository == repository,
+        TagMapping.tag == tag,
+    )
+
+
+def _stretches(
+    key: tuple[ColumnElement[bool], ...],
+) -> Select[int, str, datetime, datetime]:
+    return select(
+        TagMapping.id, TagMapping.digest, TagMapping.first_seen, TagMapping.last_seen
+    ).where(*key)
+
+
+async def _start_stretch(session: AsyncSession, obs: TagObservation) -> None:
+    await session.execute(
+        insert(TagMapping).values(
+            registry_name=obs.registry,
+            repository=obs.repository,
+            tag=obs.tag,
+            digest=obs.digest,
+            media_type=obs.media_type,
+            first_seen=obs.seen_at,
+            last_seen=obs.seen_at,
+        )
+    )
+
+
+async def _update(session: AsyncSession, stretch_id: int, **values: object) -> None:
+    await session.execute(update(TagMapping).where(TagMapping.id == stretch_id).values(**values))
+
+
+# Newest first; ties broken deterministically (a stretch started later has a larger id).
+_NEWEST_FIRST = (TagMapping.last_seen.desc(), TagMapping.first_seen.desc(), TagMapping.id.desc())
 
 
 def _for_tag(registry: str, repository: str, tag: str) -> Select[TagMapping]:
-    return (
-        select(TagMapping)
-        .where(
-            TagMapping.registry_name == registry,
-            TagMapping.repository == repository,
-            TagMapping.tag == tag,
-        )
-        # Newest first; ties broken deterministically.
-        .order_by(
-            TagMapping.last_seen.desc(),
-            TagMapping.first_seen.desc(),
-            TagMapping.id.desc(),
-        )
-    )
+    return select(TagMapping).where(*_key(registry, repository, tag)).order_by(*_NEWEST_FIRST)
 
 
 async def tag_history(
@@ -145,37 +222,42 @@ async def tag_history(
     as_of: datetime | None = None,
     limit: int | None = None,
 ) -> list[TagMappingRecord]:
-    """Every digest the tag has pointed at, newest ``last_seen`` first.
+    """Every stretch of the tag, newest first: A -> B -> A reads back as A, B, A.
 
-    There is one row per digest, so a tag that moved A -> B -> A shows A once, with the widest
-    window it was seen in. With ``as_of``, only pairings already seen by then
-    (``first_seen <= as_of``) are kept, ordered by the latest time each is *known* to have
-    been seen at or before ``as_of``: its ``last_seen`` when that is earlier, otherwise its
-    ``first_seen``. So the first entry is the best answer to "what did the tag point at then":
-    for A (seen t0..t2) and B (seen t1..t3) asked at t with t1 <= t < t3, B comes first.
-    With ``limit``, only the first ``limit`` rows are returned.
+    With ``as_of``, the record as imagepin had it then: stretches first seen after ``as_of``
+    are left out, and each ``last_seen`` is capped at ``as_of`` (what came later was not yet
+    known), so the first entry is the stretch current at ``as_of``. Rows migrated from the
+    one-row-per-digest schema may overlap (A seen t0..t5 around B seen t1..t2): when two
+    windows both reach ``as_of``, the one that began later was the newer news and comes
+    first. With ``limit``, only the first ``limit`` entries are returned.
     """
     require_limit(limit)
-    stmt = _for_tag(registry, repository, tag)
     if as_of is None:
-        if limit is not None:
-            stmt = stmt.limit(limit)
-        return [TagMappingRecord.from_row(row) for row in (await session.scalars(stmt)).all()]
-    require_aware("as_of", as_of)
-    stmt = stmt.where(TagMapping.first_seen <= as_of).limit(AS_OF_CANDIDATES)
+        stmt = _for_tag(registry, repository, tag)
+    else:
+        require_aware("as_of", as_of)
+        as_of = as_of.astimezone(UTC)
+        then = literal(as_of, UtcDateTime())
+        capped = case((TagMapping.last_seen > then, then), else_=TagMapping.last_seen)
+        stmt = (
+            select(TagMapping)
+            .where(*_key(registry, repository, tag), TagMapping.first_seen <= then)
+            .order_by(capped.desc(), TagMapping.first_seen.desc(), TagMapping.id.desc())
+        )
+    if limit is not None:
+        stmt = stmt.limit(limit)
     records = [TagMappingRecord.from_row(row) for row in (await session.scalars(stmt)).all()]
-    records.sort(key=lambda record: _known_at(record, as_of), reverse=True)
-    return records[:limit] if limit is not None else records
-
-
-def _known_at(record: TagMappingRecord, as_of: datetime) -> datetime:
-    """The latest moment at or before ``as_of`` the tag is known to have pointed at the digest."""
-    return record.last_seen if record.last_seen <= as_of else record.first_seen
+    if as_of is None:
+        return records
+    return [replace(r, last_seen=min(r.last_seen, as_of)) for r in records]
 
 
 async def latest_mapping(
     session: AsyncSession, registry: str, repository: str, tag: str
 ) -> TagMappingRecord | None:
-    """The digest the tag was most recently seen pointing at, or ``None`` if never seen."""
+    """The tag's current stretch (the digest it was last seen at), or ``None`` if never seen.
+
+    Stale-if-error answers from it, so it is the stretch with the newest ``last_seen``.
+    """
     row = (await session.scalars(_for_tag(registry, repository, tag).limit(1))).first()
     return None if row is None else TagMappingRecord.from_row(row)

@@ -289,7 +289,7 @@ def history(
     output: str,
     connection: Connection,
 ) -> None:
-    """List every digest a tag has been seen pointing at, newest first."""
+    """List every move of a tag (A -> B -> A lists three entries), newest first."""
     if as_of is not None and as_of.tzinfo is None:
         as_of = as_of.replace(tzinfo=datetime.UTC)
     with service_errors(), ResolverClient(connection=connection) as client:
