@@ -166,3 +166,15 @@ class UnsupportedContent(ImagepinError):
 
 class BadRegistryResponse(UnsupportedContent):
     reason = "BAD_REGISTRY_RESPONSE"
+
+
+def schema1_refused(
+    subject: str, *, reference: str | None = None, registry: str | None = None
+) -> UnsupportedContent:
+    """The one refusal of Docker schema 1 manifests, signed or not, wherever they are met."""
+    return UnsupportedContent(
+        f"{subject} is Docker schema 1, which is deprecated and not supported; "
+        "push the image again with a current client",
+        reference=reference,
+        registry=registry,
+    )

@@ -6,6 +6,7 @@ Pure: no I/O and no imports of ours. Every media-type string in the project live
 from __future__ import annotations
 
 import enum
+import json
 from typing import Final
 
 OCI_INDEX: Final = "application/vnd.oci.image.index.v1+json"
@@ -27,10 +28,12 @@ DOCKER_MANIFEST: Final = "application/vnd.docker.distribution.manifest.v2+json"
 DOCKER_CONFIG: Final = "application/vnd.docker.container.image.v1+json"
 DOCKER_LAYER_GZIP: Final = "application/vnd.docker.image.rootfs.diff.tar.gzip"
 DOCKER_LAYER_FOREIGN_GZIP: Final = "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip"
+OCTET_STREAM: Final = "application/octet-stream"
 DOCKER_SCHEMA1_MANIFEST: Final = "application/vnd.docker.distribution.manifest.v1+json"
 DOCKER_SCHEMA1_SIGNED_MANIFEST: Final = "application/vnd.docker.distribution.manifest.v1+prettyjws"
 
 INDEX_TYPES: Final = frozenset({OCI_INDEX, DOCKER_MANIFEST_LIST})
+IMAGE_CONFIG_TYPES: Final = frozenset({OCI_CONFIG, DOCKER_CONFIG})
 IMAGE_TYPES: Final = frozenset({OCI_MANIFEST, DOCKER_MANIFEST})
 MANIFEST_TYPES: Final = INDEX_TYPES | IMAGE_TYPES
 
@@ -93,6 +96,44 @@ def is_manifest(media_type: str) -> bool:
 def is_schema1(media_type: str) -> bool:
     """True for the long-deprecated Docker schema1 manifests, which imagepin refuses."""
     return base(media_type) in {DOCKER_SCHEMA1_MANIFEST, DOCKER_SCHEMA1_SIGNED_MANIFEST}
+
+
+def is_image_config(media_type: str) -> bool:
+    """True for a config descriptor that declares an image config (OCI or Docker)."""
+    return base(media_type) in IMAGE_CONFIG_TYPES
+
+
+def may_be_image_config(media_type: str) -> bool:
+    """True for a config descriptor of octet-stream, which old pushes gave image configs: such a
+    blob is an image config only if its content says so."""
+    return base(media_type) == OCTET_STREAM
+
+
+def is_schema1_document(document: object) -> bool:
+    """True for a parsed manifest that says it is schema 1 (`schemaVersion: 1`, or its type)."""
+    if not isinstance(document, dict):
+        return False
+    declared = document.get("mediaType")
+    version = document.get("schemaVersion")
+    return (type(version) is int and version == 1) or (
+        isinstance(declared, str) and is_schema1(declared)
+    )
+
+
+def is_schema1_manifest(served_media_type: str, raw: bytes) -> bool:
+    """True for manifest bytes that are schema 1 by the type they were served as or by their body.
+
+    Asked before any digest check: registries name a signed schema 1 manifest by the digest of
+    its JWS payload (the bytes without `signatures`), so its bytes never hash to its name, and
+    that is schema 1, not a registry serving the wrong content.
+    """
+    if is_schema1(served_media_type):
+        return True
+    try:
+        document = json.loads(raw)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return False
+    return is_schema1_document(document)
 
 
 def layer_compression(media_type: str) -> Compression:

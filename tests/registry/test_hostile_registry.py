@@ -29,6 +29,7 @@ from tests.support.hostile_registry import (
     launch_hostile_registry,
     reply,
 )
+from tests.support.schema1 import sign_schema1
 
 REPOSITORY = "hostile/app"
 MANIFEST = json.dumps(
@@ -110,6 +111,43 @@ async def test_manifest_by_digest_with_other_bytes_is_refused(hostile: HostileRe
     assert full_name(hostile, str(OTHER_DIGEST)) in caught.value.message
     # fetch_manifest reports the mismatch as data, for VerifyDigest.
     assert (fetched.digest, fetched.claimed) == (MANIFEST_DIGEST, OTHER_DIGEST)
+
+
+async def test_signed_schema1_is_unsupported_not_a_digest_mismatch(
+    hostile: HostileRegistry,
+) -> None:
+    """Registries name signed schema 1 by its JWS payload, so the bytes never hash to the name."""
+    signed = sign_schema1(REPOSITORY, "old", [str(Digest.of(b"layer"))])
+    name = Digest.parse(signed.payload_digest)
+    headers = {
+        "Content-Type": mediatypes.DOCKER_SCHEMA1_SIGNED_MANIFEST,
+        "Docker-Content-Digest": str(name),
+    }
+    hostile.script("GET", manifest_path(str(name)), reply(200, signed.raw, headers))
+    hostile.script("GET", manifest_path("old"), reply(200, signed.raw, headers))
+    async with registry_client() as client:
+        for target, expected in ((str(name), name), ("old", None)):
+            with pytest.raises(errors.UnsupportedContent) as caught:
+                await client.get_manifest(ref(hostile.host, REPOSITORY), target, expected=expected)
+            assert type(caught.value) is errors.UnsupportedContent
+            assert "schema 1" in caught.value.message
+            assert full_name(hostile, target) in caught.value.message
+
+
+async def test_a_mismatch_is_data_loss_unless_the_body_is_schema1(
+    hostile: HostileRegistry,
+) -> None:
+    """A body that says schema 1 is refused as schema 1 whatever type it came as; any other body
+    with the wrong bytes is still a mismatch: the schema 1 check opens no way around it."""
+    schema1_body = json.dumps({"schemaVersion": 1, "name": REPOSITORY}).encode()
+    hostile.script("GET", manifest_path(str(OTHER_DIGEST)), reply(200, schema1_body, OCI))
+    async with registry_client() as client:
+        name = ref(hostile.host, REPOSITORY)
+        with pytest.raises(errors.UnsupportedContent):
+            await client.get_manifest(name, str(OTHER_DIGEST), expected=OTHER_DIGEST)
+        hostile.script("GET", manifest_path(str(OTHER_DIGEST)), reply(200, MANIFEST, OCI))
+        with pytest.raises(errors.DigestMismatch):
+            await client.get_manifest(name, str(OTHER_DIGEST), expected=OTHER_DIGEST)
 
 
 async def test_blob_with_other_bytes_is_refused_or_reported(hostile: HostileRegistry) -> None:

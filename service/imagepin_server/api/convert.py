@@ -194,6 +194,7 @@ def manifest_to_proto(view: ManifestView) -> pb.GetManifestResponse:
         artifact_type=manifest.artifact_type,
         is_index=isinstance(manifest, ImageIndex),
         index_digest=str(view.index_digest) if view.index_digest else "",
+        config_missing=view.config_missing,
     )
     if manifest.subject is not None:
         response.subject.CopyFrom(descriptor_to_proto(manifest.subject))

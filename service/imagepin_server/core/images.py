@@ -13,7 +13,7 @@ from typing import Any
 
 from imagepin_server import mediatypes
 from imagepin_server.digests import Digest, InvalidDigest
-from imagepin_server.errors import UnsupportedContent
+from imagepin_server.errors import UnsupportedContent, schema1_refused
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,11 +145,8 @@ def parse_manifest(raw: bytes, served_media_type: str) -> Manifest:
     """Parse manifest bytes into an ImageManifest or an ImageIndex."""
     document = _load(raw, "manifest")
     media_type = _declared_media_type(document, served_media_type)
-    if mediatypes.is_schema1(media_type) or document.get("schemaVersion") == 1:
-        raise UnsupportedContent(
-            "the manifest is Docker schema 1, which is deprecated and not supported; "
-            "push the image again with a current client"
-        )
+    if mediatypes.is_schema1(media_type) or mediatypes.is_schema1_document(document):
+        raise schema1_refused("the manifest")
     if not mediatypes.is_manifest(media_type):
         raise UnsupportedContent(f"unsupported manifest media type {media_type!r}")
     try:

@@ -24,11 +24,9 @@ from imagepin_server.core.images import (
 from imagepin_server.core.requests import parse_reference
 from imagepin_server.core.resolve import pin
 from imagepin_server.digests import Digest
-from imagepin_server.errors import BadPlatform, TooLarge, UnsupportedContent
+from imagepin_server.errors import BadPlatform, BlobNotFound, TooLarge, UnsupportedContent
 from imagepin_server.reference import Reference
 from imagepin_server.registry.client import CONFIG_LIMIT
-
-_IMAGE_CONFIG_TYPES = frozenset({mediatypes.OCI_CONFIG, mediatypes.DOCKER_CONFIG})
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +41,7 @@ class ManifestView:
     config: ImageConfig | None = None
     config_raw: bytes = b""
     index_digest: Digest | None = None  # set when a platform child of an index was chosen
+    config_missing: bool = False  # the config blob named is not in the registry
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,17 +90,12 @@ async def get_manifest(deps: Dependencies, text: str, platform: Platform | None)
             raw = (await content.manifest(deps, ref, digest)).raw
             manifest = parse_manifest(raw, child.media_type)
 
-    config, config_raw = None, b""
-    if isinstance(manifest, ImageManifest) and manifest.config.media_type in _IMAGE_CONFIG_TYPES:
-        if manifest.config.size > CONFIG_LIMIT:
-            raise TooLarge(
-                f"the config of {ref} declares {manifest.config.size} bytes, over imagepin's "
-                f"limit of {CONFIG_LIMIT}",
-                reference=str(ref),
-            )
-        config_raw = await content.config(deps, ref, manifest.config.digest)
-        config = parse_config(config_raw)
+    config, config_raw, config_missing = None, b"", False
     if isinstance(manifest, ImageManifest):
+        try:
+            config, config_raw = await _image_config(deps, ref, manifest.config)
+        except BlobNotFound:
+            config_missing = True  # a partial copy or a deleted blob: the manifest still stands
         await layer_index.record_image(deps, digest, manifest, config)
     return ManifestView(
         reference=ref,
@@ -112,7 +106,41 @@ async def get_manifest(deps: Dependencies, text: str, platform: Platform | None)
         config=config,
         config_raw=config_raw,
         index_digest=index_digest,
+        config_missing=config_missing,
     )
+
+
+async def _image_config(
+    deps: Dependencies, ref: Reference, descriptor: Descriptor
+) -> tuple[ImageConfig | None, bytes]:
+    """The image config a manifest's config descriptor names, or None when it names none.
+
+    A declared image config must parse. A config declared as octet-stream (old pushes) is read
+    too, and taken only when it is one: an artifact's octet-stream blob is no error.
+    """
+    declared = mediatypes.is_image_config(descriptor.media_type)
+    if not declared and not mediatypes.may_be_image_config(descriptor.media_type):
+        return None, b""
+    if descriptor.size > CONFIG_LIMIT:
+        if not declared:
+            return None, b""
+        raise TooLarge(
+            f"the config of {ref} declares {descriptor.size} bytes, over imagepin's "
+            f"limit of {CONFIG_LIMIT}",
+            reference=str(ref),
+        )
+    raw = await content.config(deps, ref, descriptor.digest)
+    if declared:
+        return parse_config(raw), raw
+    try:
+        config = parse_config(raw)
+    except UnsupportedContent:
+        return None, b""
+    # Any JSON object parses: an undeclared blob is a config only with what the image spec
+    # requires of one (os, architecture, layers).
+    if config.os and config.architecture and config.rootfs_type == "layers":
+        return config, raw
+    return None, b""
 
 
 async def list_layers(deps: Dependencies, text: str, platform: Platform | None) -> LayerListing:
@@ -124,6 +152,12 @@ async def list_layers(deps: Dependencies, text: str, platform: Platform | None) 
         raise BadPlatform(
             f"{view.reference} is a multi-platform index; ask for one platform "
             f"(it has: {offered or 'none'})",
+            reference=str(view.reference),
+        )
+    if view.config_missing:
+        raise BlobNotFound(
+            f"the config blob {manifest.config.digest} of {view.reference} is not in the "
+            "registry, and the layers' diff_ids are in it",
             reference=str(view.reference),
         )
     diff_ids: tuple[str, ...] = ()

@@ -139,8 +139,9 @@ class BackgroundIndexer:
         if manifest.config.size <= CONFIG_LIMIT:
             try:
                 config = parse_config(await content.config(self._deps, ref, manifest.config.digest))
-            except errors.UnsupportedContent:
-                config = None  # an artifact, not an image: index its layers without diff_ids
+            except (errors.UnsupportedContent, errors.BlobNotFound):
+                # An artifact, not an image, or a config gone: index the layers without diff_ids.
+                config = None
         await record_image(self._deps, digest, manifest, config)
 
     async def _already_indexed(self, digest: Digest) -> bool:

@@ -22,7 +22,13 @@ from imagepin_server.core.images import (
 )
 from imagepin_server.core.requests import expected_digest, parse_reference
 from imagepin_server.digests import Digest
-from imagepin_server.errors import ImagepinError, NotFound, TooLarge, UnsupportedContent
+from imagepin_server.errors import (
+    ImagepinError,
+    NotFound,
+    TooLarge,
+    UnsupportedContent,
+    schema1_refused,
+)
 from imagepin_server.reference import Reference
 
 CONCURRENT_BLOB_CHECKS: Final = 4
@@ -82,6 +88,9 @@ async def verify(
     target = ref.digest or ref.tag
     assert target is not None
     fetched = await deps.registry.fetch_manifest(ref, target, algorithm=expected.algorithm)
+    if mediatypes.is_schema1_manifest(fetched.media_type, fetched.raw):
+        # Signed schema 1 is named by its JWS payload, not its bytes: a hash of them is no answer.
+        raise schema1_refused(f"the manifest of {ref}", reference=str(ref), registry=ref.registry)
     media_type = mediatypes.base(fetched.media_type)
     blobs: tuple[BlobResult, ...] = ()
     manifest: Manifest | None = None
@@ -125,10 +134,18 @@ class _BlobVerifier:
         return tuple(results)
 
     async def _child(self, child: Descriptor, wanted: Platform | None) -> list[BlobResult]:
+        """One child of an index: absent (a one-platform copy leaves the others out) or schema 1
+        is this child's result, as a missing layer is; it does not fail the call."""
         self._count_one()
-        fetched = await self._deps.registry.fetch_manifest(
-            self._ref, str(child.digest), algorithm=child.digest.algorithm
-        )
+        try:
+            fetched = await self._deps.registry.fetch_manifest(
+                self._ref, str(child.digest), algorithm=child.digest.algorithm
+            )
+        except NotFound as exc:
+            return [BlobResult("manifest", child, error=exc.message)]
+        if mediatypes.is_schema1_manifest(fetched.media_type, fetched.raw):
+            refused = schema1_refused(f"the manifest {child.digest}")
+            return [BlobResult("manifest", child, error=refused.message)]
         result = BlobResult("manifest", child, fetched.digest, len(fetched.raw))
         if not result.verified:
             return [result]

@@ -246,13 +246,18 @@ class RegistryClient:
 
         With `expected` (a fetch by digest) the bytes must hash to it. By tag, a well-formed
         `Docker-Content-Digest` must agree with the bytes: a registry that announces one digest
-        and serves other bytes is not believed.
+        and serves other bytes is not believed. Schema 1 (signed or not) is refused first.
         """
         name = display(ref, target)
         # Hash with the pin's algorithm, or a mirror's right answer to a sha512 pin would be
         # taken for a wrong one (fetch_manifest compares what it hashed with the target).
         algorithm = expected.algorithm if expected is not None else _algorithm_of(target)
         fetched = await self.fetch_manifest(ref, target, algorithm=algorithm)
+        if mediatypes.is_schema1_manifest(fetched.media_type, fetched.raw):
+            # Before the digest check: signed schema 1 is named by its JWS payload's digest.
+            raise errors.schema1_refused(
+                f"the manifest of {name}", reference=name, registry=ref.registry
+            )
         reference_digest = expected or fetched.claimed
         if reference_digest is None:
             return fetched
