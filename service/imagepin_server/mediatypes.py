@@ -33,6 +33,7 @@ DOCKER_SCHEMA1_SIGNED_MANIFEST: Final = "application/vnd.docker.distribution.man
 INDEX_TYPES: Final = frozenset({OCI_INDEX, DOCKER_MANIFEST_LIST})
 IMAGE_TYPES: Final = frozenset({OCI_MANIFEST, DOCKER_MANIFEST})
 MANIFEST_TYPES: Final = INDEX_TYPES | IMAGE_TYPES
+IMAGE_CONFIG_TYPES: Final = frozenset({OCI_CONFIG, DOCKER_CONFIG})
 
 # Sent on every manifest request. Leaving a type out makes registries convert or pick another
 # representation, and then the digest they answer with is not the one a client pulling
@@ -83,6 +84,11 @@ def is_index(media_type: str) -> bool:
 def is_image(media_type: str) -> bool:
     """True for a single-platform image manifest (OCI or Docker schema2)."""
     return base(media_type) in IMAGE_TYPES
+
+
+def is_image_config(media_type: str) -> bool:
+    """True for the config of a runnable image (OCI or Docker), not an artifact's config."""
+    return base(media_type) in IMAGE_CONFIG_TYPES
 
 
 def is_manifest(media_type: str) -> bool:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from imagepin_server import mediatypes
-from imagepin_server.core import content, layer_index, platforms
+from imagepin_server.core import content, layer_index, platforms, selection
 from imagepin_server.core.context import Dependencies
 from imagepin_server.core.images import (
     Descriptor,
@@ -28,7 +28,7 @@ from imagepin_server.errors import BadPlatform, TooLarge, UnsupportedContent
 from imagepin_server.reference import Reference
 from imagepin_server.registry.client import CONFIG_LIMIT
 
-_IMAGE_CONFIG_TYPES = frozenset({mediatypes.OCI_CONFIG, mediatypes.DOCKER_CONFIG})
+_IMAGE_CONFIG_TYPES = mediatypes.IMAGE_CONFIG_TYPES
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,10 +86,10 @@ async def get_manifest(deps: Dependencies, text: str, platform: Platform | None)
     if isinstance(manifest, ImageIndex):
         await layer_index.record_index(deps, digest, manifest)
         if wanted is not None:
-            child = platforms.choose(wanted, manifest.manifests, reference=str(ref))
-            index_digest, digest = digest, child.digest
+            chosen = await selection.select(deps, ref, digest, manifest, wanted)
+            index_digest, digest = chosen.parent, chosen.image.digest
             raw = (await content.manifest(deps, ref, digest)).raw
-            manifest = parse_manifest(raw, child.media_type)
+            manifest = parse_manifest(raw, chosen.image.media_type)
 
     config, config_raw = None, b""
     if isinstance(manifest, ImageManifest) and manifest.config.media_type in _IMAGE_CONFIG_TYPES:
@@ -101,6 +101,10 @@ async def get_manifest(deps: Dependencies, text: str, platform: Platform | None)
             )
         config_raw = await content.config(deps, ref, manifest.config.digest)
         config = parse_config(config_raw)
+    if wanted is not None and index_digest is None and isinstance(manifest, ImageManifest):
+        platforms.check_not_artifact(wanted, manifest.config.media_type, reference=str(ref))
+        if config is not None:
+            platforms.check_image(wanted, config, reference=str(ref))
     if isinstance(manifest, ImageManifest):
         await layer_index.record_image(deps, digest, manifest, config)
     return ManifestView(
@@ -120,7 +124,7 @@ async def list_layers(deps: Dependencies, text: str, platform: Platform | None) 
     view = await get_manifest(deps, text, platform)
     manifest = view.manifest
     if isinstance(manifest, ImageIndex):
-        offered = ", ".join(str(c.platform) for c in manifest.manifests if c.platform)
+        offered = ", ".join(str(p) for p in platforms.offered(manifest.manifests))
         raise BadPlatform(
             f"{view.reference} is a multi-platform index; ask for one platform "
             f"(it has: {offered or 'none'})",

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Final, Literal
 
 from imagepin_server import mediatypes
-from imagepin_server.core import platforms
+from imagepin_server.core import platforms, selection
 from imagepin_server.core.context import Dependencies
 from imagepin_server.core.images import (
     Descriptor,
@@ -91,6 +91,8 @@ async def verify(
     except UnsupportedContent:
         if include_layers:
             raise
+    if wanted is not None and isinstance(manifest, ImageManifest):
+        await selection.check_image(deps, ref, manifest, wanted)
     if include_layers and manifest is not None:
         blobs = await _BlobVerifier(deps, ref).verify_below(manifest, wanted)
     return Verification(
