@@ -336,6 +336,12 @@ def test_nested_index_platform_is_found_inside(setup: Setup, content: Content) -
     )
     assert (layers.digest, layers.index_digest) == (view.digest, index.children["inner"])
     assert [layer.digest for layer in layers.layers] == [layer.digest for layer in view.layers]
+    # GetManifest records what it read on the spot: the image belongs to the inner index.
+    found = setup.server.stub.ListImagesWithLayer(
+        pb.ListImagesWithLayerRequest(digest=view.layers[-1].digest), timeout=10
+    )
+    (image,) = [i for i in found.images if i.manifest_digest == view.digest]
+    assert index.children["inner"] in image.index_digests
 
 
 def test_nested_index_prefers_its_own_image(setup: Setup, content: Content) -> None:

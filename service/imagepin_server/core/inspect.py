@@ -87,6 +87,8 @@ async def get_manifest(deps: Dependencies, text: str, platform: Platform | None)
         await layer_index.record_index(deps, digest, manifest)
         if wanted is not None:
             chosen = await selection.select(deps, ref, digest, manifest, wanted)
+            if chosen.parent != digest:  # nested: record which index really lists the image
+                await layer_index.record_index(deps, chosen.parent, chosen.parent_index)
             index_digest, digest = chosen.parent, chosen.image.digest
             raw = (await content.manifest(deps, ref, digest)).raw
             manifest = parse_manifest(raw, chosen.image.media_type)

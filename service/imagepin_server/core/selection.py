@@ -39,6 +39,7 @@ class Selected:
 
     image: Descriptor
     parent: Digest  # the index the image was chosen from (a nested one when it was nested)
+    parent_index: ImageIndex
 
 
 @dataclass(slots=True)
@@ -66,7 +67,7 @@ async def _search(
     search.available.extend(platforms.offered(index.manifests))
     for child in platforms.candidates(search.wanted, index.manifests):
         if platforms.classify(child) is platforms.ManifestKind.IMAGE:
-            return Selected(child, digest)
+            return Selected(child, digest, index)
         nested = await _nested(deps, search, child, depth + 1)
         found = await _search(deps, search, child.digest, nested, depth + 1)
         if found is not None:
