@@ -170,11 +170,11 @@ def test_resolve_index_missing_platform_is_not_found(
     assert (info.reason, info.domain) == ("PLATFORM_NOT_FOUND", "imagepin.dev")
 
 
-def test_resolve_platform_on_single_image_keeps_its_digest(
+def test_resolve_its_platform_on_single_image_keeps_its_digest(
     server: RunningServer, pushed_images: ImageCatalog
 ) -> None:
     image = pushed_images.single
-    answer = _resolve(server, image.reference, pb.Platform(os="linux", architecture="arm64"))
+    answer = _resolve(server, image.reference, pb.Platform(os="linux", architecture="amd64"))
     assert answer.digest == image.digest
     assert not answer.HasField("selected")
 

@@ -32,6 +32,13 @@ OCI_LAYER_TAR = "application/vnd.oci.image.layer.v1.tar"
 OCI_LAYER_GZIP = "application/vnd.oci.image.layer.v1.tar+gzip"
 OCI_LAYER_ZSTD = "application/vnd.oci.image.layer.v1.tar+zstd"
 REF_NAME_ANNOTATION = "org.opencontainers.image.ref.name"
+IN_TOTO_LAYER = "application/vnd.in-toto+json"
+IN_TOTO_PREDICATE_ANNOTATION = "in-toto.io/predicate-type"
+SLSA_PROVENANCE = "https://slsa.dev/provenance/v0.2"
+# BuildKit (docker buildx) names what an attestation manifest in an index is about with these.
+REFERENCE_DIGEST_ANNOTATION = "vnd.docker.reference.digest"
+REFERENCE_TYPE_ANNOTATION = "vnd.docker.reference.type"
+ATTESTATION_MANIFEST = "attestation-manifest"
 
 LAYER_MEDIA_TYPES: dict[Compression, str] = {
     "gzip": OCI_LAYER_GZIP,
@@ -340,6 +347,19 @@ class BuiltIndex:
         raise KeyError(str(platform))
 
 
+@dataclass(frozen=True)
+class IndexBlob:
+    """An index written from descriptors as given: its bytes and digest."""
+
+    raw: bytes
+    digest: str
+    media_type: str = OCI_INDEX
+
+    def descriptor(self) -> dict[str, Any]:
+        """How an outer index lists this one (no platform: an index has many)."""
+        return {"mediaType": self.media_type, "digest": self.digest, "size": len(self.raw)}
+
+
 # --------------------------------------------------------------------------------------------------
 # The layout itself
 
@@ -436,6 +456,66 @@ class OciLayout:
             media_type=OCI_INDEX,
             children=children,
         )
+
+    def write_attestation(self, subject: BuiltImage) -> dict[str, Any]:
+        """A provenance attestation for `subject`, as BuildKit writes it; its index descriptor.
+
+        The manifest is an OCI image manifest whose config says unknown/unknown and whose one
+        layer is an in-toto statement; the index entry carries BuildKit's two annotations.
+        """
+        statement = dump_json(
+            {
+                "_type": "https://in-toto.io/Statement/v0.1",
+                "predicateType": SLSA_PROVENANCE,
+                "subject": [{"name": "_", "digest": {"sha256": subject.manifest_digest[7:]}}],
+                "predicate": {"builder": {"id": "imagepin-tests"}},
+            }
+        )
+        statement_digest = self.add_blob(statement)
+        config = dump_json(
+            {
+                "architecture": "unknown",
+                "os": "unknown",
+                "config": {},
+                "rootfs": {"type": "layers", "diff_ids": [statement_digest]},
+            }
+        )
+        config_digest = self.add_blob(config)
+        manifest = dump_json(
+            {
+                "schemaVersion": 2,
+                "mediaType": OCI_MANIFEST,
+                "config": {"mediaType": OCI_CONFIG, "digest": config_digest, "size": len(config)},
+                "layers": [
+                    {
+                        "mediaType": IN_TOTO_LAYER,
+                        "digest": statement_digest,
+                        "size": len(statement),
+                        "annotations": {IN_TOTO_PREDICATE_ANNOTATION: SLSA_PROVENANCE},
+                    }
+                ],
+            }
+        )
+        return {
+            "mediaType": OCI_MANIFEST,
+            "digest": self.add_blob(manifest),
+            "size": len(manifest),
+            "platform": {"architecture": "unknown", "os": "unknown"},
+            "annotations": {
+                REFERENCE_DIGEST_ANNOTATION: subject.manifest_digest,
+                REFERENCE_TYPE_ANNOTATION: ATTESTATION_MANIFEST,
+            },
+        }
+
+    def write_index_of(self, manifests: Sequence[Mapping[str, Any]], tag: str | None) -> IndexBlob:
+        """An OCI index over descriptors as given (images, attestations, indexes, or none)."""
+        raw = dump_json(
+            {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [dict(m) for m in manifests]}
+        )
+        digest = self.add_blob(raw)
+        if tag is not None:
+            self._name(tag, OCI_INDEX, digest, len(raw), None)
+        return IndexBlob(raw=raw, digest=digest)
 
     def _name(
         self, tag: str, media_type: str, digest: str, size: int, platform: Platform | None

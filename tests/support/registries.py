@@ -123,3 +123,21 @@ def _wait_until_serving(
     raise RuntimeError(
         f"docker-registry did not start within {STARTUP_TIMEOUT_S}s:\n{log.read_text()}"
     )
+
+
+def put_manifest(
+    registry: RunningRegistry, repository: str, tag: str, raw: bytes, media_type: str
+) -> str:
+    """PUT manifest bytes as they are (for what skopeo 1.9 cannot copy: an index of indexes).
+
+    Everything the manifest names must already be in the repository (pushed with skopeo); the
+    registry checks that. Returns the digest the registry says it stored.
+    """
+    response = httpx.put(
+        f"{registry.url}/v2/{repository}/manifests/{tag}",
+        content=raw,
+        headers={"Content-Type": media_type},
+        timeout=10.0,
+    )
+    response.raise_for_status()
+    return response.headers["Docker-Content-Digest"]

@@ -20,6 +20,7 @@ from imagepin_server.core import (
     Verification,
 )
 from imagepin_server.core.images import Descriptor, ImageConfig, ImageIndex, ImageManifest
+from imagepin_server.core.platforms import ManifestKind, classify
 from imagepin_server.core.verify import BlobResult
 
 _COMPRESSION = {
@@ -72,6 +73,21 @@ def descriptor_to_proto(descriptor: Descriptor) -> pb.Descriptor:
     )
     if descriptor.platform is not None:
         message.platform.CopyFrom(platform_to_proto(descriptor.platform))
+    return message
+
+
+_KIND = {
+    ManifestKind.IMAGE: pb.MANIFEST_KIND_IMAGE,
+    ManifestKind.INDEX: pb.MANIFEST_KIND_INDEX,
+    ManifestKind.ATTESTATION: pb.MANIFEST_KIND_ATTESTATION,
+    ManifestKind.ARTIFACT: pb.MANIFEST_KIND_ARTIFACT,
+}
+
+
+def child_to_proto(child: Descriptor) -> pb.Descriptor:
+    """A child of an index, with what it is (image, nested index, attestation, artifact)."""
+    message = descriptor_to_proto(child)
+    message.kind = _KIND[classify(child)]
     return message
 
 
@@ -134,7 +150,7 @@ def resolution_to_proto(resolution: Resolution) -> pb.ResolveReferenceResponse:
         size=resolution.size,
         resolved_digest=str(resolution.resolved_digest),
         resolved_media_type=resolution.resolved_media_type,
-        manifests=[descriptor_to_proto(child) for child in resolution.children],
+        manifests=[child_to_proto(child) for child in resolution.children],
         familiar_reference=ref.familiar(),
         source=_SOURCE[resolution.source],
         age=duration(resolution.age),
@@ -142,7 +158,7 @@ def resolution_to_proto(resolution: Resolution) -> pb.ResolveReferenceResponse:
         observed_at=timestamp(resolution.observed_at),
     )
     if resolution.selected is not None:
-        response.selected.CopyFrom(descriptor_to_proto(resolution.selected))
+        response.selected.CopyFrom(child_to_proto(resolution.selected))
     return response
 
 
@@ -199,7 +215,7 @@ def manifest_to_proto(view: ManifestView) -> pb.GetManifestResponse:
     if manifest.subject is not None:
         response.subject.CopyFrom(descriptor_to_proto(manifest.subject))
     if isinstance(manifest, ImageIndex):
-        response.manifests.extend(descriptor_to_proto(child) for child in manifest.manifests)
+        response.manifests.extend(child_to_proto(child) for child in manifest.manifests)
     if isinstance(manifest, ImageManifest):
         response.config.CopyFrom(descriptor_to_proto(manifest.config))
         response.layers.extend(descriptor_to_proto(layer) for layer in manifest.layers)

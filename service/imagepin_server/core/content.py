@@ -11,10 +11,12 @@ import asyncio
 import logging
 from typing import Final, Literal
 
-from imagepin_server import metrics, store
+from imagepin_server import mediatypes, metrics, store
 from imagepin_server.core.cache import CachedContent
 from imagepin_server.core.context import Dependencies
+from imagepin_server.core.images import Descriptor, ImageConfig, parse_config
 from imagepin_server.digests import Digest
+from imagepin_server.errors import TooLarge, UnsupportedContent
 from imagepin_server.reference import Reference
 from imagepin_server.registry.client import CONFIG_LIMIT
 
@@ -33,6 +35,39 @@ async def manifest(deps: Dependencies, ref: Reference, digest: Digest) -> Cached
 async def config(deps: Dependencies, ref: Reference, digest: Digest) -> bytes:
     """A config blob's bytes, hashed to `digest`."""
     return (await _content(deps, ref, digest, "config")).raw
+
+
+async def image_config(
+    deps: Dependencies, ref: Reference, descriptor: Descriptor
+) -> tuple[ImageConfig | None, bytes]:
+    """The image config a manifest's config descriptor names, or None when it names none.
+
+    A declared image config must parse. A config declared as octet-stream (old pushes) is read
+    too, and taken only when it is one: an artifact's octet-stream blob is no error.
+    """
+    declared = mediatypes.is_image_config(descriptor.media_type)
+    if not declared and not mediatypes.may_be_image_config(descriptor.media_type):
+        return None, b""
+    if descriptor.size > CONFIG_LIMIT:
+        if not declared:
+            return None, b""
+        raise TooLarge(
+            f"the config of {ref} declares {descriptor.size} bytes, over imagepin's "
+            f"limit of {CONFIG_LIMIT}",
+            reference=str(ref),
+        )
+    raw = await config(deps, ref, descriptor.digest)
+    if declared:
+        return parse_config(raw), raw
+    try:
+        parsed = parse_config(raw)
+    except UnsupportedContent:
+        return None, b""
+    # Any JSON object parses: an undeclared blob is a config only with what the image spec
+    # requires of one (os, architecture, layers).
+    if parsed.os and parsed.architecture and parsed.rootfs_type == "layers":
+        return parsed, raw
+    return None, b""
 
 
 async def remember(

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from imagepin_server import mediatypes
-from imagepin_server.core import content, layer_index, platforms
+from imagepin_server.core import content, layer_index, platforms, selection
 from imagepin_server.core.context import Dependencies
 from imagepin_server.core.images import (
     Descriptor,
@@ -18,15 +18,13 @@ from imagepin_server.core.images import (
     ImageManifest,
     Manifest,
     Platform,
-    parse_config,
     parse_manifest,
 )
 from imagepin_server.core.requests import parse_reference
 from imagepin_server.core.resolve import pin
 from imagepin_server.digests import Digest
-from imagepin_server.errors import BadPlatform, BlobNotFound, TooLarge, UnsupportedContent
+from imagepin_server.errors import BadPlatform, BlobNotFound, UnsupportedContent
 from imagepin_server.reference import Reference
-from imagepin_server.registry.client import CONFIG_LIMIT
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,17 +83,24 @@ async def get_manifest(deps: Dependencies, text: str, platform: Platform | None)
     if isinstance(manifest, ImageIndex):
         await layer_index.record_index(deps, digest, manifest)
         if wanted is not None:
-            child = platforms.choose(wanted, manifest.manifests, reference=str(ref))
-            index_digest, digest = digest, child.digest
+            chosen = await selection.select(deps, ref, digest, manifest, wanted)
+            if chosen.parent != digest:  # nested: record which index really lists the image
+                await layer_index.record_index(deps, chosen.parent, chosen.parent_index)
+            index_digest, digest = chosen.parent, chosen.image.digest
             raw = (await content.manifest(deps, ref, digest)).raw
-            manifest = parse_manifest(raw, child.media_type)
+            manifest = parse_manifest(raw, chosen.image.media_type)
 
     config, config_raw, config_missing = None, b"", False
     if isinstance(manifest, ImageManifest):
         try:
-            config, config_raw = await _image_config(deps, ref, manifest.config)
+            config, config_raw = await content.image_config(deps, ref, manifest.config)
         except BlobNotFound:
             config_missing = True  # a partial copy or a deleted blob: the manifest still stands
+        if wanted is not None and index_digest is None:  # a single image asked for a platform
+            if config is not None:
+                platforms.check_image(wanted, config, reference=str(ref))
+            elif not config_missing:
+                platforms.check_not_artifact(wanted, manifest.config.media_type, reference=str(ref))
         await layer_index.record_image(deps, digest, manifest, config)
     return ManifestView(
         reference=ref,
@@ -110,45 +115,12 @@ async def get_manifest(deps: Dependencies, text: str, platform: Platform | None)
     )
 
 
-async def _image_config(
-    deps: Dependencies, ref: Reference, descriptor: Descriptor
-) -> tuple[ImageConfig | None, bytes]:
-    """The image config a manifest's config descriptor names, or None when it names none.
-
-    A declared image config must parse. A config declared as octet-stream (old pushes) is read
-    too, and taken only when it is one: an artifact's octet-stream blob is no error.
-    """
-    declared = mediatypes.is_image_config(descriptor.media_type)
-    if not declared and not mediatypes.may_be_image_config(descriptor.media_type):
-        return None, b""
-    if descriptor.size > CONFIG_LIMIT:
-        if not declared:
-            return None, b""
-        raise TooLarge(
-            f"the config of {ref} declares {descriptor.size} bytes, over imagepin's "
-            f"limit of {CONFIG_LIMIT}",
-            reference=str(ref),
-        )
-    raw = await content.config(deps, ref, descriptor.digest)
-    if declared:
-        return parse_config(raw), raw
-    try:
-        config = parse_config(raw)
-    except UnsupportedContent:
-        return None, b""
-    # Any JSON object parses: an undeclared blob is a config only with what the image spec
-    # requires of one (os, architecture, layers).
-    if config.os and config.architecture and config.rootfs_type == "layers":
-        return config, raw
-    return None, b""
-
-
 async def list_layers(deps: Dependencies, text: str, platform: Platform | None) -> LayerListing:
     """An image's layers from base to top, each with its diff_id and the step that made it."""
     view = await get_manifest(deps, text, platform)
     manifest = view.manifest
     if isinstance(manifest, ImageIndex):
-        offered = ", ".join(str(c.platform) for c in manifest.manifests if c.platform)
+        offered = ", ".join(str(p) for p in platforms.offered(manifest.manifests))
         raise BadPlatform(
             f"{view.reference} is a multi-platform index; ask for one platform "
             f"(it has: {offered or 'none'})",

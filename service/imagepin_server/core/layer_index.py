@@ -22,12 +22,10 @@ from imagepin_server.core.images import (
     ImageIndex,
     ImageManifest,
     Platform,
-    parse_config,
     parse_manifest,
 )
 from imagepin_server.digests import Digest
 from imagepin_server.reference import Reference
-from imagepin_server.registry.client import CONFIG_LIMIT
 
 log = logging.getLogger("imagepin.layer_index")
 
@@ -135,13 +133,11 @@ class BackgroundIndexer:
                 for child in manifest.manifests[:MAX_CHILDREN_INDEXED]:
                     await self._index_manifest(ref, child.digest, depth=1)
             return
-        config = None
-        if manifest.config.size <= CONFIG_LIMIT:
-            try:
-                config = parse_config(await content.config(self._deps, ref, manifest.config.digest))
-            except (errors.UnsupportedContent, errors.BlobNotFound):
-                # An artifact, not an image, or a config gone: index the layers without diff_ids.
-                config = None
+        try:
+            config, _ = await content.image_config(self._deps, ref, manifest.config)
+        except (errors.UnsupportedContent, errors.BlobNotFound, errors.TooLarge):
+            # A config that is not one, gone, or too large: index the layers without diff_ids.
+            config = None
         await record_image(self._deps, digest, manifest, config)
 
     async def _already_indexed(self, digest: Digest) -> bool:

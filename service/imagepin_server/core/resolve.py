@@ -17,10 +17,16 @@ from datetime import datetime, timedelta
 from typing import Final
 
 from imagepin_server import errors, mediatypes, metrics, store
-from imagepin_server.core import content, platforms
+from imagepin_server.core import content, platforms, selection
 from imagepin_server.core.cache import TagAnswer, TagKey
 from imagepin_server.core.context import Dependencies
-from imagepin_server.core.images import Descriptor, ImageIndex, Platform, parse_manifest
+from imagepin_server.core.images import (
+    Descriptor,
+    ImageIndex,
+    ImageManifest,
+    Platform,
+    parse_manifest,
+)
 from imagepin_server.core.requests import parse_reference
 from imagepin_server.digests import Digest
 from imagepin_server.reference import Reference
@@ -77,6 +83,7 @@ async def resolve(
     )
 
     children: tuple[Descriptor, ...] = ()
+    selected = None
     if mediatypes.is_index(answer.media_type):
         index = parse_manifest(
             (await content.manifest(deps, ref, answer.digest)).raw, answer.media_type
@@ -89,10 +96,13 @@ async def resolve(
                 registry=ref.registry,
             )
         children = index.manifests
-
-    selected = None
-    if wanted and children:
-        selected = platforms.choose(wanted, children, reference=str(ref))
+        if wanted:
+            selected = (await selection.select(deps, ref, answer.digest, index, wanted)).image
+    elif wanted:
+        found = await content.manifest(deps, ref, answer.digest)
+        image = parse_manifest(found.raw, found.media_type)
+        if isinstance(image, ImageManifest):
+            await selection.check_image(deps, ref, image, wanted)
     return Resolution(
         reference=ref,
         digest=selected.digest if selected else answer.digest,

@@ -11,10 +11,11 @@ from dataclasses import dataclass
 from typing import Final, Literal
 
 from imagepin_server import mediatypes
-from imagepin_server.core import platforms
+from imagepin_server.core import platforms, selection
 from imagepin_server.core.context import Dependencies
 from imagepin_server.core.images import (
     Descriptor,
+    ImageIndex,
     ImageManifest,
     Manifest,
     Platform,
@@ -100,6 +101,10 @@ async def verify(
     except UnsupportedContent:
         if include_layers:
             raise
+    if wanted is not None and isinstance(manifest, ImageManifest):
+        await selection.check_image(deps, ref, manifest, wanted)
+    elif wanted is not None and isinstance(manifest, ImageIndex) and not include_layers:
+        await selection.select(deps, ref, fetched.digest, manifest, wanted)  # the platform exists
     if include_layers and manifest is not None:
         blobs = await _BlobVerifier(deps, ref).verify_below(manifest, wanted)
     return Verification(
