@@ -60,7 +60,7 @@ class RolloutDecisionRecord:
         return cls(subject, row.digest, row.media_type, row.decided_at)
 
 
-def _for(subject: RolloutSubject) -> Select[tuple[RolloutDecision]]:
+def _for(subject: RolloutSubject) -> Select[RolloutDecision]:
     return select(RolloutDecision).where(
         RolloutDecision.rollout_key == subject.rollout_key,
         RolloutDecision.registry_name == subject.registry,
