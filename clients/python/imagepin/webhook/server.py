@@ -13,8 +13,10 @@ from aiohttp import web
 from imagepin.aio import AsyncResolverClient
 from imagepin.connection import Connection
 from imagepin.errors import ImagepinError
+from imagepin.messages import resolve_request
 from imagepin.webhook import review
 from imagepin.webhook.policy import Settings, decide
+from imagepin.webhook.rollout import rollout_key
 from imagepin.webhook.tls import ReloadingCertificate
 
 log = logging.getLogger("imagepin.webhook")
@@ -61,7 +63,10 @@ async def mutate(request: web.Request) -> web.Response:
         return web.json_response(review.allow(plan.uid))
     decision = decide(settings, _overrides(request), plan.annotations)
     resolved, service_error = await _resolve(
-        request.app[CLIENT], [f.image for f in plan.fields], settings.budget_s
+        request.app[CLIENT],
+        [f.image for f in plan.fields],
+        settings.budget_s,
+        rollout_key(admission),
     )
     answer = review.respond(plan, decision, resolved, service_error)
     _log(admission, plan, answer)
@@ -83,10 +88,12 @@ def _overrides(request: web.Request) -> dict[str, str]:
 
 
 async def _resolve(
-    client: AsyncResolverClient, images: list[str], budget_s: float
+    client: AsyncResolverClient, images: list[str], budget_s: float, key: str = ""
 ) -> tuple[dict[str, review.Resolved], str]:
-    """One batch call within the budget; ({image: answer}, why the service failed or "")."""
-    unique = list(dict.fromkeys(images))
+    """One batch call within the budget; ({image: answer}, why the service failed or "").
+
+    With a rollout key, every Pod of the rollout gets the digest its first Pod got."""
+    unique = [resolve_request(image, rollout_key=key) for image in dict.fromkeys(images)]
     try:
         async with asyncio.timeout(budget_s):
             results = await client.resolve_all(unique, timeout=budget_s)
