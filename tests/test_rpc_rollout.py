@@ -21,7 +21,7 @@ from tests.support.image_fixtures import (
 )
 from tests.support.registries import RunningRegistry
 from tests.support.rpc import error_info
-from tests.support.server_fixtures import RunningServer
+from tests.support.server_fixtures import RunningServer, start_server, stop_server
 
 ARM64 = pb.Platform(os="linux", architecture="arm64", variant="v8")
 ARM64_TEXT = "linux/arm64/v8"
@@ -184,3 +184,28 @@ def test_a_key_of_256_bytes_is_accepted(server: RunningServer, pushed_images: Im
     key = "é" * 127 + "kk"  # 256 bytes of UTF-8
     assert resolve(server, image.reference, key).digest == image.digest
     assert resolve(server, image.reference, key).source == pb.ANSWER_SOURCE_ROLLOUT
+
+
+def test_a_decision_older_than_the_retention_is_made_again(
+    tmp_path: Path, plain_registry: RunningRegistry, repository: str
+) -> None:
+    """IMAGEPIN_ROLLOUT_RETENTION bounds a decision: with one microsecond, every decision has
+    expired by the next call, so the key follows the tag (the expired row is replaced)."""
+    short = start_server(tmp_path / "short", env={"IMAGEPIN_ROLLOUT_RETENTION": "0.000001"})
+    try:
+        first = push_small(plain_registry, tmp_path, "expiring-a", repository, "e")
+        key = f"rs-{uuid.uuid4()}"
+        assert resolve(short, first.reference, key).digest == first.digest
+        moved = push_small(plain_registry, tmp_path, "expiring-b", repository, "e")
+        again = resolve(short, first.reference, key)
+        assert (again.digest, again.source) == (moved.digest, pb.ANSWER_SOURCE_REGISTRY)
+    finally:
+        stop_server(short)
+
+
+@pytest.mark.parametrize("value", ["0", "-5", "soon"])
+def test_a_retention_that_is_not_a_positive_number_stops_the_start(
+    tmp_path: Path, value: str
+) -> None:
+    with pytest.raises(RuntimeError, match="IMAGEPIN_ROLLOUT_RETENTION"):
+        start_server(tmp_path / "bad", env={"IMAGEPIN_ROLLOUT_RETENTION": value})
