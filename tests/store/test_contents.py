@@ -334,7 +334,6 @@ async def test_stored_at_keeps_the_instant_across_time_zones(database: Database)
 
 
 async def test_migration_0002_goes_up_down_and_up_again(database: Database) -> None:
-    assert head_revision() == "0002"
     assert await database.current_revision() == head_revision()
 
     # Something in every table, including the 0001 one that must survive the downgrade.

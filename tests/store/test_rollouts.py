@@ -12,11 +12,15 @@ from imagepin_server.store import (
     RolloutDecision,
     RolloutDecisionRecord,
     RolloutSubject,
+    TagObservation,
     decide_rollout,
+    head_revision,
+    record_tag_observation,
     rollout_decision,
     sweep_decisions,
+    tag_history,
 )
-from sqlalchemy import func, select
+from sqlalchemy import func, inspect, select
 
 DIGEST_A = "sha256:" + "a" * 64
 DIGEST_B = "sha256:" + "b" * 64
@@ -135,3 +139,26 @@ async def test_writes_need_a_transaction(database: Database) -> None:
                 decided_at=T0,
                 not_before=T0 - RETENTION,
             )
+
+
+async def test_migration_0004_goes_down_and_up_again_keeping_the_other_tables(
+    database: Database,
+) -> None:
+    assert await database.current_revision() == head_revision()
+    await decide(database, DIGEST_A, T0)
+    async with database.transaction() as session:
+        await record_tag_observation(session, TagObservation("r", "p", "t", DIGEST_A, INDEX, T0))
+
+    async def tables() -> set[str]:
+        async with database.engine.connect() as conn:
+            return set(await conn.run_sync(lambda c: inspect(c).get_table_names()))
+
+    await database.downgrade("0003")
+    assert "rollout_decisions" not in await tables()
+    async with database.session() as session:
+        assert [r.digest for r in await tag_history(session, "r", "p", "t")] == [DIGEST_A]
+
+    await database.migrate()
+    assert "rollout_decisions" in await tables()
+    assert await read(database, T0) is None  # decisions start again
+    assert (await decide(database, DIGEST_B, T0)).digest == DIGEST_B
