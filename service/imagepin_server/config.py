@@ -29,6 +29,7 @@ class Settings:
     max_staleness_s: float = 30.0
     stale_if_error_s: float = 3600.0
     max_stale_if_error_s: float = 86400.0
+    rollout_retention_s: float = 7 * 86400.0
     index_layers: bool = True
     db_pool_size: int = 5
     db_max_overflow: int = 10
@@ -58,6 +59,7 @@ class Settings:
             max_staleness_s=_float(env, "IMAGEPIN_MAX_STALENESS", 30.0),
             stale_if_error_s=_float(env, "IMAGEPIN_STALE_IF_ERROR", 3600.0),
             max_stale_if_error_s=_float(env, "IMAGEPIN_MAX_STALE_IF_ERROR", 86400.0),
+            rollout_retention_s=_float(env, "IMAGEPIN_ROLLOUT_RETENTION", 7 * 86400.0),
             index_layers=_bool(env, "IMAGEPIN_INDEX_LAYERS", default=True),
             db_pool_size=_int(env, "IMAGEPIN_DB_POOL_SIZE", 5),
             db_max_overflow=_int(env, "IMAGEPIN_DB_MAX_OVERFLOW", 10),
@@ -89,6 +91,8 @@ class Settings:
         ):
             if value < 0:
                 raise SettingsError(f"{name} must not be negative")
+        if self.rollout_retention_s <= 0:
+            raise SettingsError("IMAGEPIN_ROLLOUT_RETENTION must be a positive number of seconds")
         if not 1 <= self.workers <= 64:
             raise SettingsError(f"IMAGEPIN_WORKERS / --workers {self.workers}: use 1 to 64")
         if self.workers > 1 and self.listen.endswith(":0"):

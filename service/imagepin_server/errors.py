@@ -62,6 +62,10 @@ class ConflictingDigests(InvalidArgument):
     reason = "CONFLICTING_DIGESTS"
 
 
+class BadRolloutKey(InvalidArgument):
+    reason = "INVALID_ROLLOUT_KEY"
+
+
 # --- the thing asked for does not exist --------------------------------------------------------
 class NotFound(ImagepinError):
     reason = "NOT_FOUND"

@@ -23,6 +23,7 @@ EXPECTED: dict[type[errors.ImagepinError], grpc.StatusCode] = {
     errors.BadDigest: Code.INVALID_ARGUMENT,
     errors.BadPlatform: Code.INVALID_ARGUMENT,
     errors.ConflictingDigests: Code.INVALID_ARGUMENT,
+    errors.BadRolloutKey: Code.INVALID_ARGUMENT,
     errors.NotFound: Code.NOT_FOUND,
     errors.RepositoryNotFound: Code.NOT_FOUND,
     errors.ManifestNotFound: Code.NOT_FOUND,

@@ -53,8 +53,12 @@ def deployment_pod(
     containers: Sequence[tuple[str, str]],
     init_containers: Sequence[tuple[str, str]] = (),
     annotations: dict[str, str] | None = None,
+    owner_uid: str | None = None,
 ) -> dict[str, Any]:
-    """A Pod as a Deployment's ReplicaSet creates it: generateName, no name."""
+    """A Pod as a Deployment's ReplicaSet creates it: generateName, no name.
+
+    Its ReplicaSet's uid is the webhook's rollout key: a fresh one unless `owner_uid` is given,
+    so Pods of separate calls belong to separate rollouts unless a test says otherwise."""
     return {
         "apiVersion": "v1",
         "kind": "Pod",
@@ -68,7 +72,7 @@ def deployment_pod(
                     "apiVersion": "apps/v1",
                     "kind": "ReplicaSet",
                     "name": "web-7d9c8b6f5",
-                    "uid": "3f1c2b9e-5d1a-4c1e-9a53-0e8d1b7c6a21",
+                    "uid": owner_uid or str(uuid.uuid4()),
                     "controller": True,
                     "blockOwnerDeletion": True,
                 }
@@ -222,3 +226,42 @@ def with_ephemeral(pod: dict[str, Any], name: str, image: str) -> dict[str, Any]
     container["targetContainerName"] = pod["spec"]["containers"][0]["name"]
     updated["spec"].setdefault("ephemeralContainers", []).append(container)
     return updated
+
+
+def statefulset_pod(
+    namespace: str, containers: Sequence[tuple[str, str]], *, owner_uid: str, revision: str
+) -> dict[str, Any]:
+    """A Pod as a StatefulSet creates it: named, with its controller-revision-hash label."""
+    pod = deployment_pod(namespace, containers)
+    metadata = pod["metadata"]
+    del metadata["generateName"]
+    metadata["name"] = "db-0"
+    metadata["labels"] = {
+        "app": "db",
+        "controller-revision-hash": revision,
+        "statefulset.kubernetes.io/pod-name": "db-0",
+        "apps.kubernetes.io/pod-index": "0",
+    }
+    metadata["ownerReferences"] = [
+        {
+            "apiVersion": "apps/v1",
+            "kind": "StatefulSet",
+            "name": "db",
+            "uid": owner_uid,
+            "controller": True,
+            "blockOwnerDeletion": True,
+        }
+    ]
+    pod["spec"]["hostname"] = "db-0"
+    pod["spec"]["subdomain"] = "db"
+    return pod
+
+
+def bare_pod(namespace: str, containers: Sequence[tuple[str, str]]) -> dict[str, Any]:
+    """A Pod a person created (kubectl run): named, no controller owner."""
+    pod = deployment_pod(namespace, containers)
+    metadata = pod["metadata"]
+    del metadata["generateName"], metadata["ownerReferences"]
+    metadata["name"] = "debug"
+    metadata["labels"] = {"run": "debug"}
+    return pod

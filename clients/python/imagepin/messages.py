@@ -61,12 +61,14 @@ def resolve_request(
     platform: PlatformArg = None,
     max_staleness: Delay = None,
     stale_if_error: Delay = None,
+    rollout_key: str = "",
 ) -> resolver_pb2.ResolveReferenceRequest:
     return resolver_pb2.ResolveReferenceRequest(
         reference=reference,
         platform=platform_message(platform),
         max_staleness=duration(max_staleness),
         stale_if_error=duration(stale_if_error),
+        rollout_key=rollout_key,
     )
 
 

@@ -95,6 +95,7 @@ _SOURCE = {
     Source.REGISTRY: pb.ANSWER_SOURCE_REGISTRY,
     Source.CACHE: pb.ANSWER_SOURCE_CACHE,
     Source.STALE: pb.ANSWER_SOURCE_STALE,
+    Source.ROLLOUT: pb.ANSWER_SOURCE_ROLLOUT,
 }
 
 MAX_DURATION = timedelta(days=3650)
@@ -288,6 +289,7 @@ def batch_items_from_proto(request: pb.BatchResolveReferencesRequest) -> list[Ba
                     platform=platform_from_proto(item),
                     max_staleness=duration_from_proto(item, "max_staleness"),
                     stale_if_error=duration_from_proto(item, "stale_if_error"),
+                    rollout_key=item.rollout_key,
                 )
             )
         except errors.InvalidArgument as exc:

@@ -65,6 +65,7 @@ def policy_from(settings: Settings) -> core.Policy:
         max_staleness=timedelta(seconds=settings.max_staleness_s),
         stale_if_error=timedelta(seconds=settings.stale_if_error_s),
         max_stale_if_error=timedelta(seconds=settings.max_stale_if_error_s),
+        rollout_retention=timedelta(seconds=settings.rollout_retention_s),
     )
 
 

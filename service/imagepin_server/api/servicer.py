@@ -23,10 +23,11 @@ class ResolverServicer(pb_grpc.ResolverServiceServicer):
     async def ResolveReference(  # noqa: N802 - the name is the RPC's
         self, request: pb.ResolveReferenceRequest, context: Context
     ) -> pb.ResolveReferenceResponse:
-        resolution = await core.resolve(
+        resolution = await core.resolve_with_rollout(
             self._deps,
             request.reference,
             convert.platform_from_proto(request),
+            rollout_key=request.rollout_key,
             max_staleness=convert.duration_from_proto(request, "max_staleness"),
             stale_if_error=convert.duration_from_proto(request, "stale_if_error"),
         )

@@ -1,4 +1,4 @@
-"""The use cases: resolve (one or many), get a manifest, list layers, verify, audit."""
+"""The use cases: resolve (one or many, per rollout), get a manifest, list layers, verify, audit."""
 
 from imagepin_server.core.audit import images_with_layer, tag_history
 from imagepin_server.core.batch import BatchItem, BatchOutcome, resolve_many
@@ -8,6 +8,7 @@ from imagepin_server.core.inspect import LayerListing, ManifestView, get_manifes
 from imagepin_server.core.layer_index import BackgroundIndexer
 from imagepin_server.core.recorder import ObservationRecorder
 from imagepin_server.core.resolve import Resolution, Source, resolve
+from imagepin_server.core.rollout import resolve_with_rollout
 from imagepin_server.core.verify import Verification, verify
 
 __all__ = [
@@ -28,6 +29,7 @@ __all__ = [
     "list_layers",
     "resolve",
     "resolve_many",
+    "resolve_with_rollout",
     "tag_history",
     "verify",
 ]

@@ -17,7 +17,8 @@ from imagepin_server import errors
 from imagepin_server.core.context import Dependencies
 from imagepin_server.core.images import Platform
 from imagepin_server.core.requests import parse_reference
-from imagepin_server.core.resolve import Resolution, resolve
+from imagepin_server.core.resolve import Resolution
+from imagepin_server.core.rollout import resolve_with_rollout
 
 log = logging.getLogger("imagepin.batch")
 
@@ -28,6 +29,7 @@ class BatchItem:
     platform: Platform | None = None
     max_staleness: timedelta | None = None
     stale_if_error: timedelta | None = None
+    rollout_key: str = ""
     invalid: errors.ImagepinError | None = None  # set when the item itself was malformed
 
 
@@ -64,10 +66,11 @@ async def _one(
     try:
         registry = parse_reference(item.reference).registry
         async with asyncio.timeout(budget_s), limits[registry]:
-            resolution = await resolve(
+            resolution = await resolve_with_rollout(
                 deps,
                 item.reference,
                 item.platform,
+                rollout_key=item.rollout_key,
                 max_staleness=item.max_staleness,
                 stale_if_error=item.stale_if_error,
             )

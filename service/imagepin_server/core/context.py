@@ -20,6 +20,7 @@ DEFAULT_STALE_IF_ERROR: Final = timedelta(hours=1)
 MAX_STALE_IF_ERROR: Final = timedelta(hours=24)
 BATCH_LIMIT: Final = 1000
 PER_REGISTRY_CONCURRENCY: Final = 8
+ROLLOUT_RETENTION: Final = timedelta(days=7)
 
 
 def utc_now() -> datetime:
@@ -35,6 +36,7 @@ class Policy:
     max_stale_if_error: timedelta = MAX_STALE_IF_ERROR  # the most a caller may ask for
     batch_limit: int = BATCH_LIMIT
     per_registry_concurrency: int = PER_REGISTRY_CONCURRENCY
+    rollout_retention: timedelta = ROLLOUT_RETENTION  # how long a rollout's digest is kept
 
 
 @dataclass(slots=True)

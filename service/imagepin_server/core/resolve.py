@@ -44,6 +44,7 @@ class Source(enum.Enum):
     REGISTRY = "registry"
     CACHE = "cache"
     STALE = "stale"
+    ROLLOUT = "rollout"  # the digest recorded for the request's rollout key (core/rollout.py)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,5 +1,6 @@
 """Persistence for imagepin: every stretch of time a tag pointed at a digest, for auditing; a cache
-of manifests and configs by digest; and an index of which images contain which layers.
+of manifests and configs by digest; an index of which images contain which layers; and the
+digest decided for each rollout.
 
 Depends only on SQLAlchemy/Alembic and the standard library (never on gRPC or the
 registry client).  One :class:`Database` per process; one session per request.
@@ -31,9 +32,17 @@ from .models import (
     ImageLayer,
     IndexChildRow,
     RepositoryContent,
+    RolloutDecision,
     TagMapping,
     TagRow,
     UtcDateTime,
+)
+from .rollouts import (
+    RolloutDecisionRecord,
+    RolloutSubject,
+    decide_rollout,
+    rollout_decision,
+    sweep_decisions,
 )
 from .tags import (
     TagMappingRecord,
@@ -58,6 +67,9 @@ __all__ = [
     "IndexChildRow",
     "LayerRow",
     "RepositoryContent",
+    "RolloutDecision",
+    "RolloutDecisionRecord",
+    "RolloutSubject",
     "StoreError",
     "StoreFailed",
     "StoreUnavailable",
@@ -69,6 +81,7 @@ __all__ = [
     "UtcDateTime",
     "alembic_config",
     "async_url",
+    "decide_rollout",
     "get_content",
     "get_contents",
     "has_image_layers",
@@ -80,6 +93,8 @@ __all__ = [
     "record_index_children",
     "record_tag_observation",
     "record_tag_observations",
+    "rollout_decision",
     "safe_url",
+    "sweep_decisions",
     "tag_history",
 ]

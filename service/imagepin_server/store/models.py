@@ -1,5 +1,5 @@
 """ORM models of the store: the tag history (tags, tag_mappings), the content cache, the layer
-index.
+index, and the digest decided for each rollout.
 
 The schema itself is owned by the hand-written Alembic migrations in ``migrations/``;
 this module must stay in step with them (the tests compare the two).
@@ -21,6 +21,7 @@ from sqlalchemy import (
     LargeBinary,
     MetaData,
     String,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -41,6 +42,7 @@ DIGEST_LENGTH = 7 + 128  # "sha512:" + 128 hex digits, the longest registered al
 MEDIA_TYPE_LENGTH = 255  # RFC 6838: type and subtype are 127 characters each
 CONTENT_KIND_LENGTH = 16
 PLATFORM_LENGTH = 255  # "os/architecture/variant", e.g. "linux/arm64/v8"
+ROLLOUT_KEY_LENGTH = 256  # the contract's bound on rollout_key (in bytes, so also in characters)
 
 #: The kinds of content the cache holds.
 CONTENT_KINDS = ("manifest", "config")
@@ -232,4 +234,44 @@ class IndexChildRow(Base):
         return (
             f"IndexChildRow({self.index_digest}[{self.position}] = {self.child_digest}, "
             f"platform={self.platform!r})"
+        )
+
+
+class RolloutDecision(Base):
+    """The digest the first request with ``rollout_key`` got for a tag (and platform).
+
+    One row per (key, reference, platform), written insert-if-absent so every replica reuses
+    the first; rows older than the retention are ignored and swept.
+    """
+
+    __tablename__ = "rollout_decisions"
+    __table_args__ = (
+        UniqueConstraint(
+            "rollout_key",
+            "registry",
+            "repository",
+            "tag",
+            "platform",
+            # Explicit: the convention's name would pass PostgreSQL's 63-character limit.
+            name="uq_rollout_decisions_decision",
+        ),
+        Index(None, "decided_at"),
+    )
+
+    id: Mapped[BigIntPk]
+    rollout_key: Mapped[str] = mapped_column(String(ROLLOUT_KEY_LENGTH))
+    registry_name: Mapped[Registry] = mapped_column("registry")
+    repository: Mapped[Repository]
+    tag: Mapped[Tag]
+    # "os/architecture[/variant]" as requested (normalised), "" when no platform was asked for.
+    platform: Mapped[str] = mapped_column(String(PLATFORM_LENGTH))
+    # What the tag pointed at (the index, for an index), not the platform's child.
+    digest: Mapped[Digest]
+    media_type: Mapped[MediaType]
+    decided_at: Mapped[UtcTimestamp]
+
+    def __repr__(self) -> str:
+        return (
+            f"RolloutDecision({self.rollout_key!r}: {self.registry_name}/{self.repository}:"
+            f"{self.tag} [{self.platform}] -> {self.digest}, decided_at={self.decided_at!r})"
         )

@@ -14,8 +14,10 @@ from aiohttp import web
 from imagepin.aio import AsyncResolverClient
 from imagepin.connection import Connection
 from imagepin.errors import ImagepinError
+from imagepin.messages import resolve_request
 from imagepin.webhook import review
 from imagepin.webhook.policy import Settings, decide
+from imagepin.webhook.rollout import rollout_key
 from imagepin.webhook.tls import ReloadingCertificate
 
 log = logging.getLogger("imagepin.webhook")
@@ -66,6 +68,7 @@ async def mutate(request: web.Request) -> web.Response:
         [f.image for f in plan.fields],
         settings.budget_s,
         settings.max_staleness,
+        rollout_key(admission),
     )
     answer = review.respond(plan, decision, resolved, service_error)
     _log(admission, plan, answer)
@@ -91,14 +94,18 @@ async def _resolve(
     images: list[str],
     budget_s: float,
     max_staleness: datetime.timedelta,
+    key: str = "",
 ) -> tuple[dict[str, review.Resolved], str]:
-    """One batch call within the budget; ({image: answer}, why the service failed or "")."""
-    unique = list(dict.fromkeys(images))
+    """One batch call within the budget; ({image: answer}, why the service failed or "").
+
+    With a rollout key, every Pod of the rollout gets the digest its first Pod got."""
+    unique = [
+        resolve_request(image, max_staleness=max_staleness, rollout_key=key)
+        for image in dict.fromkeys(images)
+    ]
     try:
         async with asyncio.timeout(budget_s):
-            results = await client.resolve_all(
-                unique, max_staleness=max_staleness, timeout=budget_s
-            )
+            results = await client.resolve_all(unique, timeout=budget_s)
     except TimeoutError:
         return {}, f"the imagepin service did not answer within {budget_s:g}s"
     except ImagepinError as error:
