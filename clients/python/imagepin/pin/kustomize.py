@@ -36,7 +36,7 @@ def scan_kustomization(node: Node | None, text: str, source: str, scan: Scan) ->
         if isinstance(digest, ScalarNode) and digest.value:
             site = yamltext.scalar_site(digest, text, source, where)
             pinned = f"{reference}@{digest.value}"
-            scan.sites.append(replace(site, image=pinned, writes=Writes.DIGEST))
+            scan.sites.append(replace(site, image=pinned, line=line, writes=Writes.DIGEST))
         elif substituted(reference):
             scan.notes.append(Note(source, line, f"left alone: {reference} is substituted"))
         elif not tag:
