@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -316,3 +315,128 @@ def test_check_names_every_image_by_file_and_line(
         pattern = rf"{re.escape(fixture.name)}:\d+: {re.escape(note)}"
         assert any(re.match(pattern, line) for line in lines), (note, lines)
     assert path.read_bytes().decode() == fixture.text  # --check changes nothing
+
+
+def test_a_directory_is_read_by_file_name_and_content(
+    service: RunningServer, pushed_images: ImageCatalog, tmp_path: Path
+) -> None:
+    """Dockerfiles by name (`*.Dockerfile`, `Containerfile.*`), compose by name or by its
+    `services:`; a YAML file with no image, and any other file, are said so or skipped."""
+    single, app_b = pushed_images.single, pushed_images.app_b
+    files = {
+        "images/web.Dockerfile": f'FROM {single.reference}\nCMD ["web"]\n',
+        "images/Containerfile.dev": f"# dev image\nFROM {app_b.reference} AS dev\n",
+        "deploy/docker-compose.prod.yml": f"services:\n  web:\n    image: {single.reference}\n",
+        "deploy/stack.yaml": f"services:\n  db: {{image: {app_b.reference}}}\n",  # by content
+        "deploy/values.yaml": "replicas: 3\nimage: {repository: nginx}\n",  # not a format we read
+        "builds/compose.yaml": "services:\n  web: {build: .}\n",  # compose, by name, no image
+        "notes.txt": f"FROM {single.reference}\n",  # not read in a directory walk
+    }
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    done = run(service, "--check", ".", cwd=tmp_path)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert sorted(done.stdout.splitlines()) == sorted(
+        [
+            f"deploy/docker-compose.prod.yml:3: unpinned: {single.reference} (now {single.digest})",
+            f"deploy/stack.yaml:2: unpinned: {app_b.reference} (now {app_b.digest})",
+            f"images/Containerfile.dev:2: unpinned: {app_b.reference} (now {app_b.digest})",
+            f"images/web.Dockerfile:1: unpinned: {single.reference} (now {single.digest})",
+        ]
+    )
+    assert "imagepin: deploy/values.yaml: no image (not a format imagepin pin reads)" in (
+        done.stderr
+    )
+    assert "imagepin: builds/compose.yaml: no image\n" in done.stderr
+    assert "notes.txt" not in done.stdout + done.stderr
+    # a file given by name is read by its content: a Dockerfile under any name
+    named = run(service, "--check", "notes.txt", cwd=tmp_path)
+    assert named.stdout == f"notes.txt:1: unpinned: {single.reference} (now {single.digest})\n"
+
+
+def test_a_pin_to_a_platform_child_of_the_tags_index_is_pinned_not_moved(
+    service: RunningServer, pushed_images: ImageCatalog, tmp_path: Path
+) -> None:
+    index = pushed_images.index
+    arm64 = index.child("linux/arm64/v8")
+    (tmp_path / "Dockerfile").write_text(
+        f"FROM --platform=linux/arm64 {index.reference}@{arm64.digest}\nRUN true\n"
+    )
+    (tmp_path / "pod.yaml").write_text(
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n"
+        f"  - {{name: a, image: '{index.reference}@{index.digest}'}}\n"
+    )
+    done = run(service, "--check", "Dockerfile", "pod.yaml", cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.splitlines() == [
+        f"Dockerfile:1: pinned (child for linux/arm64/v8): {index.reference}@{arm64.digest}",
+        f"pod.yaml:6: pinned: {index.reference}@{index.digest}",
+    ]
+    # a digest of another image under that tag has moved, and says where
+    other = pushed_images.single.digest
+    (tmp_path / "compose.yaml").write_text(
+        f"services:\n  # pinned by hand\n  web:\n    image: {index.reference}@{other}\n"
+    )
+    moved = run(service, "--check", "compose.yaml", cwd=tmp_path)
+    assert moved.returncode == 1
+    assert moved.stdout.splitlines() == [
+        f"compose.yaml:4: moved: {index.reference}@{other} (its tag now points at {index.digest})"
+    ]
+    warned = run(service, "-i", "compose.yaml", cwd=tmp_path)
+    assert warned.returncode == 0
+    assert f"imagepin: compose.yaml:4: warning: {index.reference}@{other}" in warned.stderr
+
+
+def test_unresolvable_images_name_file_and_line_in_every_mode(
+    service: RunningServer, pushed_images: ImageCatalog, tmp_path: Path
+) -> None:
+    missing = f"{pushed_images.registry.host}/nope/missing:1"
+    (tmp_path / "Containerfile").write_text(f"# base\n\nFROM {missing}\n")
+    check = run(service, "--check", "Containerfile", cwd=tmp_path)
+    assert check.returncode == 3
+    assert check.stdout.startswith(f"Containerfile:3: unresolvable: {missing}: ")
+    pin = run(service, "-i", "Containerfile", cwd=tmp_path)
+    assert pin.returncode == 3
+    assert f"imagepin: Containerfile:3: cannot pin {missing}: " in pin.stderr
+    assert (tmp_path / "Containerfile").read_text() == f"# base\n\nFROM {missing}\n"
+
+
+def test_lock_then_from_lock_pins_every_format_the_same_without_the_service(
+    service: RunningServer, pushed_images: ImageCatalog, tmp_path: Path
+) -> None:
+    every = fixtures(pushed_images).values()
+    first, second = tmp_path / "first", tmp_path / "second"
+    for fixture in every:
+        write(first, fixture)
+        write(second, fixture)
+    locked = run(service, "-i", "--lock", str(tmp_path / "images.lock.json"), ".", cwd=first)
+    assert locked.returncode == 0, locked.stderr
+    nobody = f"127.0.0.1:{free_port()}"
+    again = run(nobody, "-i", "--from-lock", str(tmp_path / "images.lock.json"), ".", cwd=second)
+    assert again.returncode == 0, again.stderr
+    for fixture in every:
+        assert (second / fixture.name).read_bytes() == (first / fixture.name).read_bytes()
+        assert (first / fixture.name).read_bytes() != fixture.text.encode()
+
+
+def test_kustomize_digest_is_added_in_the_entrys_style_with_the_files_line_endings(
+    service: RunningServer, pushed_images: ImageCatalog, tmp_path: Path
+) -> None:
+    single, app_a = pushed_images.single, pushed_images.app_a
+    name, _, tag = single.reference.rpartition(":")
+    a_name, _, a_tag = app_a.reference.rpartition(":")
+    text = (
+        "images:\r\n"
+        f"    -   name: alpine   \r\n        newName: {name}\r\n        newTag: '{tag}'  # x\r\n"
+        f"    - {{name: app, newName: {a_name}, newTag: {a_tag}}}\r\n"
+    )
+    (tmp_path / "Kustomization").write_bytes(text.encode())
+    done = run(service, "-i", "Kustomization", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "Kustomization").read_bytes().decode() == (
+        "images:\r\n"
+        f"    -   name: alpine   \r\n        newName: {name}\r\n        newTag: '{tag}'  # x\r\n"
+        f"        digest: '{single.digest}'\r\n"
+        f"    - {{name: app, newName: {a_name}, newTag: {a_tag}, digest: {app_a.digest}}}\r\n"
+    )
