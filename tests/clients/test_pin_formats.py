@@ -423,13 +423,16 @@ def test_lock_then_from_lock_pins_every_format_the_same_without_the_service(
 def test_kustomize_digest_is_added_in_the_entrys_style_with_the_files_line_endings(
     service: RunningServer, pushed_images: ImageCatalog, tmp_path: Path
 ) -> None:
-    single, app_a = pushed_images.single, pushed_images.app_a
+    single, app_a, zstd = pushed_images.single, pushed_images.app_a, pushed_images.zstd
     name, _, tag = single.reference.rpartition(":")
     a_name, _, a_tag = app_a.reference.rpartition(":")
+    z_name, _, z_tag = zstd.reference.rpartition(":")
+    empty = f"    - name: z\r\n      newName: {z_name}\r\n      newTag: {z_tag}\r\n      digest:"
     text = (
         "images:\r\n"
         f"    -   name: alpine   \r\n        newName: {name}\r\n        newTag: '{tag}'  # x\r\n"
         f"    - {{name: app, newName: {a_name}, newTag: {a_tag}}}\r\n"
+        f"{empty}   # CI fills this in\r\n"
     )
     (tmp_path / "Kustomization").write_bytes(text.encode())
     done = run(service, "-i", "Kustomization", cwd=tmp_path)
@@ -439,4 +442,5 @@ def test_kustomize_digest_is_added_in_the_entrys_style_with_the_files_line_endin
         f"    -   name: alpine   \r\n        newName: {name}\r\n        newTag: '{tag}'  # x\r\n"
         f"        digest: '{single.digest}'\r\n"
         f"    - {{name: app, newName: {a_name}, newTag: {a_tag}, digest: {app_a.digest}}}\r\n"
+        f"{empty} {zstd.digest}   # CI fills this in\r\n"
     )

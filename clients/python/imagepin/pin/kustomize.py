@@ -48,11 +48,31 @@ def scan_kustomization(node: Node | None, text: str, source: str, scan: Scan) ->
                     "the resources it applies to",
                 )
             )
+        elif isinstance(digest, ScalarNode):  # `digest: ''` or `digest:`: fill it in
+            scan.sites.append(_empty_digest(entry, digest, text, reference, line, source, where))
         elif digest is not None:
             raise ScanError(f"{source}:{yamltext.line(digest)}: {where}: digest is not a string")
         else:
             site = _new_digest_key(entry, tag_node, text, reference, line, source, where)
             scan.sites.append(site)
+
+
+def _empty_digest(
+    entry: MappingNode,
+    digest: ScalarNode,
+    text: str,
+    reference: str,
+    line: int,
+    source: str,
+    where: str,
+) -> ImageSite:
+    """An empty `digest:` value: between its quotes, or right after the key's colon."""
+    if digest.style in ("'", '"'):
+        site = yamltext.scalar_site(digest, text, source, where)
+        return replace(site, image=reference, line=line, writes=Writes.DIGEST)
+    key = next(k for k, v in entry.value if v is digest)
+    colon = text.index(":", key.end_mark.index) + 1
+    return ImageSite(reference, colon, colon, line, source, where, Writes.DIGEST, prefix=" ")
 
 
 def _new_digest_key(
