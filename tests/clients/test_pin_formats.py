@@ -398,7 +398,7 @@ def test_unresolvable_images_name_file_and_line_in_every_mode(
     assert check.stdout.startswith(f"Containerfile:3: unresolvable: {missing}: ")
     pin = run(service, "-i", "Containerfile", cwd=tmp_path)
     assert pin.returncode == 3
-    assert f"imagepin: Containerfile:3: cannot pin {missing}: " in pin.stderr
+    assert f"imagepin: Containerfile:3: cannot pin {missing} (FROM {missing}): " in pin.stderr
     assert (tmp_path / "Containerfile").read_text() == f"# base\n\nFROM {missing}\n"
 
 

@@ -140,7 +140,10 @@ def pin(
     failed = [o for o in outcomes.values() if o.status is plan.Status.FAILED]
     for site in _sites(documents, outcomes, plan.Status.FAILED):
         outcome = outcomes[site.image]
-        click.echo(f"imagepin: {site.location}: cannot pin {site.image}: {outcome.error}", err=True)
+        where = f" ({site.where})" if site.where else ""
+        click.echo(
+            f"imagepin: {site.location}: cannot pin {site.image}{where}: {outcome.error}", err=True
+        )
     if failed:
         sys.exit(exitcodes.for_status(failed[0].error_code))
     for site in _sites(documents, outcomes, plan.Status.MOVED):

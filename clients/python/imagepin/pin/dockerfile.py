@@ -38,7 +38,7 @@ class _Instruction:
 
 
 def is_dockerfile_name(name: str) -> bool:
-    return bool(FILE_NAME.search(name))
+    return bool(FILE_NAME.search(name)) and not name.endswith(".dockerignore")
 
 
 def looks_like_dockerfile(text: str) -> bool:

@@ -30,7 +30,8 @@ def is_candidate(name: str) -> bool:
 
 def scan_text(text: str, source: str, name: str = "") -> Scan:
     """Every image `text` names, in order of appearance; `name` is the file's base name."""
-    if dockerfile.is_dockerfile_name(name) or dockerfile.looks_like_dockerfile(text):
+    by_name = dockerfile.is_dockerfile_name(name) and not name.endswith(YAML_SUFFIXES)
+    if by_name or dockerfile.looks_like_dockerfile(text):
         return dockerfile.scan_dockerfile(text, source)
     found: list[str] = []
     scan = Scan("")
