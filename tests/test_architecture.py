@@ -14,10 +14,13 @@ SERVICE = ROOT / "service" / "imagepin_server"
 CLIENT = ROOT / "clients" / "python" / "imagepin"
 PURE = ["reference", "mediatypes", "digests", "errors"]
 # The layer each package may not import from (imports point down).
+# Only app.py (and __main__) knows every part: api sees core and the pure modules, never the
+# store or the registry client.
 FORBIDDEN = {
-    "registry": ["core", "api", "store"],
-    "store": ["core", "api", "registry"],
-    "core": ["api"],
+    "registry": ["core", "api", "store", "app"],
+    "store": ["core", "api", "registry", "app"],
+    "core": ["api", "app"],
+    "api": ["store", "registry", "app"],
 }
 
 

@@ -27,7 +27,6 @@ from imagepin_server.core.images import (
     Platform,
     parse_manifest,
 )
-from imagepin_server.core.requests import parse_reference
 from imagepin_server.digests import Digest
 from imagepin_server.reference import Reference
 
@@ -70,7 +69,7 @@ class Resolution:
 
 async def resolve(
     deps: Dependencies,
-    text: str,
+    reference: Reference,
     platform: Platform | None,
     *,
     max_staleness: timedelta | None = None,
@@ -78,7 +77,7 @@ async def resolve(
 ) -> Resolution:
     """Resolve a reference; see the module docstring for where the answer comes from."""
     wanted = platforms.validate(platform) if platform else None
-    ref = parse_reference(text).with_default_tag()
+    ref = reference.with_default_tag()
     answer, source = await pin(
         deps, ref, max_staleness=max_staleness, stale_if_error=stale_if_error
     )

@@ -22,7 +22,6 @@ from imagepin_server.core import platforms
 from imagepin_server.core.audit import _read as read_store
 from imagepin_server.core.context import Dependencies
 from imagepin_server.core.images import Platform
-from imagepin_server.core.requests import parse_reference
 from imagepin_server.core.resolve import Resolution, Source, resolve
 from imagepin_server.reference import Reference
 
@@ -50,7 +49,7 @@ def check_key(key: str) -> str:
 
 async def resolve_with_rollout(
     deps: Dependencies,
-    text: str,
+    reference: Reference,
     platform: Platform | None,
     *,
     rollout_key: str = "",
@@ -60,14 +59,14 @@ async def resolve_with_rollout(
     """Resolve a reference; with a rollout key, the digest decided for that rollout."""
     if not rollout_key:
         return await resolve(
-            deps, text, platform, max_staleness=max_staleness, stale_if_error=stale_if_error
+            deps, reference, platform, max_staleness=max_staleness, stale_if_error=stale_if_error
         )
     key = check_key(rollout_key)
-    ref = parse_reference(text).with_default_tag()
+    ref = reference.with_default_tag()
     if ref.tag is None or ref.digest is not None:
         # A digest names one build already: there is nothing for the rollout to agree on.
         return await resolve(
-            deps, text, platform, max_staleness=max_staleness, stale_if_error=stale_if_error
+            deps, reference, platform, max_staleness=max_staleness, stale_if_error=stale_if_error
         )
     wanted = platforms.validate(platform) if platform else None
     subject = store.RolloutSubject(
@@ -83,7 +82,7 @@ async def resolve_with_rollout(
     )
     if decided is None:
         fresh = await resolve(
-            deps, text, platform, max_staleness=max_staleness, stale_if_error=stale_if_error
+            deps, reference, platform, max_staleness=max_staleness, stale_if_error=stale_if_error
         )
         decided = await _decide(deps, subject, fresh, not_before)
         if decided.digest == str(fresh.resolved_digest):
@@ -137,7 +136,8 @@ async def _reuse(
     decided: store.RolloutDecisionRecord,
 ) -> Resolution:
     """The recorded digest, resolved by digest for the platform, told as the tag's answer."""
-    by_digest = await resolve(deps, ref.pinned(decided.digest), platform)
+    pinned = dataclasses.replace(ref.with_digest(decided.digest), tag=None)
+    by_digest = await resolve(deps, pinned, platform)
     return dataclasses.replace(
         by_digest,
         reference=ref,
