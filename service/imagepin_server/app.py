@@ -12,7 +12,8 @@ import asyncio
 import dataclasses
 import logging
 import signal
-from datetime import timedelta
+import time
+from datetime import UTC, datetime, timedelta
 
 from imagepin_server import core, store
 from imagepin_server.api.server import GrpcServer, refuse_unbindable
@@ -20,6 +21,11 @@ from imagepin_server.config import Settings
 from imagepin_server.registry import RegistriesConfig, build_client
 
 log = logging.getLogger("imagepin.server")
+
+
+def wall_clock() -> datetime:
+    """The wall clock the use cases are given: now, in UTC."""
+    return datetime.now(UTC)
 
 
 def policy_from(settings: Settings) -> core.Policy:
@@ -59,6 +65,8 @@ class Application:
             registry=self.registry,
             database=self.database,
             recorder=self.recorder,
+            wall=wall_clock,
+            monotonic=time.monotonic,
             policy=policy_from(settings),
         )
         self.indexer = core.BackgroundIndexer(content_deps)

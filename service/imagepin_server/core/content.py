@@ -132,7 +132,7 @@ async def _store_put(
                 media_type=media_type,
                 kind=kind,
                 content=raw,
-                seen_at=deps.clock(),
+                seen_at=deps.wall(),
             )
     except (store.StoreError, TimeoutError, OSError) as exc:
         # A cache write: losing it costs one registry request later, nothing more.

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import enum
 import logging
-import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final
@@ -111,7 +110,7 @@ async def resolve(
         resolved_digest=answer.digest,
         resolved_media_type=answer.media_type,
         observed_at=answer.observed_at,
-        age=timedelta(0) if source is Source.REGISTRY else answer.age(),
+        age=timedelta(0) if source is Source.REGISTRY else answer.age(deps.monotonic()),
         source=source,
         children=children,
         selected=selected,
@@ -137,7 +136,7 @@ async def _by_digest(deps: Dependencies, ref: Reference) -> TagAnswer:
     digest = Digest.parse(ref.digest)
     found = await content.manifest(deps, ref, digest)
     media_type = parse_manifest(found.raw, found.media_type).media_type
-    return TagAnswer(digest, media_type, len(found.raw), deps.clock(), time.monotonic())
+    return TagAnswer(digest, media_type, len(found.raw), deps.wall(), deps.monotonic())
 
 
 async def _by_tag(
@@ -151,7 +150,7 @@ async def _by_tag(
     freshness = deps.policy.max_staleness if max_staleness is None else max_staleness
     if freshness > timedelta(0):
         remembered = deps.caches.tags.get(key)
-        if remembered is not None and remembered.age() <= freshness:
+        if remembered is not None and remembered.age(deps.monotonic()) <= freshness:
             metrics.CACHE_LOOKUPS.labels("tag", "hit").inc()
             return remembered, Source.CACHE
         metrics.CACHE_LOOKUPS.labels("tag", "miss").inc()
@@ -169,7 +168,7 @@ async def _by_tag(
                 "fields": {
                     "registry": ref.registry,
                     "reason": failure.reason,
-                    "age_s": round(fallback.age().total_seconds(), 1),
+                    "age_s": round(fallback.age(deps.monotonic()).total_seconds(), 1),
                 }
             },
         )
@@ -192,7 +191,7 @@ async def _ask_registry(deps: Dependencies, ref: Reference, key: TagKey) -> TagA
         raise errors.UnsupportedContent(
             f"{ref} has unsupported media type {media_type!r}", reference=str(ref)
         )
-    answer = TagAnswer(digest, media_type, size, deps.clock(), time.monotonic())
+    answer = TagAnswer(digest, media_type, size, deps.wall(), deps.monotonic())
     await deps.record_tag(ref, digest, media_type)
     previous = deps.caches.tags.get(key)
     deps.caches.tags.put(key, answer)
@@ -214,7 +213,7 @@ async def _last_known(
         return None
     remembered = deps.caches.tags.get(key)
     if remembered is not None:
-        return remembered if remembered.age() <= bound else None
+        return remembered if remembered.age(deps.monotonic()) <= bound else None
     assert ref.tag is not None
     try:
         async with asyncio.timeout(STORE_READ_TIMEOUT_S), deps.database.session() as session:
@@ -223,14 +222,14 @@ async def _last_known(
         return None
     if record is None:
         return None
-    age = deps.clock() - record.last_seen
+    age = deps.wall() - record.last_seen
     if age > bound:
         return None
     size = 0  # the store keeps no size for tags; the content cache may know it
     cached = deps.caches.contents.get((ref.registry, ref.repository, record.digest, "manifest"))
     if cached is not None:
         size = len(cached.raw)
-    observed_monotonic = time.monotonic() - max(age.total_seconds(), 0.0)
+    observed_monotonic = deps.monotonic() - max(age.total_seconds(), 0.0)
     return TagAnswer(
         Digest.parse(record.digest), record.media_type, size, record.last_seen, observed_monotonic
     )

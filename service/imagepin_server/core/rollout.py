@@ -76,7 +76,7 @@ async def resolve_with_rollout(
         tag=ref.tag,
         platform=str(platforms.normalize(wanted)) if wanted else "",
     )
-    not_before = deps.clock() - deps.policy.rollout_retention
+    not_before = deps.wall() - deps.policy.rollout_retention
     decided = await read_store(
         deps, lambda session: store.rollout_decision(session, subject, not_before=not_before)
     )
@@ -105,7 +105,7 @@ async def _decide(
                 subject,
                 digest=str(fresh.resolved_digest),
                 media_type=fresh.resolved_media_type,
-                decided_at=deps.clock(),
+                decided_at=deps.wall(),
                 not_before=not_before,
             )
 
@@ -142,6 +142,6 @@ async def _reuse(
         by_digest,
         reference=ref,
         observed_at=decided.decided_at,
-        age=max(deps.clock() - decided.decided_at, timedelta(0)),
+        age=max(deps.wall() - decided.decided_at, timedelta(0)),
         source=Source.ROLLOUT,
     )
