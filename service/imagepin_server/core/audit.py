@@ -2,26 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
-import logging
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Final, TypeVar
+from typing import Final
 
 from imagepin_server import errors, store
 from imagepin_server.core.context import Dependencies
 from imagepin_server.core.images import Platform
+from imagepin_server.core.storecall import store_call
 from imagepin_server.digests import Digest
 from imagepin_server.reference import Reference
 
-log = logging.getLogger("imagepin.audit")
-
 DEFAULT_LIMIT: Final = 100
 MAX_LIMIT: Final = 1000
-STORE_TIMEOUT_S: Final = 5.0
-
-T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,8 +69,8 @@ async def tag_history(
     assert ref.tag is not None
     tag = ref.tag
     size = page_size(limit)
-    records = await _read(
-        deps,
+    records = await store_call(
+        deps.database,
         lambda session: store.tag_history(
             session, ref.registry, ref.repository, tag, as_of=as_of, limit=size
         ),
@@ -94,8 +87,8 @@ async def images_with_layer(
 ) -> list[ImageWithLayer]:
     """Every recorded image containing a layer, by distribution digest or diff_id."""
     size = page_size(limit)
-    records = await _read(
-        deps, lambda session: store.images_with_layer(session, str(digest), limit=size)
+    records = await store_call(
+        deps.database, lambda session: store.images_with_layer(session, str(digest), limit=size)
     )
     return [_image_with_layer(record) for record in records]
 
@@ -120,19 +113,3 @@ def _stored_platform(text: str) -> Platform | None:
     if len(parts) < 2:
         return None
     return Platform(os=parts[0], architecture=parts[1], variant="/".join(parts[2:]))
-
-
-async def _read(deps: Dependencies, query: Callable[[Any], Awaitable[T]]) -> T:
-    try:
-        async with asyncio.timeout(STORE_TIMEOUT_S), deps.database.session() as session:
-            return await query(session)
-    except TimeoutError as exc:
-        raise errors.StoreUnavailable(
-            f"the database did not answer within {STORE_TIMEOUT_S:g}s"
-        ) from exc
-    except store.StoreError as exc:
-        # The details (database host, user, driver message) go to the log, not to callers.
-        log.warning("database read failed", extra={"fields": {"error": str(exc)[:300]}})
-        raise errors.StoreUnavailable(
-            "imagepin's database is unavailable; try again later (the server log has details)"
-        ) from exc

@@ -8,7 +8,6 @@ every concurrent caller asking the same. When the registry cannot answer (unreac
 
 from __future__ import annotations
 
-import asyncio
 import enum
 import logging
 from dataclasses import dataclass
@@ -26,12 +25,11 @@ from imagepin_server.core.images import (
     Platform,
     parse_manifest,
 )
+from imagepin_server.core.storecall import best_effort
 from imagepin_server.digests import Digest
 from imagepin_server.reference import Reference
 
 log = logging.getLogger("imagepin.resolve")
-
-STORE_READ_TIMEOUT_S: Final = 1.0
 
 # Failures where an older answer is better than none. Never NOT_FOUND or PERMISSION_DENIED:
 # those are the registry's answer, not its absence.
@@ -215,11 +213,13 @@ async def _last_known(
     if remembered is not None:
         return remembered if remembered.age(deps.monotonic()) <= bound else None
     assert ref.tag is not None
-    try:
-        async with asyncio.timeout(STORE_READ_TIMEOUT_S), deps.database.session() as session:
-            record = await store.latest_mapping(session, ref.registry, ref.repository, ref.tag)
-    except (store.StoreError, TimeoutError, OSError):
-        return None
+    tag = ref.tag
+    record = await best_effort(
+        deps.database,
+        lambda session: store.latest_mapping(session, ref.registry, ref.repository, tag),
+        default=None,
+        what="last recorded mapping",
+    )
     if record is None:
         return None
     age = deps.wall() - record.last_seen

@@ -15,14 +15,14 @@ from __future__ import annotations
 import dataclasses
 import logging
 from datetime import datetime, timedelta
-from typing import Any, Final
+from typing import Final
 
 from imagepin_server import errors, store
 from imagepin_server.core import platforms
-from imagepin_server.core.audit import _read as read_store
 from imagepin_server.core.context import Dependencies
 from imagepin_server.core.images import Platform
 from imagepin_server.core.resolve import Resolution, Source, resolve
+from imagepin_server.core.storecall import best_effort, store_call
 from imagepin_server.reference import Reference
 
 log = logging.getLogger("imagepin.rollout")
@@ -77,8 +77,9 @@ async def resolve_with_rollout(
         platform=str(platforms.normalize(wanted)) if wanted else "",
     )
     not_before = deps.wall() - deps.policy.rollout_retention
-    decided = await read_store(
-        deps, lambda session: store.rollout_decision(session, subject, not_before=not_before)
+    decided = await store_call(
+        deps.database,
+        lambda session: store.rollout_decision(session, subject, not_before=not_before),
     )
     if decided is None:
         fresh = await resolve(
@@ -98,18 +99,18 @@ async def _decide(
 ) -> store.RolloutDecisionRecord:
     """Record the fresh answer unless another request decided first; the decision that stands."""
 
-    async def write(session: Any) -> store.RolloutDecisionRecord:
-        async with session.begin():
-            return await store.decide_rollout(
-                session,
-                subject,
-                digest=str(fresh.resolved_digest),
-                media_type=fresh.resolved_media_type,
-                decided_at=deps.wall(),
-                not_before=not_before,
-            )
-
-    decided = await read_store(deps, write)
+    decided = await store_call(
+        deps.database,
+        lambda session: store.decide_rollout(
+            session,
+            subject,
+            digest=str(fresh.resolved_digest),
+            media_type=fresh.resolved_media_type,
+            decided_at=deps.wall(),
+            not_before=not_before,
+        ),
+        write=True,
+    )
     await _sweep(deps, not_before)
     return decided
 
@@ -117,14 +118,13 @@ async def _decide(
 async def _sweep(deps: Dependencies, older_than: datetime) -> None:
     """Delete a bounded batch of expired decisions; best effort, reads ignore them anyway."""
 
-    async def sweep(session: Any) -> int:
-        async with session.begin():
-            return await store.sweep_decisions(session, older_than=older_than, limit=SWEEP_BATCH)
-
-    try:
-        swept = await read_store(deps, sweep)
-    except errors.StoreUnavailable:
-        return
+    swept = await best_effort(
+        deps.database,
+        lambda session: store.sweep_decisions(session, older_than=older_than, limit=SWEEP_BATCH),
+        default=0,
+        what="rollout sweep",
+        write=True,
+    )
     if swept:
         log.info("swept expired rollout decisions", extra={"fields": {"deleted": swept}})
 
