@@ -5,7 +5,10 @@ from __future__ import annotations
 import pickle
 import subprocess
 import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import grpc
 from imagepin.v1 import resolver_pb2 as pb
@@ -30,54 +33,56 @@ mirrors = ["https://mirror.example.com"]
 """
 
 
+@asynccontextmanager
+async def running(tmp_path: Path, **settings: Any) -> AsyncIterator[Application]:
+    """An Application on a free port and its own SQLite file, stopped afterwards."""
+    application = Application(
+        Settings(
+            listen=f"127.0.0.1:{free_port()}",
+            database_url=f"sqlite:///{tmp_path / 'app.db'}",
+            **settings,
+        ).validate(),
+        load_config(None),
+    )
+    await application.start()
+    try:
+        yield application
+    finally:
+        await application.stop()
+
+
+async def resolve_over_grpc(application: Application, reference: str) -> str:
+    """The digest the running application's ResolveReference answers."""
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{application.grpc.port}") as channel:
+        stub = resolver_pb2_grpc.ResolverServiceStub(channel)
+        answer = await stub.ResolveReference(
+            pb.ResolveReferenceRequest(reference=reference), timeout=30
+        )
+    return answer.digest
+
+
 async def test_an_application_serves_resolutions_and_indexes_them(
     tmp_path: Path, pushed_images: ImageCatalog
 ) -> None:
     """One Application: the use cases answer over gRPC, and a resolved digest reaches the layer
     index through the indexer the root wired in (no part patched after construction)."""
     image = pushed_images.app_a
-    settings = Settings(
-        listen=f"127.0.0.1:{free_port()}", database_url=f"sqlite:///{tmp_path / 'app.db'}"
-    ).validate()
-    application = Application(settings, load_config(None))
-    port = await application.start()
-    try:
-        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
-            stub = resolver_pb2_grpc.ResolverServiceStub(channel)
-            answer = await stub.ResolveReference(
-                pb.ResolveReferenceRequest(reference=image.reference), timeout=30
-            )
-        assert answer.digest == image.digest
+    async with running(tmp_path) as application:
+        assert await resolve_over_grpc(application, image.reference) == image.digest
         await application.indexer.idle()
         async with application.database.session() as session:
             assert await store.has_image_layers(session, image.digest)
-    finally:
-        await application.stop()
 
 
 async def test_without_layer_indexing_nothing_is_scheduled(
     tmp_path: Path, pushed_images: ImageCatalog
 ) -> None:
     image = pushed_images.app_b
-    settings = Settings(
-        listen=f"127.0.0.1:{free_port()}",
-        database_url=f"sqlite:///{tmp_path / 'app.db'}",
-        index_layers=False,
-    ).validate()
-    application = Application(settings, load_config(None))
-    port = await application.start()
-    try:
-        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
-            stub = resolver_pb2_grpc.ResolverServiceStub(channel)
-            answer = await stub.ResolveReference(
-                pb.ResolveReferenceRequest(reference=image.reference), timeout=30
-            )
-        assert answer.digest == image.digest
+    async with running(tmp_path, index_layers=False) as application:
+        assert await resolve_over_grpc(application, image.reference) == image.digest
         assert application.deps.on_resolved is None
         async with application.database.session() as session:
             assert not await store.has_image_layers(session, image.digest)
-    finally:
-        await application.stop()
 
 
 def test_the_parsed_registries_file_crosses_to_worker_processes(tmp_path: Path) -> None:

@@ -23,7 +23,7 @@ from imagepin_server.core.images import (
     Platform,
     parse_manifest,
 )
-from imagepin_server.core.storecall import best_effort
+from imagepin_server.core.storecall import Query, best_effort
 from imagepin_server.digests import Digest
 from imagepin_server.reference import Reference
 
@@ -53,12 +53,8 @@ async def record_image(
         )
         for i, layer in enumerate(manifest.layers)
     ]
-    await best_effort(
-        deps.database,
-        lambda session: store.record_image_layers(session, str(manifest_digest), rows),
-        default=None,
-        what="layer index write",
-        write=True,
+    await _write(
+        deps, lambda session: store.record_image_layers(session, str(manifest_digest), rows)
     )
 
 
@@ -69,13 +65,14 @@ async def record_index(deps: Dependencies, index_digest: Digest, index: ImageInd
         )
         for i, child in enumerate(index.manifests)
     ]
-    await best_effort(
-        deps.database,
-        lambda session: store.record_index_children(session, str(index_digest), children),
-        default=None,
-        what="layer index write",
-        write=True,
+    await _write(
+        deps, lambda session: store.record_index_children(session, str(index_digest), children)
     )
+
+
+async def _write(deps: Dependencies, statement: Query[None]) -> None:
+    """An index write is best effort: the index is a search aid, not a record of truth."""
+    await best_effort(deps.database, statement, default=None, what="layer index write", write=True)
 
 
 class BackgroundIndexer:
