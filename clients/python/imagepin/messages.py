@@ -5,9 +5,10 @@ from __future__ import annotations
 import datetime
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, TypeVar
 
 from google.protobuf import duration_pb2, timestamp_pb2
+from google.protobuf.message import Message
 
 from imagepin.errors import ImagepinError, from_status
 from imagepin.platforms import parse_platform
@@ -17,6 +18,9 @@ BATCH_LIMIT: Final = 1000  # the contract's bound on one BatchResolveReferences 
 
 PlatformArg = str | resolver_pb2.Platform | None
 Delay = datetime.timedelta | float | None
+# One RPC's request and response message: what makes the clients' call helper typed per RPC.
+Request = TypeVar("Request", bound=Message)
+Response = TypeVar("Response", bound=Message)
 
 
 @dataclass(frozen=True)
@@ -72,6 +76,44 @@ def resolve_request(
     )
 
 
+def manifest_request(
+    reference: str, platform: PlatformArg = None
+) -> resolver_pb2.GetManifestRequest:
+    return resolver_pb2.GetManifestRequest(reference=reference, platform=platform_message(platform))
+
+
+def layers_request(reference: str, platform: PlatformArg = None) -> resolver_pb2.ListLayersRequest:
+    return resolver_pb2.ListLayersRequest(reference=reference, platform=platform_message(platform))
+
+
+def verify_request(
+    reference: str,
+    expected_digest: str = "",
+    include_layers: bool = False,
+    platform: PlatformArg = None,
+) -> resolver_pb2.VerifyDigestRequest:
+    return resolver_pb2.VerifyDigestRequest(
+        reference=reference,
+        expected_digest=expected_digest,
+        include_layers=include_layers,
+        platform=platform_message(platform),
+    )
+
+
+def history_request(
+    reference: str, as_of: datetime.datetime | None = None, limit: int = 0
+) -> resolver_pb2.ListTagHistoryRequest:
+    return resolver_pb2.ListTagHistoryRequest(
+        reference=reference, as_of=timestamp(as_of), limit=limit
+    )
+
+
+def images_with_layer_request(
+    digest: str, limit: int = 0
+) -> resolver_pb2.ListImagesWithLayerRequest:
+    return resolver_pb2.ListImagesWithLayerRequest(digest=digest, limit=limit)
+
+
 def batch_requests(
     references: Iterable[str | resolver_pb2.ResolveReferenceRequest],
     platform: PlatformArg,
@@ -86,10 +128,14 @@ def batch_requests(
     ]
 
 
-def chunks(
+def batch_calls(
     requests: Sequence[resolver_pb2.ResolveReferenceRequest],
-) -> list[Sequence[resolver_pb2.ResolveReferenceRequest]]:
-    return [requests[i : i + BATCH_LIMIT] for i in range(0, len(requests), BATCH_LIMIT)]
+) -> list[resolver_pb2.BatchResolveReferencesRequest]:
+    """One BatchResolveReferences request per BATCH_LIMIT references, in order."""
+    return [
+        resolver_pb2.BatchResolveReferencesRequest(requests=requests[i : i + BATCH_LIMIT])
+        for i in range(0, len(requests), BATCH_LIMIT)
+    ]
 
 
 def batch_results(response: resolver_pb2.BatchResolveReferencesResponse) -> list[BatchResult]:
