@@ -43,8 +43,11 @@ class ImagepinError(Exception):
         return f"{type(self).__name__}({self.code.name}, {self.message!r}, reason={self.reason!r})"
 
 
-class InvalidArgument(ImagepinError):
-    """A malformed reference, digest or platform."""
+class InvalidArgument(ImagepinError, ValueError):
+    """A malformed reference, digest or platform (or connection setting).
+
+    Also a ValueError, so code that caught the library's ValueErrors before still does.
+    """
 
 
 class NotFound(ImagepinError):

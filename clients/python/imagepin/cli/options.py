@@ -14,61 +14,73 @@ from typing import Any, NoReturn
 import click
 
 from imagepin.cli import exitcodes
-from imagepin.connection import DEFAULT_TARGET, DEFAULT_TIMEOUT_S, Connection
-from imagepin.errors import ImagepinError
+from imagepin.connection import (
+    DEFAULT_TARGET,
+    DEFAULT_TIMEOUT_S,
+    ENV,
+    Connection,
+    connection_from_env,
+)
+from imagepin.errors import ImagepinError, InvalidArgument
 
 _FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 
+
+class EnvOption(click.Option):
+    """An option whose variable is shown in --help but read by connection_from_env, so the
+    command and the library read the environment one way (IMAGEPIN_TLS=on is TLS to both)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("show_envvar", True)
+        super().__init__(*args, **kwargs)
+
+    def resolve_envvar_value(self, ctx: click.Context) -> str | None:
+        return None
+
+
+def _env_option(*decls: str, field: str, **attrs: Any) -> Callable[..., Any]:
+    return click.option(*decls, cls=EnvOption, envvar=ENV[field], default=None, **attrs)
+
+
 _CONNECTION_OPTIONS = (
-    click.option(
+    _env_option(
         "--server",
-        envvar="IMAGEPIN_SERVER",
-        default=DEFAULT_TARGET,
-        show_default=True,
-        help="The imagepin service, host:port [env IMAGEPIN_SERVER].",
+        field="target",
+        help=f"The imagepin service, host:port (default {DEFAULT_TARGET}).",
     ),
-    click.option(
+    _env_option(
         "--tls/--no-tls",
-        envvar="IMAGEPIN_TLS",
-        default=False,
-        help="Use TLS (implied by --ca-file, --cert) [env IMAGEPIN_TLS].",
+        field="tls",
+        help="Use TLS (implied by --ca-file, --cert); env: 1/true/yes/on or 0/false/no/off.",
     ),
-    click.option(
-        "--ca-file", envvar="IMAGEPIN_CA_FILE", type=_FILE, help="CA certificates (PEM) to trust."
-    ),
-    click.option(
+    _env_option("--ca-file", field="ca_file", type=_FILE, help="CA certificates (PEM) to trust."),
+    _env_option(
         "--cert",
         "client_cert",
-        envvar="IMAGEPIN_CLIENT_CERT",
+        field="client_cert_file",
         type=_FILE,
         help="Client certificate (PEM) for mutual TLS.",
     ),
-    click.option(
+    _env_option(
         "--key",
         "client_key",
-        envvar="IMAGEPIN_CLIENT_KEY",
+        field="client_key_file",
         type=_FILE,
         help="Client key (PEM) for mutual TLS.",
     ),
-    click.option(
-        "--server-name", envvar="IMAGEPIN_SERVER_NAME", help="TLS name to expect from the server."
-    ),
-    click.option(
-        "--token", envvar="IMAGEPIN_TOKEN", help="Bearer token [env IMAGEPIN_TOKEN].", default=None
-    ),
-    click.option(
+    _env_option("--server-name", field="server_name", help="TLS name to expect from the server."),
+    _env_option("--token", field="token", help="Bearer token."),
+    _env_option(
         "--token-file",
-        envvar="IMAGEPIN_TOKEN_FILE",
+        field="token_file",
         type=_FILE,
         help="File holding the bearer token, re-read for every call.",
     ),
-    click.option(
+    _env_option(
         "--timeout",
-        envvar="IMAGEPIN_TIMEOUT",
-        type=float,
-        default=DEFAULT_TIMEOUT_S,
-        show_default=True,
-        help="Deadline of each call, in seconds.",
+        field="timeout_s",
+        type=click.FloatRange(min=0, min_open=True),
+        help=f"Deadline of each call, in seconds (default {DEFAULT_TIMEOUT_S:g}).",
     ),
 )
 
@@ -141,18 +153,18 @@ def connection_options(command: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(command)
     def wrapper(
         *args: Any,
-        server: str,
-        tls: bool,
+        server: str | None,
+        tls: bool | None,
         ca_file: Path | None,
         client_cert: Path | None,
         client_key: Path | None,
         server_name: str | None,
         token: str | None,
         token_file: Path | None,
-        timeout: float,
+        timeout: float | None,
         **kwargs: Any,
     ) -> Any:
-        kwargs["connection"] = Connection(
+        kwargs["connection"] = cli_connection(
             target=server,
             tls=tls,
             ca_file=ca_file,
@@ -168,6 +180,41 @@ def connection_options(command: Callable[..., Any]) -> Callable[..., Any]:
     for option in reversed(_CONNECTION_OPTIONS):
         wrapper = option(wrapper)
     return wrapper
+
+
+def cli_connection(
+    *,
+    target: str | None,
+    tls: bool | None,
+    ca_file: Path | None,
+    client_cert_file: Path | None,
+    client_key_file: Path | None,
+    server_name: str | None,
+    token: str | None,
+    token_file: Path | None,
+    timeout_s: float | None,
+) -> Connection:
+    """The flags given, the environment for the rest (as the library reads it), or a usage
+    error naming the variable that cannot be read or the file that is not there."""
+    try:
+        connection = connection_from_env(
+            target=target,
+            tls=tls,
+            ca_file=ca_file,
+            client_cert_file=client_cert_file,
+            client_key_file=client_key_file,
+            server_name=server_name,
+            token=token,
+            token_file=token_file,
+            timeout_s=timeout_s,
+        )
+    except InvalidArgument as error:
+        raise click.UsageError(error.message) from None
+    for field in ("ca_file", "client_cert_file", "client_key_file", "token_file"):
+        file: Path | None = getattr(connection, field)
+        if file is not None and not file.is_file():
+            raise click.UsageError(f"{ENV[field]}: file {str(file)!r} does not exist")
+    return connection
 
 
 def fail(message: str, code: int) -> NoReturn:
