@@ -101,7 +101,7 @@ def test_imagepin_tls_off_is_plaintext_to_both(
     env = {**env_for(tls_server, "off"), "IMAGEPIN_TIMEOUT": "5"}
     by_library = library(pushed_images.single.reference, env)
     assert by_library.returncode != 0
-    assert "Unavailable" in by_library.stderr
+    assert "ServiceUnreachable: UNAVAILABLE: cannot reach the imagepin service" in by_library.stderr
     by_command = command("resolve", pushed_images.single.reference, env=env)
     assert by_command.returncode == 5, by_command.stderr
 

@@ -69,7 +69,7 @@ class AsyncResolverClient:
                 metadata=self._metadata(),
             )
         except grpc.RpcError as error:
-            raise from_rpc_error(error) from None
+            raise from_rpc_error(error, self.connection.target) from None
 
     async def resolve(
         self,

@@ -66,7 +66,7 @@ class ResolverClient:
                 metadata=self._metadata(),
             )
         except grpc.RpcError as error:
-            raise from_rpc_error(error) from None
+            raise from_rpc_error(error, self.connection.target) from None
 
     def resolve(
         self,
@@ -158,7 +158,11 @@ class ResolverClient:
             try:
                 results.append(BatchResult(request.reference, future.result(), None))
             except grpc.RpcError as error:
-                results.append(BatchResult(request.reference, None, from_rpc_error(error)))
+                results.append(
+                    BatchResult(
+                        request.reference, None, from_rpc_error(error, self.connection.target)
+                    )
+                )
         return results
 
     def list_tag_history(

@@ -21,7 +21,7 @@ from imagepin.connection import (
     Connection,
     connection_from_env,
 )
-from imagepin.errors import ImagepinError, InvalidArgument
+from imagepin.errors import ImagepinError, InvalidArgument, ServiceUnreachable
 
 _FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 
@@ -228,6 +228,8 @@ def service_errors() -> Iterator[None]:
     """Turn a failed call into a message and the exit code for its status."""
     try:
         yield
+    except ServiceUnreachable as error:  # its message says what to check: no status prefix
+        fail(error.message, exitcodes.UNAVAILABLE)
     except ImagepinError as error:
         fail(str(error), exitcodes.for_status(error.code.name))
     except ValueError as error:  # a malformed platform, certificate file pair…
