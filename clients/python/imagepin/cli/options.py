@@ -8,8 +8,9 @@ import functools
 import re
 import sys
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, Final, NoReturn
 
 import click
 
@@ -147,66 +148,91 @@ def max_staleness_option(*, default: str, envvar: str, why: str) -> Callable[...
     )
 
 
+@dataclass(frozen=True)
+class ConnectionFlags:
+    """The connection flags one command line gave (None: not given)."""
+
+    target: str | None = None
+    tls: bool | None = None
+    ca_file: Path | None = None
+    client_cert_file: Path | None = None
+    client_key_file: Path | None = None
+    server_name: str | None = None
+    token: str | None = None
+    token_file: Path | None = None
+    timeout_s: float | None = None
+
+    @classmethod
+    def of(cls, params: dict[str, Any]) -> ConnectionFlags:
+        """Take (and remove) the connection flags from a command's parameters."""
+        return cls(
+            target=params.pop("server"),
+            tls=params.pop("tls"),
+            ca_file=params.pop("ca_file"),
+            client_cert_file=params.pop("client_cert"),
+            client_key_file=params.pop("client_key"),
+            server_name=params.pop("server_name"),
+            token=params.pop("token"),
+            token_file=params.pop("token_file"),
+            timeout_s=params.pop("timeout"),
+        )
+
+    def over(self, earlier: ConnectionFlags) -> ConnectionFlags:
+        """These flags where given, `earlier` ones (before the subcommand) for the rest."""
+        given = {f.name: getattr(self, f.name) for f in fields(self)}
+        return replace(
+            earlier, **{name: value for name, value in given.items() if value is not None}
+        )
+
+
+_GROUP_FLAGS: Final = "imagepin.connection_flags"
+
+
+def with_connection_options(function: Callable[..., Any]) -> Callable[..., Any]:
+    """Add the connection flags (server, TLS, token, timeout) to a command or the group."""
+    for option in reversed(_CONNECTION_OPTIONS):
+        function = option(function)
+    return function
+
+
+def group_connection_options(group: Callable[..., Any]) -> Callable[..., Any]:
+    """The connection flags before the subcommand (`imagepin --server X resolve …`), kept for
+    the subcommand, whose own flags come later on the line and so win."""
+
+    @functools.wraps(group)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        click.get_current_context().meta[_GROUP_FLAGS] = ConnectionFlags.of(kwargs)
+        return group(*args, **kwargs)
+
+    return with_connection_options(wrapper)
+
+
 def connection_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """Add the connection flags to a command; it receives them as one `connection` argument."""
 
     @functools.wraps(command)
-    def wrapper(
-        *args: Any,
-        server: str | None,
-        tls: bool | None,
-        ca_file: Path | None,
-        client_cert: Path | None,
-        client_key: Path | None,
-        server_name: str | None,
-        token: str | None,
-        token_file: Path | None,
-        timeout: float | None,
-        **kwargs: Any,
-    ) -> Any:
-        kwargs["connection"] = cli_connection(
-            target=server,
-            tls=tls,
-            ca_file=ca_file,
-            client_cert_file=client_cert,
-            client_key_file=client_key,
-            server_name=server_name,
-            token=token,
-            token_file=token_file,
-            timeout_s=timeout,
-        )
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        earlier = click.get_current_context().meta.get(_GROUP_FLAGS, ConnectionFlags())
+        kwargs["connection"] = cli_connection(ConnectionFlags.of(kwargs).over(earlier))
         return command(*args, **kwargs)
 
-    for option in reversed(_CONNECTION_OPTIONS):
-        wrapper = option(wrapper)
-    return wrapper
+    return with_connection_options(wrapper)
 
 
-def cli_connection(
-    *,
-    target: str | None,
-    tls: bool | None,
-    ca_file: Path | None,
-    client_cert_file: Path | None,
-    client_key_file: Path | None,
-    server_name: str | None,
-    token: str | None,
-    token_file: Path | None,
-    timeout_s: float | None,
-) -> Connection:
+def cli_connection(flags: ConnectionFlags) -> Connection:
     """The flags given, the environment for the rest (as the library reads it), or a usage
     error naming the variable that cannot be read or the file that is not there."""
     try:
         connection = connection_from_env(
-            target=target,
-            tls=tls,
-            ca_file=ca_file,
-            client_cert_file=client_cert_file,
-            client_key_file=client_key_file,
-            server_name=server_name,
-            token=token,
-            token_file=token_file,
-            timeout_s=timeout_s,
+            target=flags.target,
+            tls=flags.tls,
+            ca_file=flags.ca_file,
+            client_cert_file=flags.client_cert_file,
+            client_key_file=flags.client_key_file,
+            server_name=flags.server_name,
+            token=flags.token,
+            token_file=flags.token_file,
+            timeout_s=flags.timeout_s,
         )
     except InvalidArgument as error:
         raise click.UsageError(error.message) from None
