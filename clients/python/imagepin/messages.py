@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import datetime
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Final, TypeVar
 
+import grpc
 from google.protobuf import duration_pb2, timestamp_pb2
 from google.protobuf.message import Message
 
-from imagepin.errors import ImagepinError, from_status
+from imagepin.errors import ImagepinError, InvalidArgument, from_status
 from imagepin.platforms import parse_platform
 from imagepin.v1 import resolver_pb2
 
@@ -47,6 +49,10 @@ def duration(value: Delay) -> duration_pb2.Duration | None:
     if value is None:
         return None
     seconds = value.total_seconds() if isinstance(value, datetime.timedelta) else value
+    if not math.isfinite(seconds):
+        raise InvalidArgument(
+            grpc.StatusCode.INVALID_ARGUMENT, f"{value!r} is not a duration (seconds or timedelta)"
+        )
     message = duration_pb2.Duration()
     message.FromNanoseconds(round(seconds * 1e9))
     return message

@@ -23,6 +23,7 @@ from imagepin.connection import (
     connection_from_env,
 )
 from imagepin.errors import ImagepinError, InvalidArgument, ServiceUnreachable
+from imagepin.platforms import format_platform, parse_platform
 
 _FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 
@@ -85,8 +86,23 @@ _CONNECTION_OPTIONS = (
     ),
 )
 
+
+def _platform_option(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """A click callback: the platform as Docker spells it, in its canonical form, or a usage
+    error naming it."""
+    if value is None:
+        return None
+    try:
+        return format_platform(parse_platform(value))
+    except InvalidArgument as error:
+        raise click.BadParameter(error.message, ctx, param) from None
+
+
 platform_option = click.option(
-    "--platform", help="os/architecture[/variant], e.g. linux/arm64, for multi-platform images."
+    "--platform",
+    callback=_platform_option,
+    help="[os/]architecture[/variant] as Docker takes it (linux/arm64, arm64, aarch64, "
+    "linux/arm/v7), for multi-platform images.",
 )
 output_option = click.option(
     "--output",
@@ -258,5 +274,5 @@ def service_errors() -> Iterator[None]:
         fail(error.message, exitcodes.UNAVAILABLE)
     except ImagepinError as error:
         fail(str(error), exitcodes.for_status(error.code.name))
-    except ValueError as error:  # a malformed platform, certificate file pair…
+    except ValueError as error:  # what gRPC itself refuses (e.g. a token it cannot send)
         fail(str(error), exitcodes.INVALID)
