@@ -10,7 +10,13 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from imagepin import AsyncResolverClient, ResolverClient, ServiceUnreachable, Unavailable
+from imagepin import (
+    AsyncResolverClient,
+    Connection,
+    ResolverClient,
+    ServiceUnreachable,
+    Unavailable,
+)
 from imagepin.cli import cli
 
 from tests.support.image_fixtures import ImageCatalog
@@ -86,14 +92,17 @@ async def test_the_async_library_error_carries_the_hint() -> None:
 def test_an_unreachable_registry_is_the_services_answer_not_the_hint(
     service: RunningServer, pushed_images: ImageCatalog
 ) -> None:
-    """The service answered: its registry is down. Nothing to do with --server."""
+    """The service answered: its registry is down. Nothing to do with --server. (The service
+    retries the registry before it answers: a deadline well above its retries.)"""
     reference = f"127.0.0.1:{free_port()}/library/alpine:3"
-    with ResolverClient(service.target) as client, pytest.raises(Unavailable) as error:
+    connection = Connection(target=service.target, timeout_s=60)
+    with ResolverClient(connection=connection) as client, pytest.raises(Unavailable) as error:
         client.resolve(reference)
     assert not isinstance(error.value, ServiceUnreachable)
     assert error.value.reason == "REGISTRY_UNAVAILABLE"
     assert "IMAGEPIN_SERVER" not in error.value.message
-    result = CliRunner().invoke(cli, ["inspect", reference, "--server", service.target])
+    args = ["inspect", reference, "--server", service.target, "--timeout", "60"]
+    result = CliRunner().invoke(cli, args)
     assert result.exit_code == 5
     assert "REGISTRY_UNAVAILABLE" in result.stderr
     assert "is imagepin-server running" not in result.stderr

@@ -109,19 +109,35 @@ class Connection:
         timeout_s: float | None = None,
         retry: RetryPolicy | None = None,
     ) -> Connection:
-        """See connection_from_env: the environment, with the arguments that are not None."""
-        return connection_from_env(
-            environ,
-            target=target,
-            tls=tls,
-            ca_file=ca_file,
-            client_cert_file=client_cert_file,
-            client_key_file=client_key_file,
-            server_name=server_name,
-            token=token,
-            token_file=token_file,
-            timeout_s=timeout_s,
-            retry=retry,
+        """The one reading of the environment, for the library and the command alike.
+
+        Each field comes from its argument when that is not None (a flag the user gave), else from
+        its variable (ENV), else the default. A value that cannot be read (IMAGEPIN_TLS=maybe,
+        IMAGEPIN_TIMEOUT=soon) is an InvalidArgument naming the variable, not a silent default: a
+        mistyped IMAGEPIN_TLS must not send a token in plaintext.
+        """
+        env = os.environ if environ is None else environ
+
+        def text(name: str) -> str | None:
+            return env.get(ENV[name]) or None
+
+        def path(name: str) -> Path | None:
+            value = text(name)
+            return Path(value) if value else None
+
+        return cls(
+            target=target or text("target") or DEFAULT_TARGET,
+            tls=_yes_no(ENV["tls"], env.get(ENV["tls"], "")) if tls is None else tls,
+            ca_file=ca_file or path("ca_file"),
+            client_cert_file=client_cert_file or path("client_cert_file"),
+            client_key_file=client_key_file or path("client_key_file"),
+            server_name=server_name or text("server_name"),
+            token=token or text("token"),
+            token_file=token_file or path("token_file"),
+            timeout_s=_seconds(ENV["timeout_s"], text("timeout_s"))
+            if timeout_s is None
+            else timeout_s,
+            retry=retry or RetryPolicy(),
         )
 
     def credentials(self) -> grpc.ChannelCredentials | None:
@@ -171,48 +187,8 @@ class Connection:
         return metadata
 
 
-def connection_from_env(
-    environ: Mapping[str, str] | None = None,
-    *,
-    target: str | None = None,
-    tls: bool | None = None,
-    ca_file: Path | None = None,
-    client_cert_file: Path | None = None,
-    client_key_file: Path | None = None,
-    server_name: str | None = None,
-    token: str | None = None,
-    token_file: Path | None = None,
-    timeout_s: float | None = None,
-    retry: RetryPolicy | None = None,
-) -> Connection:
-    """The one reading of the environment, for the library and the command alike.
-
-    Each field comes from its argument when that is not None (a flag the user gave), else from
-    its variable (ENV), else the default. A value that cannot be read (IMAGEPIN_TLS=maybe,
-    IMAGEPIN_TIMEOUT=soon) is an InvalidArgument naming the variable, not a silent default: a
-    mistyped IMAGEPIN_TLS must not send a token in plaintext.
-    """
-    env = os.environ if environ is None else environ
-
-    def text(field: str) -> str | None:
-        return env.get(ENV[field]) or None
-
-    def path(field: str) -> Path | None:
-        value = text(field)
-        return Path(value) if value else None
-
-    return Connection(
-        target=target or text("target") or DEFAULT_TARGET,
-        tls=_yes_no(ENV["tls"], env.get(ENV["tls"], "")) if tls is None else tls,
-        ca_file=ca_file or path("ca_file"),
-        client_cert_file=client_cert_file or path("client_cert_file"),
-        client_key_file=client_key_file or path("client_key_file"),
-        server_name=server_name or text("server_name"),
-        token=token or text("token"),
-        token_file=token_file or path("token_file"),
-        timeout_s=_seconds(ENV["timeout_s"], text("timeout_s")) if timeout_s is None else timeout_s,
-        retry=retry or RetryPolicy(),
-    )
+# The one reading of the environment, by the name the command imports it.
+connection_from_env = Connection.from_env
 
 
 def _yes_no(name: str, value: str) -> bool:

@@ -8,7 +8,6 @@ import functools
 import re
 import sys
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any, Final, NoReturn
 
@@ -40,47 +39,46 @@ class EnvOption(click.Option):
         return None
 
 
-def _env_option(*decls: str, field: str, **attrs: Any) -> Callable[..., Any]:
-    return click.option(*decls, cls=EnvOption, envvar=ENV[field], default=None, **attrs)
+def _env_option(flag: str, field: str, **attrs: Any) -> Callable[..., Any]:
+    """A connection flag, passed on as `field` (Connection's name for it), its variable ENV's."""
+    return click.option(flag, field, cls=EnvOption, envvar=ENV[field], default=None, **attrs)
 
 
 _CONNECTION_OPTIONS = (
     _env_option(
         "--server",
-        field="target",
+        "target",
         help=f"The imagepin service, host:port (default {DEFAULT_TARGET}).",
     ),
     _env_option(
         "--tls/--no-tls",
-        field="tls",
+        "tls",
         help="Use TLS (implied by --ca-file, --cert); env: 1/true/yes/on or 0/false/no/off.",
     ),
-    _env_option("--ca-file", field="ca_file", type=_FILE, help="CA certificates (PEM) to trust."),
+    _env_option("--ca-file", "ca_file", type=_FILE, help="CA certificates (PEM) to trust."),
     _env_option(
         "--cert",
-        "client_cert",
-        field="client_cert_file",
+        "client_cert_file",
         type=_FILE,
         help="Client certificate (PEM) for mutual TLS.",
     ),
     _env_option(
         "--key",
-        "client_key",
-        field="client_key_file",
+        "client_key_file",
         type=_FILE,
         help="Client key (PEM) for mutual TLS.",
     ),
-    _env_option("--server-name", field="server_name", help="TLS name to expect from the server."),
-    _env_option("--token", field="token", help="Bearer token."),
+    _env_option("--server-name", "server_name", help="TLS name to expect from the server."),
+    _env_option("--token", "token", help="Bearer token."),
     _env_option(
         "--token-file",
-        field="token_file",
+        "token_file",
         type=_FILE,
         help="File holding the bearer token, re-read for every call.",
     ),
     _env_option(
         "--timeout",
-        field="timeout_s",
+        "timeout_s",
         type=click.FloatRange(min=0, min_open=True),
         help=f"Deadline of each call, in seconds (default {DEFAULT_TIMEOUT_S:g}).",
     ),
@@ -164,41 +162,11 @@ def max_staleness_option(*, default: str, envvar: str, why: str) -> Callable[...
     )
 
 
-@dataclass(frozen=True)
-class ConnectionFlags:
-    """The connection flags one command line gave (None: not given)."""
-
-    target: str | None = None
-    tls: bool | None = None
-    ca_file: Path | None = None
-    client_cert_file: Path | None = None
-    client_key_file: Path | None = None
-    server_name: str | None = None
-    token: str | None = None
-    token_file: Path | None = None
-    timeout_s: float | None = None
-
-    @classmethod
-    def of(cls, params: dict[str, Any]) -> ConnectionFlags:
-        """Take (and remove) the connection flags from a command's parameters."""
-        return cls(
-            target=params.pop("server"),
-            tls=params.pop("tls"),
-            ca_file=params.pop("ca_file"),
-            client_cert_file=params.pop("client_cert"),
-            client_key_file=params.pop("client_key"),
-            server_name=params.pop("server_name"),
-            token=params.pop("token"),
-            token_file=params.pop("token_file"),
-            timeout_s=params.pop("timeout"),
-        )
-
-    def over(self, earlier: ConnectionFlags) -> ConnectionFlags:
-        """These flags where given, `earlier` ones (before the subcommand) for the rest."""
-        given = {f.name: getattr(self, f.name) for f in fields(self)}
-        return replace(
-            earlier, **{name: value for name, value in given.items() if value is not None}
-        )
+def _given_flags(params: dict[str, Any]) -> dict[str, Any]:
+    """Take the connection flags out of a command's parameters (named as Connection's fields,
+    see ENV); only those given on the command line, by field."""
+    taken = {name: params.pop(name) for name in ENV}
+    return {name: value for name, value in taken.items() if value is not None}
 
 
 _GROUP_FLAGS: Final = "imagepin.connection_flags"
@@ -217,7 +185,7 @@ def group_connection_options(group: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(group)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        click.get_current_context().meta[_GROUP_FLAGS] = ConnectionFlags.of(kwargs)
+        click.get_current_context().meta[_GROUP_FLAGS] = _given_flags(kwargs)
         return group(*args, **kwargs)
 
     return with_connection_options(wrapper)
@@ -228,28 +196,18 @@ def connection_options(command: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        earlier = click.get_current_context().meta.get(_GROUP_FLAGS, ConnectionFlags())
-        kwargs["connection"] = cli_connection(ConnectionFlags.of(kwargs).over(earlier))
+        earlier = click.get_current_context().meta.get(_GROUP_FLAGS, {})
+        kwargs["connection"] = cli_connection({**earlier, **_given_flags(kwargs)})
         return command(*args, **kwargs)
 
     return with_connection_options(wrapper)
 
 
-def cli_connection(flags: ConnectionFlags) -> Connection:
-    """The flags given, the environment for the rest (as the library reads it), or a usage
-    error naming the variable that cannot be read or the file that is not there."""
+def cli_connection(given: dict[str, Any]) -> Connection:
+    """The flags given (by Connection field), the environment for the rest (as the library
+    reads it), or a usage error naming the variable that cannot be read or the missing file."""
     try:
-        connection = connection_from_env(
-            target=flags.target,
-            tls=flags.tls,
-            ca_file=flags.ca_file,
-            client_cert_file=flags.client_cert_file,
-            client_key_file=flags.client_key_file,
-            server_name=flags.server_name,
-            token=flags.token,
-            token_file=flags.token_file,
-            timeout_s=flags.timeout_s,
-        )
+        connection = connection_from_env(**given)
     except InvalidArgument as error:
         raise click.UsageError(error.message) from None
     for field in ("ca_file", "client_cert_file", "client_key_file", "token_file"):
