@@ -7,8 +7,10 @@ from pathlib import Path
 
 import click
 import pytest
+from google.protobuf import json_format
 from imagepin.cli import cli
 from imagepin.cli.webhook import webhook
+from imagepin.v1 import resolver_pb2
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
@@ -68,3 +70,17 @@ def test_the_annotation_is_not_said_to_win_when_the_webhook_is_down() -> None:
     text = " ".join(section("Admission webhook").split())
     assert "wins over both" not in text
     assert "admitted unpinned even with the annotation `closed`" in text
+
+
+def test_every_grpcurl_body_in_the_readme_is_the_contracts_json() -> None:
+    """grpcurl refuses `"platform":"linux/arm64"`: the README shows the message form."""
+    bodies = re.findall(r"grpcurl [^\n]*?(?:\\\n[^\n]*?)*-d '([^']*)'", README.read_text())
+    assert bodies
+    with_platform = []
+    for body in bodies:
+        request = json_format.Parse(body, resolver_pb2.ResolveReferenceRequest())
+        if request.HasField("platform"):
+            with_platform.append(request.platform)
+    assert with_platform
+    assert all(p.os and p.architecture for p in with_platform)
+    assert '"platform":{"os":"linux","architecture":"arm","variant":"v7"}' in README.read_text()

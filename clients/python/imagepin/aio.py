@@ -10,7 +10,6 @@ import datetime
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from types import TracebackType
-from typing import Any
 
 import grpc
 import grpc.aio
@@ -18,7 +17,7 @@ import grpc.aio
 from imagepin import messages
 from imagepin.connection import Connection
 from imagepin.errors import ImagepinError, Unimplemented, from_rpc_error
-from imagepin.messages import BatchResult, Delay, PlatformArg
+from imagepin.messages import BatchResult, Delay, PlatformArg, Request, Response
 from imagepin.v1 import resolver_pb2, resolver_pb2_grpc
 
 
@@ -57,7 +56,12 @@ class AsyncResolverClient:
     async def close(self) -> None:
         await self.channel.close()
 
-    async def _call(self, method: Any, request: Any, timeout: float | None) -> Any:
+    async def _call(
+        self,
+        method: grpc.aio.UnaryUnaryMultiCallable[Request, Response],
+        request: Request,
+        timeout: float | None,
+    ) -> Response:
         try:
             return await method(
                 request,
@@ -65,7 +69,7 @@ class AsyncResolverClient:
                 metadata=self._metadata(),
             )
         except grpc.RpcError as error:
-            raise from_rpc_error(error) from None
+            raise from_rpc_error(error, self.connection.target) from None
 
     async def resolve(
         self,
@@ -82,34 +86,21 @@ class AsyncResolverClient:
         always asks the registry; None leaves it to the server (30 s unless configured).
         """
         request = messages.resolve_request(reference, platform, max_staleness, stale_if_error)
-        result: resolver_pb2.ResolveReferenceResponse = await self._call(
-            self._stub.ResolveReference, request, timeout
-        )
-        return result
+        return await self._call(self._stub.ResolveReference, request, timeout)
 
     async def get_manifest(
         self, reference: str, *, platform: PlatformArg = None, timeout: float | None = None
     ) -> resolver_pb2.GetManifestResponse:
         """The manifest as served, parsed, with the image config."""
-        request = resolver_pb2.GetManifestRequest(
-            reference=reference, platform=messages.platform_message(platform)
-        )
-        result: resolver_pb2.GetManifestResponse = await self._call(
-            self._stub.GetManifest, request, timeout
-        )
-        return result
+        request = messages.manifest_request(reference, platform)
+        return await self._call(self._stub.GetManifest, request, timeout)
 
     async def list_layers(
         self, reference: str, *, platform: PlatformArg = None, timeout: float | None = None
     ) -> resolver_pb2.ListLayersResponse:
         """The image's layers from base to top."""
-        request = resolver_pb2.ListLayersRequest(
-            reference=reference, platform=messages.platform_message(platform)
-        )
-        result: resolver_pb2.ListLayersResponse = await self._call(
-            self._stub.ListLayers, request, timeout
-        )
-        return result
+        request = messages.layers_request(reference, platform)
+        return await self._call(self._stub.ListLayers, request, timeout)
 
     async def verify_digest(
         self,
@@ -121,16 +112,8 @@ class AsyncResolverClient:
         timeout: float | None = None,
     ) -> resolver_pb2.VerifyDigestResponse:
         """Whether the registry's content hashes to the digest (a mismatch is an answer)."""
-        request = resolver_pb2.VerifyDigestRequest(
-            reference=reference,
-            expected_digest=expected_digest,
-            include_layers=include_layers,
-            platform=messages.platform_message(platform),
-        )
-        result: resolver_pb2.VerifyDigestResponse = await self._call(
-            self._stub.VerifyDigest, request, timeout
-        )
-        return result
+        request = messages.verify_request(reference, expected_digest, include_layers, platform)
+        return await self._call(self._stub.VerifyDigest, request, timeout)
 
     async def batch_resolve(
         self,
@@ -146,8 +129,7 @@ class AsyncResolverClient:
         """
         results: list[BatchResult] = []
         requests = messages.batch_requests(references, platform, max_staleness)
-        for chunk in messages.chunks(requests):
-            request = resolver_pb2.BatchResolveReferencesRequest(requests=chunk)
+        for request in messages.batch_calls(requests):
             response = await self._call(self._stub.BatchResolveReferences, request, timeout)
             results.extend(messages.batch_results(response))
         return results
@@ -189,20 +171,12 @@ class AsyncResolverClient:
         timeout: float | None = None,
     ) -> resolver_pb2.ListTagHistoryResponse:
         """Every move of the tag (an entry per stretch at a digest), newest first, as of `as_of`."""
-        request = resolver_pb2.ListTagHistoryRequest(
-            reference=reference, as_of=messages.timestamp(as_of), limit=limit
-        )
-        result: resolver_pb2.ListTagHistoryResponse = await self._call(
-            self._stub.ListTagHistory, request, timeout
-        )
-        return result
+        request = messages.history_request(reference, as_of, limit)
+        return await self._call(self._stub.ListTagHistory, request, timeout)
 
     async def list_images_with_layer(
         self, digest: str, *, limit: int = 0, timeout: float | None = None
     ) -> resolver_pb2.ListImagesWithLayerResponse:
         """Every recorded image containing a layer (distribution digest or diff_id)."""
-        request = resolver_pb2.ListImagesWithLayerRequest(digest=digest, limit=limit)
-        result: resolver_pb2.ListImagesWithLayerResponse = await self._call(
-            self._stub.ListImagesWithLayer, request, timeout
-        )
-        return result
+        request = messages.images_with_layer_request(digest, limit)
+        return await self._call(self._stub.ListImagesWithLayer, request, timeout)

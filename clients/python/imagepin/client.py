@@ -6,14 +6,13 @@ import datetime
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from types import TracebackType
-from typing import Any
 
 import grpc
 
 from imagepin import messages
 from imagepin.connection import Connection
 from imagepin.errors import ImagepinError, Unimplemented, from_rpc_error
-from imagepin.messages import BatchResult, Delay, PlatformArg
+from imagepin.messages import BatchResult, Delay, PlatformArg, Request, Response
 from imagepin.v1 import resolver_pb2, resolver_pb2_grpc
 
 
@@ -54,7 +53,12 @@ class ResolverClient:
     def close(self) -> None:
         self.channel.close()
 
-    def _call(self, method: Any, request: Any, timeout: float | None) -> Any:
+    def _call(
+        self,
+        method: grpc.UnaryUnaryMultiCallable[Request, Response],
+        request: Request,
+        timeout: float | None,
+    ) -> Response:
         try:
             return method(
                 request,
@@ -62,7 +66,7 @@ class ResolverClient:
                 metadata=self._metadata(),
             )
         except grpc.RpcError as error:
-            raise from_rpc_error(error) from None
+            raise from_rpc_error(error, self.connection.target) from None
 
     def resolve(
         self,
@@ -79,34 +83,21 @@ class ResolverClient:
         always asks the registry; None leaves it to the server (30 s unless configured).
         """
         request = messages.resolve_request(reference, platform, max_staleness, stale_if_error)
-        result: resolver_pb2.ResolveReferenceResponse = self._call(
-            self._stub.ResolveReference, request, timeout
-        )
-        return result
+        return self._call(self._stub.ResolveReference, request, timeout)
 
     def get_manifest(
         self, reference: str, *, platform: PlatformArg = None, timeout: float | None = None
     ) -> resolver_pb2.GetManifestResponse:
         """The manifest as served, parsed, with the image config."""
-        request = resolver_pb2.GetManifestRequest(
-            reference=reference, platform=messages.platform_message(platform)
-        )
-        result: resolver_pb2.GetManifestResponse = self._call(
-            self._stub.GetManifest, request, timeout
-        )
-        return result
+        request = messages.manifest_request(reference, platform)
+        return self._call(self._stub.GetManifest, request, timeout)
 
     def list_layers(
         self, reference: str, *, platform: PlatformArg = None, timeout: float | None = None
     ) -> resolver_pb2.ListLayersResponse:
         """The image's layers from base to top."""
-        request = resolver_pb2.ListLayersRequest(
-            reference=reference, platform=messages.platform_message(platform)
-        )
-        result: resolver_pb2.ListLayersResponse = self._call(
-            self._stub.ListLayers, request, timeout
-        )
-        return result
+        request = messages.layers_request(reference, platform)
+        return self._call(self._stub.ListLayers, request, timeout)
 
     def verify_digest(
         self,
@@ -118,16 +109,8 @@ class ResolverClient:
         timeout: float | None = None,
     ) -> resolver_pb2.VerifyDigestResponse:
         """Whether the registry's content hashes to the digest (a mismatch is an answer)."""
-        request = resolver_pb2.VerifyDigestRequest(
-            reference=reference,
-            expected_digest=expected_digest,
-            include_layers=include_layers,
-            platform=messages.platform_message(platform),
-        )
-        result: resolver_pb2.VerifyDigestResponse = self._call(
-            self._stub.VerifyDigest, request, timeout
-        )
-        return result
+        request = messages.verify_request(reference, expected_digest, include_layers, platform)
+        return self._call(self._stub.VerifyDigest, request, timeout)
 
     def batch_resolve(
         self,
@@ -143,8 +126,7 @@ class ResolverClient:
         """
         results: list[BatchResult] = []
         requests = messages.batch_requests(references, platform, max_staleness)
-        for chunk in messages.chunks(requests):
-            request = resolver_pb2.BatchResolveReferencesRequest(requests=chunk)
+        for request in messages.batch_calls(requests):
             response = self._call(self._stub.BatchResolveReferences, request, timeout)
             results.extend(messages.batch_results(response))
         return results
@@ -176,7 +158,11 @@ class ResolverClient:
             try:
                 results.append(BatchResult(request.reference, future.result(), None))
             except grpc.RpcError as error:
-                results.append(BatchResult(request.reference, None, from_rpc_error(error)))
+                results.append(
+                    BatchResult(
+                        request.reference, None, from_rpc_error(error, self.connection.target)
+                    )
+                )
         return results
 
     def list_tag_history(
@@ -188,23 +174,15 @@ class ResolverClient:
         timeout: float | None = None,
     ) -> resolver_pb2.ListTagHistoryResponse:
         """Every move of the tag (an entry per stretch at a digest), newest first, as of `as_of`."""
-        request = resolver_pb2.ListTagHistoryRequest(
-            reference=reference, as_of=messages.timestamp(as_of), limit=limit
-        )
-        result: resolver_pb2.ListTagHistoryResponse = self._call(
-            self._stub.ListTagHistory, request, timeout
-        )
-        return result
+        request = messages.history_request(reference, as_of, limit)
+        return self._call(self._stub.ListTagHistory, request, timeout)
 
     def list_images_with_layer(
         self, digest: str, *, limit: int = 0, timeout: float | None = None
     ) -> resolver_pb2.ListImagesWithLayerResponse:
         """Every recorded image containing a layer (distribution digest or diff_id)."""
-        request = resolver_pb2.ListImagesWithLayerRequest(digest=digest, limit=limit)
-        result: resolver_pb2.ListImagesWithLayerResponse = self._call(
-            self._stub.ListImagesWithLayer, request, timeout
-        )
-        return result
+        request = messages.images_with_layer_request(digest, limit)
+        return self._call(self._stub.ListImagesWithLayer, request, timeout)
 
 
 def _with_target(connection: Connection, target: str) -> Connection:

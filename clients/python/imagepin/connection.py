@@ -15,6 +15,8 @@ from typing import Any, Final
 
 import grpc
 
+from imagepin.errors import make_error
+
 SERVICE: Final = "imagepin.v1.ResolverService"
 DEFAULT_TARGET: Final = "127.0.0.1:50051"
 DEFAULT_TIMEOUT_S: Final = 10.0
@@ -22,6 +24,23 @@ DEFAULT_TIMEOUT_S: Final = 10.0
 MAX_MESSAGE_BYTES: Final = 16 * 1024 * 1024
 
 Metadata = tuple[tuple[str, str], ...]
+
+# Yes/no variables (IMAGEPIN_TLS) take these spellings, in the library and the command alike.
+TRUE_WORDS: Final = frozenset({"1", "true", "yes", "on"})
+FALSE_WORDS: Final = frozenset({"0", "false", "no", "off", ""})
+
+# The variable each Connection field is read from.
+ENV: Final = {
+    "target": "IMAGEPIN_SERVER",
+    "tls": "IMAGEPIN_TLS",
+    "ca_file": "IMAGEPIN_CA_FILE",
+    "client_cert_file": "IMAGEPIN_CLIENT_CERT",
+    "client_key_file": "IMAGEPIN_CLIENT_KEY",
+    "server_name": "IMAGEPIN_SERVER_NAME",
+    "token": "IMAGEPIN_TOKEN",
+    "token_file": "IMAGEPIN_TOKEN_FILE",
+    "timeout_s": "IMAGEPIN_TIMEOUT",
+}
 
 
 @dataclass(frozen=True)
@@ -75,36 +94,61 @@ class Connection:
         )
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Connection:
-        """From IMAGEPIN_SERVER, IMAGEPIN_TLS, IMAGEPIN_CA_FILE, IMAGEPIN_CLIENT_CERT,
-        IMAGEPIN_CLIENT_KEY, IMAGEPIN_SERVER_NAME, IMAGEPIN_TOKEN, IMAGEPIN_TOKEN_FILE and
-        IMAGEPIN_TIMEOUT; keyword arguments that are not None win."""
+    def from_env(
+        cls,
+        environ: Mapping[str, str] | None = None,
+        *,
+        target: str | None = None,
+        tls: bool | None = None,
+        ca_file: Path | None = None,
+        client_cert_file: Path | None = None,
+        client_key_file: Path | None = None,
+        server_name: str | None = None,
+        token: str | None = None,
+        token_file: Path | None = None,
+        timeout_s: float | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> Connection:
+        """The one reading of the environment, for the library and the command alike.
+
+        Each field comes from its argument when that is not None (a flag the user gave), else from
+        its variable (ENV), else the default. A value that cannot be read (IMAGEPIN_TLS=maybe,
+        IMAGEPIN_TIMEOUT=soon) is an InvalidArgument naming the variable, not a silent default: a
+        mistyped IMAGEPIN_TLS must not send a token in plaintext.
+        """
         env = os.environ if environ is None else environ
 
+        def text(name: str) -> str | None:
+            return env.get(ENV[name]) or None
+
         def path(name: str) -> Path | None:
-            value = env.get(name)
+            value = text(name)
             return Path(value) if value else None
 
-        values: dict[str, Any] = {
-            "target": env.get("IMAGEPIN_SERVER") or DEFAULT_TARGET,
-            "tls": env.get("IMAGEPIN_TLS", "").lower() in ("1", "true", "yes"),
-            "ca_file": path("IMAGEPIN_CA_FILE"),
-            "client_cert_file": path("IMAGEPIN_CLIENT_CERT"),
-            "client_key_file": path("IMAGEPIN_CLIENT_KEY"),
-            "server_name": env.get("IMAGEPIN_SERVER_NAME") or None,
-            "token": env.get("IMAGEPIN_TOKEN") or None,
-            "token_file": path("IMAGEPIN_TOKEN_FILE"),
-            "timeout_s": float(env.get("IMAGEPIN_TIMEOUT") or DEFAULT_TIMEOUT_S),
-        }
-        values.update({k: v for k, v in overrides.items() if v is not None})
-        return cls(**values)
+        return cls(
+            target=target or text("target") or DEFAULT_TARGET,
+            tls=_yes_no(ENV["tls"], env.get(ENV["tls"], "")) if tls is None else tls,
+            ca_file=ca_file or path("ca_file"),
+            client_cert_file=client_cert_file or path("client_cert_file"),
+            client_key_file=client_key_file or path("client_key_file"),
+            server_name=server_name or text("server_name"),
+            token=token or text("token"),
+            token_file=token_file or path("token_file"),
+            timeout_s=_seconds(ENV["timeout_s"], text("timeout_s"))
+            if timeout_s is None
+            else timeout_s,
+            retry=retry or RetryPolicy(),
+        )
 
     def credentials(self) -> grpc.ChannelCredentials | None:
         """TLS channel credentials, or None for a plaintext channel."""
         if not self.uses_tls:
             return None
         if (self.client_cert_file is None) != (self.client_key_file is None):
-            raise ValueError("mutual TLS needs both a client certificate and its key")
+            raise make_error(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                "mutual TLS needs both a client certificate and its key",
+            )
         root = self.ca_file.read_bytes() if self.ca_file else None
         key = self.client_key_file.read_bytes() if self.client_key_file else None
         chain = self.client_cert_file.read_bytes() if self.client_cert_file else None
@@ -141,3 +185,34 @@ class Connection:
             return (("authorization", f"Bearer {token}"),) if token else ()
 
         return metadata
+
+
+# The one reading of the environment, by the name the command imports it.
+connection_from_env = Connection.from_env
+
+
+def _yes_no(name: str, value: str) -> bool:
+    word = value.strip().lower()
+    if word in TRUE_WORDS:
+        return True
+    if word in FALSE_WORDS:
+        return False
+    raise make_error(
+        grpc.StatusCode.INVALID_ARGUMENT,
+        f"{name}={value!r} is neither yes ({'/'.join(sorted(TRUE_WORDS))}) "
+        f"nor no ({'/'.join(sorted(FALSE_WORDS - {''}))})",
+    )
+
+
+def _seconds(name: str, value: str | None) -> float:
+    if value is None:
+        return DEFAULT_TIMEOUT_S
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = float("nan")
+    if not seconds > 0 or seconds == float("inf"):  # also refuses nan
+        raise make_error(
+            grpc.StatusCode.INVALID_ARGUMENT, f"{name}={value!r} is not a number of seconds above 0"
+        )
+    return seconds

@@ -43,8 +43,11 @@ class ImagepinError(Exception):
         return f"{type(self).__name__}({self.code.name}, {self.message!r}, reason={self.reason!r})"
 
 
-class InvalidArgument(ImagepinError):
-    """A malformed reference, digest or platform."""
+class InvalidArgument(ImagepinError, ValueError):
+    """A malformed reference, digest or platform (or connection setting).
+
+    Also a ValueError, so code that caught the library's ValueErrors before still does.
+    """
 
 
 class NotFound(ImagepinError):
@@ -61,6 +64,21 @@ class Unauthenticated(ImagepinError):
 
 class Unavailable(ImagepinError):
     """The service, its registry or its database could not be reached; retrying may help."""
+
+
+class ServiceUnreachable(Unavailable):
+    """The imagepin service itself could not be reached (not running, wrong --server, a TLS
+    mismatch): UNAVAILABLE from the channel, with no ErrorInfo from the service."""
+
+
+UNREACHABLE_HINT: Final = "is imagepin-server running? Set --server or IMAGEPIN_SERVER"
+
+
+def unreachable(target: str, details: str) -> ServiceUnreachable:
+    """The error for a service that did not answer at all, with what to check first."""
+    why = " ".join(details.split())  # gRPC's own words, kept to one line
+    message = f"cannot reach the imagepin service at {target}: {UNREACHABLE_HINT}"
+    return ServiceUnreachable(grpc.StatusCode.UNAVAILABLE, f"{message} (UNAVAILABLE: {why})")
 
 
 class DeadlineExceeded(ImagepinError):
@@ -117,8 +135,12 @@ def from_status(status: Any) -> ImagepinError:
     return _with_error_info(code, str(status.message), status)
 
 
-def from_rpc_error(error: grpc.RpcError) -> ImagepinError:
-    """From a failed call (sync or asyncio): the rich status in the trailer when it is there."""
+def from_rpc_error(error: grpc.RpcError, target: str = "") -> ImagepinError:
+    """From a failed call (sync or asyncio): the rich status in the trailer when it is there.
+
+    UNAVAILABLE without an ErrorInfo never came from the service (which always sends one, e.g.
+    REGISTRY_UNAVAILABLE): with the `target` called, it is ServiceUnreachable and says so.
+    """
     call = cast(grpc.Call, error)
     code = call.code()
     message = call.details() or ""
@@ -126,9 +148,12 @@ def from_rpc_error(error: grpc.RpcError) -> ImagepinError:
         status = rpc_status.from_call(call)
     except ValueError:  # a proxy rewrote code or message; trust the call's own
         status = None
-    if status is None:
-        return make_error(code, message)
-    return _with_error_info(code, message, status)
+    answer = (
+        make_error(code, message) if status is None else _with_error_info(code, message, status)
+    )
+    if target and code is grpc.StatusCode.UNAVAILABLE and not answer.reason:
+        return unreachable(target, message)
+    return answer
 
 
 def _with_error_info(code: grpc.StatusCode, message: str, status: Any) -> ImagepinError:

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import datetime
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, TypeVar
 
+import grpc
 from google.protobuf import duration_pb2, timestamp_pb2
+from google.protobuf.message import Message
 
-from imagepin.errors import ImagepinError, from_status
+from imagepin.errors import ImagepinError, InvalidArgument, from_status
 from imagepin.platforms import parse_platform
 from imagepin.v1 import resolver_pb2
 
@@ -17,6 +20,9 @@ BATCH_LIMIT: Final = 1000  # the contract's bound on one BatchResolveReferences 
 
 PlatformArg = str | resolver_pb2.Platform | None
 Delay = datetime.timedelta | float | None
+# One RPC's request and response message: what makes the clients' call helper typed per RPC.
+Request = TypeVar("Request", bound=Message)
+Response = TypeVar("Response", bound=Message)
 
 
 @dataclass(frozen=True)
@@ -43,6 +49,10 @@ def duration(value: Delay) -> duration_pb2.Duration | None:
     if value is None:
         return None
     seconds = value.total_seconds() if isinstance(value, datetime.timedelta) else value
+    if not math.isfinite(seconds):
+        raise InvalidArgument(
+            grpc.StatusCode.INVALID_ARGUMENT, f"{value!r} is not a duration (seconds or timedelta)"
+        )
     message = duration_pb2.Duration()
     message.FromNanoseconds(round(seconds * 1e9))
     return message
@@ -72,6 +82,44 @@ def resolve_request(
     )
 
 
+def manifest_request(
+    reference: str, platform: PlatformArg = None
+) -> resolver_pb2.GetManifestRequest:
+    return resolver_pb2.GetManifestRequest(reference=reference, platform=platform_message(platform))
+
+
+def layers_request(reference: str, platform: PlatformArg = None) -> resolver_pb2.ListLayersRequest:
+    return resolver_pb2.ListLayersRequest(reference=reference, platform=platform_message(platform))
+
+
+def verify_request(
+    reference: str,
+    expected_digest: str = "",
+    include_layers: bool = False,
+    platform: PlatformArg = None,
+) -> resolver_pb2.VerifyDigestRequest:
+    return resolver_pb2.VerifyDigestRequest(
+        reference=reference,
+        expected_digest=expected_digest,
+        include_layers=include_layers,
+        platform=platform_message(platform),
+    )
+
+
+def history_request(
+    reference: str, as_of: datetime.datetime | None = None, limit: int = 0
+) -> resolver_pb2.ListTagHistoryRequest:
+    return resolver_pb2.ListTagHistoryRequest(
+        reference=reference, as_of=timestamp(as_of), limit=limit
+    )
+
+
+def images_with_layer_request(
+    digest: str, limit: int = 0
+) -> resolver_pb2.ListImagesWithLayerRequest:
+    return resolver_pb2.ListImagesWithLayerRequest(digest=digest, limit=limit)
+
+
 def batch_requests(
     references: Iterable[str | resolver_pb2.ResolveReferenceRequest],
     platform: PlatformArg,
@@ -86,10 +134,14 @@ def batch_requests(
     ]
 
 
-def chunks(
+def batch_calls(
     requests: Sequence[resolver_pb2.ResolveReferenceRequest],
-) -> list[Sequence[resolver_pb2.ResolveReferenceRequest]]:
-    return [requests[i : i + BATCH_LIMIT] for i in range(0, len(requests), BATCH_LIMIT)]
+) -> list[resolver_pb2.BatchResolveReferencesRequest]:
+    """One BatchResolveReferences request per BATCH_LIMIT references, in order."""
+    return [
+        resolver_pb2.BatchResolveReferencesRequest(requests=requests[i : i + BATCH_LIMIT])
+        for i in range(0, len(requests), BATCH_LIMIT)
+    ]
 
 
 def batch_results(response: resolver_pb2.BatchResolveReferencesResponse) -> list[BatchResult]:

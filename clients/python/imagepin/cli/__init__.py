@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from imagepin.cli.options import group_connection_options
 from imagepin.cli.pin import pin
 from imagepin.cli.query import history, inspect, layers, resolve, verify
 from imagepin.cli.webhook import webhook
@@ -11,8 +12,13 @@ from imagepin.cli.webhook import webhook
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(package_name="imagepin")
+@group_connection_options
 def cli() -> None:
-    """Pin container image references to digests with the imagepin service."""
+    """Pin container image references to digests with the imagepin service.
+
+    The connection flags work before the subcommand (for every one) or after it; when both
+    are given, the later one wins.
+    """
 
 
 for command in (resolve, inspect, layers, verify, history, pin, webhook):

@@ -9,71 +9,98 @@ import re
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, Final, NoReturn
 
 import click
 
 from imagepin.cli import exitcodes
-from imagepin.connection import DEFAULT_TARGET, DEFAULT_TIMEOUT_S, Connection
-from imagepin.errors import ImagepinError
+from imagepin.connection import (
+    DEFAULT_TARGET,
+    DEFAULT_TIMEOUT_S,
+    ENV,
+    Connection,
+    connection_from_env,
+)
+from imagepin.errors import ImagepinError, InvalidArgument, ServiceUnreachable
+from imagepin.platforms import format_platform, parse_platform
 
 _FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 
+
+class EnvOption(click.Option):
+    """An option whose variable is shown in --help but read by connection_from_env, so the
+    command and the library read the environment one way (IMAGEPIN_TLS=on is TLS to both)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("show_envvar", True)
+        super().__init__(*args, **kwargs)
+
+    def resolve_envvar_value(self, ctx: click.Context) -> str | None:
+        return None
+
+
+def _env_option(flag: str, field: str, **attrs: Any) -> Callable[..., Any]:
+    """A connection flag, passed on as `field` (Connection's name for it), its variable ENV's."""
+    return click.option(flag, field, cls=EnvOption, envvar=ENV[field], default=None, **attrs)
+
+
 _CONNECTION_OPTIONS = (
-    click.option(
+    _env_option(
         "--server",
-        envvar="IMAGEPIN_SERVER",
-        default=DEFAULT_TARGET,
-        show_default=True,
-        help="The imagepin service, host:port [env IMAGEPIN_SERVER].",
+        "target",
+        help=f"The imagepin service, host:port (default {DEFAULT_TARGET}).",
     ),
-    click.option(
+    _env_option(
         "--tls/--no-tls",
-        envvar="IMAGEPIN_TLS",
-        default=False,
-        help="Use TLS (implied by --ca-file, --cert) [env IMAGEPIN_TLS].",
+        "tls",
+        help="Use TLS (implied by --ca-file, --cert); env: 1/true/yes/on or 0/false/no/off.",
     ),
-    click.option(
-        "--ca-file", envvar="IMAGEPIN_CA_FILE", type=_FILE, help="CA certificates (PEM) to trust."
-    ),
-    click.option(
+    _env_option("--ca-file", "ca_file", type=_FILE, help="CA certificates (PEM) to trust."),
+    _env_option(
         "--cert",
-        "client_cert",
-        envvar="IMAGEPIN_CLIENT_CERT",
+        "client_cert_file",
         type=_FILE,
         help="Client certificate (PEM) for mutual TLS.",
     ),
-    click.option(
+    _env_option(
         "--key",
-        "client_key",
-        envvar="IMAGEPIN_CLIENT_KEY",
+        "client_key_file",
         type=_FILE,
         help="Client key (PEM) for mutual TLS.",
     ),
-    click.option(
-        "--server-name", envvar="IMAGEPIN_SERVER_NAME", help="TLS name to expect from the server."
-    ),
-    click.option(
-        "--token", envvar="IMAGEPIN_TOKEN", help="Bearer token [env IMAGEPIN_TOKEN].", default=None
-    ),
-    click.option(
+    _env_option("--server-name", "server_name", help="TLS name to expect from the server."),
+    _env_option("--token", "token", help="Bearer token."),
+    _env_option(
         "--token-file",
-        envvar="IMAGEPIN_TOKEN_FILE",
+        "token_file",
         type=_FILE,
         help="File holding the bearer token, re-read for every call.",
     ),
-    click.option(
+    _env_option(
         "--timeout",
-        envvar="IMAGEPIN_TIMEOUT",
-        type=float,
-        default=DEFAULT_TIMEOUT_S,
-        show_default=True,
-        help="Deadline of each call, in seconds.",
+        "timeout_s",
+        type=click.FloatRange(min=0, min_open=True),
+        help=f"Deadline of each call, in seconds (default {DEFAULT_TIMEOUT_S:g}).",
     ),
 )
 
+
+def _platform_option(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """A click callback: the platform as Docker spells it, in its canonical form, or a usage
+    error naming it."""
+    if value is None:
+        return None
+    try:
+        return format_platform(parse_platform(value))
+    except InvalidArgument as error:
+        raise click.BadParameter(error.message, ctx, param) from None
+
+
 platform_option = click.option(
-    "--platform", help="os/architecture[/variant], e.g. linux/arm64, for multi-platform images."
+    "--platform",
+    callback=_platform_option,
+    help="[os/]architecture[/variant] as Docker takes it (linux/arm64, arm64, aarch64, "
+    "linux/arm/v7), for multi-platform images.",
 )
 output_option = click.option(
     "--output",
@@ -135,39 +162,59 @@ def max_staleness_option(*, default: str, envvar: str, why: str) -> Callable[...
     )
 
 
+def _given_flags(params: dict[str, Any]) -> dict[str, Any]:
+    """Take the connection flags out of a command's parameters (named as Connection's fields,
+    see ENV); only those given on the command line, by field."""
+    taken = {name: params.pop(name) for name in ENV}
+    return {name: value for name, value in taken.items() if value is not None}
+
+
+_GROUP_FLAGS: Final = "imagepin.connection_flags"
+
+
+def with_connection_options(function: Callable[..., Any]) -> Callable[..., Any]:
+    """Add the connection flags (server, TLS, token, timeout) to a command or the group."""
+    for option in reversed(_CONNECTION_OPTIONS):
+        function = option(function)
+    return function
+
+
+def group_connection_options(group: Callable[..., Any]) -> Callable[..., Any]:
+    """The connection flags before the subcommand (`imagepin --server X resolve …`), kept for
+    the subcommand, whose own flags come later on the line and so win."""
+
+    @functools.wraps(group)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        click.get_current_context().meta[_GROUP_FLAGS] = _given_flags(kwargs)
+        return group(*args, **kwargs)
+
+    return with_connection_options(wrapper)
+
+
 def connection_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """Add the connection flags to a command; it receives them as one `connection` argument."""
 
     @functools.wraps(command)
-    def wrapper(
-        *args: Any,
-        server: str,
-        tls: bool,
-        ca_file: Path | None,
-        client_cert: Path | None,
-        client_key: Path | None,
-        server_name: str | None,
-        token: str | None,
-        token_file: Path | None,
-        timeout: float,
-        **kwargs: Any,
-    ) -> Any:
-        kwargs["connection"] = Connection(
-            target=server,
-            tls=tls,
-            ca_file=ca_file,
-            client_cert_file=client_cert,
-            client_key_file=client_key,
-            server_name=server_name,
-            token=token,
-            token_file=token_file,
-            timeout_s=timeout,
-        )
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        earlier = click.get_current_context().meta.get(_GROUP_FLAGS, {})
+        kwargs["connection"] = cli_connection({**earlier, **_given_flags(kwargs)})
         return command(*args, **kwargs)
 
-    for option in reversed(_CONNECTION_OPTIONS):
-        wrapper = option(wrapper)
-    return wrapper
+    return with_connection_options(wrapper)
+
+
+def cli_connection(given: dict[str, Any]) -> Connection:
+    """The flags given (by Connection field), the environment for the rest (as the library
+    reads it), or a usage error naming the variable that cannot be read or the missing file."""
+    try:
+        connection = connection_from_env(**given)
+    except InvalidArgument as error:
+        raise click.UsageError(error.message) from None
+    for field in ("ca_file", "client_cert_file", "client_key_file", "token_file"):
+        file: Path | None = getattr(connection, field)
+        if file is not None and not file.is_file():
+            raise click.UsageError(f"{ENV[field]}: file {str(file)!r} does not exist")
+    return connection
 
 
 def fail(message: str, code: int) -> NoReturn:
@@ -181,7 +228,9 @@ def service_errors() -> Iterator[None]:
     """Turn a failed call into a message and the exit code for its status."""
     try:
         yield
+    except ServiceUnreachable as error:  # its message says what to check: no status prefix
+        fail(error.message, exitcodes.UNAVAILABLE)
     except ImagepinError as error:
         fail(str(error), exitcodes.for_status(error.code.name))
-    except ValueError as error:  # a malformed platform, certificate file pair…
+    except ValueError as error:  # what gRPC itself refuses (e.g. a token it cannot send)
         fail(str(error), exitcodes.INVALID)

@@ -21,7 +21,7 @@ from imagepin.cli.options import (
 )
 from imagepin.client import ResolverClient
 from imagepin.connection import Connection
-from imagepin.errors import ImagepinError
+from imagepin.errors import ImagepinError, ServiceUnreachable
 from imagepin.messages import BatchResult
 from imagepin.pin.references import has_tag, split_digest
 from imagepin.platforms import format_platform
@@ -55,6 +55,8 @@ def resolve(
                     references[0], platform=platform, max_staleness=max_staleness
                 )
                 results = [BatchResult(references[0], resolution, None)]
+            except ServiceUnreachable:
+                raise  # the command failed, not the reference: one line, from service_errors
             except ImagepinError as error:
                 results = [BatchResult(references[0], None, error)]
         else:

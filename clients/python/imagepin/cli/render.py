@@ -5,29 +5,60 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, Final
 
 from google.protobuf.json_format import MessageToDict
 from google.protobuf.message import Message
+from rich.cells import cell_len
 from rich.console import Console
+from rich.measure import Measurement
 from rich.table import Table
 
+# Columns whose values are copied whole (digests, pinned references): never wrapped or folded.
+WHOLE_COLUMNS: Final = frozenset({"DIGEST", "DIFF ID", "PINNED"})
+_UNBOUNDED: Final = 10_000
 
-def console() -> Console:
-    """stdout; when piped, wide enough that no digest is ever wrapped or cut."""
+
+def console(min_width: int = 0) -> Console:
+    """stdout; when piped, wide enough that no digest is ever wrapped or cut. On a terminal
+    its width, unless `min_width` is more (the line then runs on, as `docker images` does)."""
     if sys.stdout.isatty():
-        return Console()
-    return Console(width=10_000, no_color=True, highlight=False)
+        terminal = Console()
+        return terminal if terminal.width >= min_width else Console(width=min_width)
+    return Console(width=_UNBOUNDED, no_color=True, highlight=False)
 
 
 def table(headers: Sequence[str], rows: Iterable[Sequence[str]]) -> None:
-    """A borderless table like `docker images` prints."""
+    """A borderless table like `docker images` prints.
+
+    Digest columns never wrap; other columns wrap between words, never inside one. On a
+    terminal narrower than that allows, the lines run on past its edge (the terminal shows
+    them wrapped, a copy gets them whole), so no digest is ever broken across lines.
+    """
+    rows = [tuple(row) for row in rows]
     grid = Table(box=None, pad_edge=False, show_edge=False, header_style="bold")
-    for header in headers:
-        grid.add_column(header, overflow="fold")
+    for index, header in enumerate(headers):
+        whole = header in WHOLE_COLUMNS
+        cells = [header, *(row[index] for row in rows)]
+        grid.add_column(
+            header,
+            no_wrap=whole,
+            overflow="ignore" if whole else "fold",
+            min_width=max(_narrowest(cell, whole) for cell in cells),
+        )
     for row in rows:
         grid.add_row(*row)
-    console().print(grid, soft_wrap=False)
+    out = console()
+    narrowest = Measurement.get(out, out.options.update_width(_UNBOUNDED), grid).minimum
+    if narrowest > out.width:
+        out = console(narrowest)
+    out.print(grid, soft_wrap=False, crop=False)
+
+
+def _narrowest(text: str, whole: bool) -> int:
+    """The least width a cell takes without breaking a word (a line, for a whole column)."""
+    pieces = text.splitlines() if whole else text.split()
+    return max((cell_len(piece) for piece in pieces), default=0)
 
 
 def print_json(value: Any) -> None:

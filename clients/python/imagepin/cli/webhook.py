@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime
-import logging
 import os
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import click
 
 from imagepin.cli.options import connection_options, max_staleness_option
 from imagepin.connection import Connection
+from imagepin.webhook import logs
 from imagepin.webhook.policy import DEFAULT_MAX_STALENESS, FailurePolicy, Mode, Settings
 from imagepin.webhook.tls import ReloadingCertificate
 
@@ -95,9 +95,10 @@ def webhook(
     connection: Connection,
 ) -> None:
     """Serve the mutating admission webhook that pins Pod images by digest (HTTPS only)."""
-    logging.basicConfig(
-        level=os.environ.get("IMAGEPIN_LOG_LEVEL", "INFO").upper(), format="%(message)s"
-    )
+    try:
+        logs.configure(logs.check_level(os.environ.get("IMAGEPIN_LOG_LEVEL") or "INFO"))
+    except ValueError as error:
+        raise click.UsageError(str(error)) from None
     if namespace is None and SERVICE_ACCOUNT_NAMESPACE.exists():
         namespace = SERVICE_ACCOUNT_NAMESPACE.read_text().strip()
     settings = Settings.build(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime
-import json
 import logging
 from collections.abc import AsyncIterator
 from typing import Any, Final
@@ -131,20 +130,37 @@ def _log(admission: dict[str, Any], plan: review.Plan, answer: dict[str, Any]) -
         "patched": "patch" in response,
         "warnings": response.get("warnings", []),
     }
-    log.info(json.dumps(fields))
+    log.info("admission review", extra={"fields": fields})
 
 
 def serve(
     settings: Settings, connection: Connection, listen: str, certificate: ReloadingCertificate
 ) -> None:
-    """Serve HTTPS until SIGTERM/SIGINT (aiohttp finishes in-flight reviews first)."""
+    """Serve HTTPS until SIGTERM/SIGINT (aiohttp finishes in-flight reviews first).
+
+    Logs once listening (aiohttp calls `print` when its sockets are bound): where, which
+    service, and the settings that decide what it does to a Pod.
+    """
     host, _, port = listen.rpartition(":")
+    started = {
+        "listen": listen,
+        "server": connection.target,
+        "server_tls": connection.uses_tls,
+        "mode": settings.mode.value,
+        "failure_policy": settings.failure_policy.value,
+        "budget_s": settings.budget_s,
+        "max_staleness_s": settings.max_staleness.total_seconds(),
+        "workload_templates": settings.workload_templates,
+        "excluded_namespaces": sorted(settings.excluded_namespaces),
+        "excluded_images": list(settings.excluded_images),
+    }
     web.run_app(
         make_app(settings, connection),
         host=host.strip("[]") or None,
         port=int(port),
         ssl_context=certificate.context,
         access_log=None,
-        print=None,
+        print=lambda _: log.info("webhook listening", extra={"fields": started}),
         shutdown_timeout=10,
     )
+    log.info("webhook stopped", extra={"fields": {"listen": listen}})
