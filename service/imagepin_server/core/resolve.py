@@ -196,7 +196,7 @@ async def _ask_registry(deps: Dependencies, ref: Reference, key: TagKey) -> TagA
     answer = TagAnswer(digest, media_type, size, deps.clock(), time.monotonic())
     await deps.record_tag(ref, digest, media_type)
     previous = deps.caches.tags.get(key)
-    deps.caches.tags.put(key, answer)
+    deps.caches.tags[key] = answer
     if deps.on_resolved is not None and (previous is None or previous.digest != digest):
         deps.on_resolved(ref, digest)  # new to this process: index its layers
     return answer

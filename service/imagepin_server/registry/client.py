@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Final, TypeVar
 
 import httpx
+from cachetools import LRUCache
 
 from imagepin_server import errors, mediatypes, metrics
 from imagepin_server.digests import Digest, DigestHasher, InvalidDigest
@@ -28,7 +29,6 @@ from imagepin_server.registry.auth import BASIC_REGISTRIES_LIMIT, RegistryAuth, 
 from imagepin_server.registry.credentials import Keychain
 from imagepin_server.registry.errors import ERROR_BODY_LIMIT, Subject, error_for_status
 from imagepin_server.registry.hosts import DOCKER_HUB, DOCKER_HUB_API_HOST, Endpoint, RegistryHosts
-from imagepin_server.registry.lru import LruSet
 from imagepin_server.registry.netguard import AddressPolicy, guarded_transport
 from imagepin_server.registry.politeness import RETRY_STATUSES, HostBudgets, retry_delay
 from imagepin_server.registry.tls import default_context, host_context, peer_speaks_plain_http
@@ -132,7 +132,7 @@ class RegistryClient:
         self._tokens = TokenCache()
         self._budgets = HostBudgets(reserved=hosts.configured_hosts())
         metrics.reserve_registry_labels(hosts.configured_hosts())
-        self._basic_registries: LruSet[str] = LruSet(BASIC_REGISTRIES_LIMIT)
+        self._basic_registries: LRUCache[str, bool] = LRUCache(maxsize=BASIC_REGISTRIES_LIMIT)
         policy = policy or hosts.config.network
         if isinstance(verify, bool):
             context = default_context(extra_ca)

@@ -25,7 +25,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final, Protocol
 
-from imagepin_server.registry.lru import LruDict
+from cachetools import TTLCache
+
+from imagepin_server.singleflight import SingleFlight
 
 log = logging.getLogger(__name__)
 
@@ -206,37 +208,37 @@ class PullSecretsKeychain:
         return None
 
 
-@dataclass(slots=True)
-class _HelperAnswer:
-    credentials: Credentials | None
-    expires_at: float
-
-
 class CredentialHelpers:
-    """Runs `docker-credential-<name> get` the way Docker does, caching answers per registry."""
+    """Runs `docker-credential-<name> get` the way Docker does, caching answers per registry.
+
+    One run serves everyone asking at once; when all of them give up, the run is cancelled and
+    the helper killed and reaped (its own bound is HELPER_TIMEOUT_S, inside `_run`).
+    """
 
     def __init__(
         self, *, search_path: str | None = None, clock: Callable[[], float] = time.monotonic
     ) -> None:
         self._search_path = search_path  # None: $PATH
-        self._clock = clock
-        self._answers: LruDict[tuple[str, str], _HelperAnswer] = LruDict(HELPER_CACHE_LIMIT)
-        self._locks: dict[tuple[str, str], asyncio.Lock] = {}
+        self._answers: TTLCache[tuple[str, str], Credentials | None] = TTLCache(
+            maxsize=HELPER_CACHE_LIMIT, ttl=HELPER_CACHE_S, timer=clock
+        )
+        self._flights: SingleFlight[tuple[str, str], Credentials | None] = SingleFlight(
+            cancel_when_abandoned=True
+        )
 
     async def get(self, helper: str, registry: str) -> Credentials | None:
         key = (helper, registry)
-        lock = self._locks.get(key)
-        if lock is None:
-            if len(self._locks) >= HELPER_CACHE_LIMIT:  # drop the idle ones
-                self._locks = {k: held for k, held in self._locks.items() if held.locked()}
-            lock = self._locks[key] = asyncio.Lock()
-        async with lock:  # one run serves every waiter
-            cached = self._answers.get(key)
-            if cached is not None and cached.expires_at > self._clock():
-                return cached.credentials
+        try:
+            return self._answers[key]  # None is an answer too: the helper knows nothing
+        except KeyError:
+            pass
+
+        async def ask() -> Credentials | None:
             found = await self._run(helper, registry)
-            self._answers[key] = _HelperAnswer(found, self._clock() + HELPER_CACHE_S)
+            self._answers[key] = found
             return found
+
+        return await self._flights.run(key, ask)
 
     async def _run(self, helper: str, registry: str) -> Credentials | None:
         program = shutil.which(f"docker-credential-{helper}", path=self._search_path)

@@ -6,9 +6,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Final
 
+from cachetools import LRUCache
+
 from imagepin_server.reference import DEFAULT_REGISTRY, DOCKER_HUB_API_HOST
 from imagepin_server.registry.config import HostConfig, Limits, RegistriesConfig
-from imagepin_server.registry.lru import LruDict
 from imagepin_server.registry.netguard import hostname, is_loopback
 
 __all__ = [
@@ -69,7 +70,7 @@ class RegistryHosts:
     ) -> None:
         self.config = config or RegistriesConfig()
         self._insecure = frozenset(name.lower() for name in insecure)
-        self._schemes: LruDict[str, str] = LruDict(scheme_memory)
+        self._schemes: LRUCache[str, str] = LRUCache(maxsize=scheme_memory)
 
     def configured_hosts(self) -> frozenset[str]:
         """Every host the registries file names: registries and their mirrors."""
