@@ -10,6 +10,7 @@ import pytest
 import yaml
 from imagepin_server import mediatypes
 from imagepin_server.digests import Digest
+from imagepin_server.reference import parse
 from imagepin_server.registry import RegistryClient, RegistryHosts
 from imagepin_server.registry.config import RegistryConfigError, load
 from imagepin_server.registry.credentials import AnonymousKeychain
@@ -212,3 +213,18 @@ def test_the_k8s_registries_file_is_valid_and_refuses_loopback(tmp_path: Path) -
     config = load(write(tmp_path, document["data"]["registries.toml"]), env={})
     assert config.network.allow_loopback is False
     assert config.network.allow_private is False
+
+
+@pytest.mark.parametrize(
+    ("text", "host"),
+    [
+        ("redis", "registry-1.docker.io"),
+        ("index.docker.io/user/app", "registry-1.docker.io"),
+        ("ghcr.io/org/app", "ghcr.io"),
+        ("localhost:5000/foo", "localhost:5000"),
+        ("[::1]:5000/foo", "[::1]:5000"),
+        ("registry-1.docker.io/foo", "registry-1.docker.io"),
+    ],
+)
+def test_api_host(text: str, host: str) -> None:
+    assert RegistryHosts().endpoint(parse(text).registry).host == host

@@ -99,11 +99,6 @@ class BackgroundIndexer:
         self._pending[key] = task
         task.add_done_callback(lambda _: self._pending.pop(key, None))
 
-    async def idle(self) -> None:
-        """Wait for everything scheduled so far (tests, shutdown)."""
-        while self._pending:
-            await asyncio.gather(*self._pending.values(), return_exceptions=True)
-
     async def aclose(self) -> None:
         """Cancel indexing still under way and wait for it, before the database closes."""
         self._closed = True

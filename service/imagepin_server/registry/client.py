@@ -28,7 +28,7 @@ from imagepin_server.reference import Reference
 from imagepin_server.registry.auth import BASIC_REGISTRIES_LIMIT, RegistryAuth, TokenCache
 from imagepin_server.registry.credentials import Keychain
 from imagepin_server.registry.errors import ERROR_BODY_LIMIT, Subject, error_for_status
-from imagepin_server.registry.hosts import DOCKER_HUB, DOCKER_HUB_API_HOST, Endpoint, RegistryHosts
+from imagepin_server.registry.hosts import Endpoint, RegistryHosts
 from imagepin_server.registry.netguard import AddressPolicy, guarded_transport
 from imagepin_server.registry.politeness import RETRY_STATUSES, HostBudgets, retry_delay
 from imagepin_server.registry.tls import default_context, host_context, peer_speaks_plain_http
@@ -471,15 +471,9 @@ class RegistryClient:
 def _custom_tls_hosts(hosts: RegistryHosts) -> list[str]:
     """The hosts (host[:port] requests go to) configured with their own CA, certificate or no
     verification, each to get its own transport."""
-    found = []
-    for name, host in hosts.config.hosts.items():
-        if not host.custom_tls:
-            continue
-        if host.endpoint is not None:
-            found.append(host.endpoint.partition("://")[2])
-        else:
-            found.append(DOCKER_HUB_API_HOST if name == DOCKER_HUB else name)
-    return found
+    return [
+        hosts.endpoint(name).host for name, host in hosts.config.hosts.items() if host.custom_tls
+    ]
 
 
 _ACCEPT: Final = {"Accept": mediatypes.MANIFEST_ACCEPT}

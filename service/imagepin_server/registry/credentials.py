@@ -27,13 +27,13 @@ from typing import Final, Protocol
 
 from cachetools import TTLCache
 
+from imagepin_server.reference import DEFAULT_REGISTRY, DOCKER_HUB_NAMES, LEGACY_REGISTRY
 from imagepin_server.singleflight import SingleFlight
 
 log = logging.getLogger(__name__)
 
-# Docker writes Docker Hub logins under its v1 index URL; all of these name the same registry.
-DOCKER_HUB_SERVER: Final = "https://index.docker.io/v1/"
-_DOCKER_HUB_KEYS = (DOCKER_HUB_SERVER, "index.docker.io", "docker.io", "registry-1.docker.io")
+# Docker writes Docker Hub logins under its v1 index URL; it and Hub's names are one registry.
+DOCKER_HUB_SERVER: Final = f"https://{LEGACY_REGISTRY}/v1/"
 CONFIG_FILE_LIMIT: Final = 1024 * 1024
 HELPER_TIMEOUT_S: Final = 10.0  # a helper that hangs (an interactive prompt) must not hang us
 HELPER_OUTPUT_LIMIT: Final = 64 * 1024
@@ -97,14 +97,12 @@ def default_docker_config_path() -> Path:
 
 def registry_key(key: str) -> str:
     """`https://host:5000/v2/` -> `host:5000`; Docker Hub's many names -> `docker.io`."""
-    if key.strip() in _DOCKER_HUB_KEYS:
-        return "docker.io"
     key = key.strip()
     for prefix in ("https://", "http://"):
         if key.startswith(prefix):
             key = key[len(prefix) :]
     name = key.split("/", 1)[0].lower()
-    return "docker.io" if name in _DOCKER_HUB_KEYS else name
+    return DEFAULT_REGISTRY if name in DOCKER_HUB_NAMES else name
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,7 +243,7 @@ class CredentialHelpers:
         if program is None:
             log.warning("credential helper docker-credential-%s is not installed", helper)
             return None
-        server = DOCKER_HUB_SERVER if registry == "docker.io" else registry
+        server = DOCKER_HUB_SERVER if registry == DEFAULT_REGISTRY else registry
         try:
             process = await asyncio.create_subprocess_exec(
                 program,
