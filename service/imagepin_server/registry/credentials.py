@@ -27,6 +27,7 @@ from typing import Final, Protocol
 
 from cachetools import TTLCache
 
+from imagepin_server.filewatch import WatchedFile
 from imagepin_server.reference import DEFAULT_REGISTRY, DOCKER_HUB_NAMES, LEGACY_REGISTRY
 from imagepin_server.singleflight import SingleFlight
 
@@ -114,58 +115,45 @@ class DockerConfig:
     store: str | None = None  # credsStore: the helper for every registry
 
 
-class WatchedDockerConfig:
+def watched_docker_config(path: Path) -> WatchedFile[DockerConfig]:
     """A Docker config file (or a mounted pull secret), parsed again whenever it changes.
 
-    The change check compares inode, size and nanosecond mtime, so the atomic symlink swap
-    Kubernetes does when it updates a mounted secret is seen.
+    Unreadable at first, it says nothing; unreadable later, it says what it said before;
+    removed, it says nothing.
     """
+    return WatchedFile(
+        path,
+        parse_docker_config,
+        initial=DockerConfig(),
+        limit=CONFIG_FILE_LIMIT,
+        log=log,
+        what="docker config",
+        absent=DockerConfig,
+    )
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._stamp: tuple[int, int, int] | None = None
-        self._config = DockerConfig()
 
-    def current(self) -> DockerConfig:
-        try:
-            stat = self.path.stat()
-        except OSError:
-            self._stamp, self._config = None, DockerConfig()
-            return self._config
-        stamp = (stat.st_ino, stat.st_size, stat.st_mtime_ns)
-        if stamp != self._stamp:
-            self._stamp = stamp
-            self._config = self._parse()
-        return self._config
-
-    def _parse(self) -> DockerConfig:
-        try:
-            if self.path.stat().st_size > CONFIG_FILE_LIMIT:
-                raise ValueError(f"larger than {CONFIG_FILE_LIMIT} bytes")
-            document = json.loads(self.path.read_text(encoding="utf-8"))
-            if not isinstance(document, dict):
-                raise ValueError("not a JSON object")
-        except (OSError, ValueError, RecursionError) as exc:
-            # Never log the content: it holds secrets.
-            log.warning("ignoring unreadable docker config %s: %s", self.path, type(exc).__name__)
-            return DockerConfig()
-        auths: dict[str, Credentials] = {}
-        entries = document.get("auths", {})
-        for key, entry in entries.items() if isinstance(entries, dict) else ():
-            creds = _entry_credentials(entry)
-            if creds is not None:
-                auths[registry_key(key)] = creds
-        helpers = document.get("credHelpers", {})
-        store = document.get("credsStore")
-        return DockerConfig(
-            auths=auths,
-            helpers={
-                registry_key(key): name
-                for key, name in (helpers.items() if isinstance(helpers, dict) else ())
-                if isinstance(name, str) and _helper_name_ok(name)
-            },
-            store=store if isinstance(store, str) and _helper_name_ok(store) else None,
-        )
+def parse_docker_config(data: bytes) -> DockerConfig:
+    """`auths`, `credHelpers` and `credsStore` of a config.json; ValueError if it is not one."""
+    document = json.loads(data.decode("utf-8"))
+    if not isinstance(document, dict):
+        raise ValueError("not a JSON object")
+    auths: dict[str, Credentials] = {}
+    entries = document.get("auths", {})
+    for key, entry in entries.items() if isinstance(entries, dict) else ():
+        creds = _entry_credentials(entry)
+        if creds is not None:
+            auths[registry_key(key)] = creds
+    helpers = document.get("credHelpers", {})
+    store = document.get("credsStore")
+    return DockerConfig(
+        auths=auths,
+        helpers={
+            registry_key(key): name
+            for key, name in (helpers.items() if isinstance(helpers, dict) else ())
+            if isinstance(name, str) and _helper_name_ok(name)
+        },
+        store=store if isinstance(store, str) and _helper_name_ok(store) else None,
+    )
 
 
 class DockerConfigKeychain:
@@ -175,7 +163,7 @@ class DockerConfigKeychain:
         self, path: Path | None = None, *, helpers: CredentialHelpers | None = None
     ) -> None:
         self.path = path or default_docker_config_path()
-        self._file = WatchedDockerConfig(self.path)
+        self._file = watched_docker_config(self.path)
         self._helpers = helpers or CredentialHelpers()
 
     async def credentials_for(self, registry: str) -> Credentials | None:
@@ -195,7 +183,7 @@ class PullSecretsKeychain:
     """Kubernetes `kubernetes.io/dockerconfigjson` secrets mounted as files (inline auths only)."""
 
     def __init__(self, paths: Sequence[Path]) -> None:
-        self._files = [WatchedDockerConfig(path) for path in paths]
+        self._files = [watched_docker_config(path) for path in paths]
 
     async def credentials_for(self, registry: str) -> Credentials | None:
         key = registry_key(registry)
