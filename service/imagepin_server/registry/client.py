@@ -14,7 +14,7 @@ import asyncio
 import logging
 import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import Final, TypeVar
@@ -26,12 +26,21 @@ from imagepin_server import errors, mediatypes, metrics
 from imagepin_server.digests import Digest, DigestHasher, InvalidDigest
 from imagepin_server.reference import Reference
 from imagepin_server.registry.auth import BASIC_REGISTRIES_LIMIT, RegistryAuth, TokenCache
+from imagepin_server.registry.config import Limits
 from imagepin_server.registry.credentials import Keychain
 from imagepin_server.registry.errors import ERROR_BODY_LIMIT, Subject, error_for_status
 from imagepin_server.registry.hosts import Endpoint, RegistryHosts
 from imagepin_server.registry.netguard import AddressPolicy, guarded_transport
-from imagepin_server.registry.politeness import RETRY_STATUSES, HostBudgets, retry_delay
-from imagepin_server.registry.tls import default_context, host_context, peer_speaks_plain_http
+from imagepin_server.registry.politeness import RETRY_STATUSES, HostBudgets
+from imagepin_server.registry.tls import default_context, host_context
+from imagepin_server.registry.transport import (
+    RETRYABLE,
+    Again,
+    Backoff,
+    SchemeFallback,
+    retrying,
+    translate_errors,
+)
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -53,14 +62,6 @@ def _version() -> str:
 
 
 USER_AGENT: Final = f"imagepin/{_version()}"
-# Errors that mean the request did not get through whole; safe to send again (GET and HEAD).
-_RETRYABLE: Final = (
-    httpx.ConnectError,
-    httpx.ConnectTimeout,
-    httpx.ReadError,
-    httpx.WriteError,
-    httpx.RemoteProtocolError,
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +85,8 @@ class FetchedManifest:
 
 @dataclass(frozen=True, slots=True)
 class FetchedBlob:
-    """A small blob (an image config) fetched whole and verified."""
+    """A small blob (an image config) fetched whole, with what it hashes to (checked by
+    `get_blob` against the digest asked for before it is returned)."""
 
     data: bytes
     digest: Digest
@@ -261,7 +263,9 @@ class RegistryClient:
         reference_digest = expected or fetched.claimed
         if reference_digest is None:
             return fetched
-        actual = Digest.of(fetched.raw, reference_digest.algorithm)
+        actual = fetched.digest
+        if actual.algorithm != reference_digest.algorithm:  # a tag announced under another
+            actual = Digest.of(fetched.raw, reference_digest.algorithm)
         if actual != reference_digest:
             source = "asked for" if expected else "the registry announced"
             raise errors.DigestMismatch(
@@ -278,26 +282,26 @@ class RegistryClient:
         """GET a small blob (an image config) whole, refusing it unless it hashes to `digest`."""
         name = display(ref, str(digest))
 
-        async def read(response: httpx.Response) -> bytes:
+        async def read(response: httpx.Response) -> FetchedBlob:
             await _raise_for_status(response, ref, name, "blob")
-            return await _read_bounded(response, limit, name, ref, "blob")
+            data = await _read_bounded(response, limit, name, ref, "blob")
+            return FetchedBlob(data=data, digest=Digest.of(data, digest.algorithm))  # once
 
-        data = await self._across(
+        fetched = await self._across(
             ref,
             str(digest),
             lambda endpoint: self._exchange(
                 endpoint, ref, "GET", f"blobs/{digest}", name, "blob", read
             ),
-            accept=lambda data: Digest.of(data, digest.algorithm) == digest,
+            accept=lambda fetched: fetched.digest == digest,
         )
-        actual = Digest.of(data, digest.algorithm)
-        if actual != digest:
+        if fetched.digest != digest:
             raise errors.DigestMismatch(
-                f"registry {ref.registry} served a blob for {name} that hashes to {actual}",
+                f"registry {ref.registry} served a blob for {name} that hashes to {fetched.digest}",
                 reference=name,
                 registry=ref.registry,
             )
-        return FetchedBlob(data=data, digest=digest)
+        return fetched
 
     async def check_blob(self, ref: Reference, digest: Digest, *, size: int | None) -> BlobCheck:
         """Stream a blob through a hasher without holding it; report what it hashed to.
@@ -377,84 +381,72 @@ class RegistryClient:
     ) -> T:
         """One request to one endpoint, retried, with auth; every failure a domain error.
 
-        `read` runs inside the retried part, so a body cut off mid-way is fetched again. Each
-        attempt, connection to last byte, is bounded (`request_timeout_s`, or `blob_timeout_s`
-        for a layer download); waiting for the host's budget is bounded by the caller's deadline.
+        The layers, outermost first, are set here and only here (see transport.py): error
+        translation, the attempt loop, scheme fallback, one request. `read` runs inside the
+        retried part, so a body cut off mid-way is fetched again. Each attempt, connection to
+        last byte, is bounded (`request_timeout_s`, or `blob_timeout_s` for a layer download);
+        waiting for the host's budget is bounded by the caller's deadline.
         """
         limits = self._hosts.limits(endpoint)
         timeout_s = limits.blob_timeout_s if long else limits.request_timeout_s
-        timeout = httpx.Timeout(limits.read_timeout_s, connect=limits.connect_timeout_s)
-        attempt = 0
-        fell_back = False
+        backoff = Backoff(limits)
+        scheme = SchemeFallback(self._hosts, endpoint)
+
+        async def request(at: Endpoint) -> T | Again:
+            return await self._request(
+                at, ref, method, path, subject, read, backoff, limits, timeout_s, long=long
+            )
+
+        return await translate_errors(
+            retrying(backoff, f"{method} {name}", lambda: scheme.send(request)),
+            ref=ref,
+            name=name,
+            timeout_s=timeout_s,
+            max_redirects=MAX_REDIRECTS,
+            on_failure=lambda: _observe(endpoint.auth_host, method, None),
+        )
+
+    async def _request(
+        self,
+        endpoint: Endpoint,
+        ref: Reference,
+        method: str,
+        path: str,
+        subject: Subject,
+        read: Callable[[httpx.Response], Awaitable[T]],
+        backoff: Backoff,
+        limits: Limits,
+        timeout_s: float,
+        *,
+        long: bool,
+    ) -> T | Again:
+        """One attempt: a politeness slot, the auth flow, the attempt's bound, then `read`.
+
+        A status worth retrying is `Again` while the backoff allows one; `read` sees it after.
+        """
         try:
-            while True:
-                delay: float | None = None
-                try:
-                    async with (
-                        self._budgets.slot(endpoint.auth_host, limits, long=long),
-                        asyncio.timeout(timeout_s),
-                        self._http.stream(
-                            method,
-                            f"{endpoint.base_url}/v2/{ref.repository}/{path}",
-                            headers=_ACCEPT if subject == "manifest" else None,
-                            auth=self._auth(endpoint, ref),
-                            follow_redirects=True,
-                            timeout=timeout,
-                        ) as response,
-                    ):
-                        self._hosts.confirm(endpoint)
-                        _observe(endpoint.auth_host, method, response)
-                        if response.status_code in RETRY_STATUSES:
-                            retry_after = response.headers.get("retry-after")
-                            delay = retry_delay(attempt, limits, retry_after)
-                        if delay is None:
-                            return await read(response)
-                except _RETRYABLE as exc:
-                    _observe(endpoint.auth_host, method, None)
-                    if (
-                        isinstance(exc, httpx.ConnectError)
-                        and not fell_back
-                        and peer_speaks_plain_http(exc)
-                        and self._hosts.fall_back_to_http(endpoint)
-                    ):
-                        endpoint, fell_back = replace(endpoint, scheme="http"), True
-                        continue
-                    delay = retry_delay(attempt, limits)
-                    if delay is None:
-                        raise
-                attempt += 1
-                log.debug("retrying %s %s in %.2fs", method, name, delay)
-                await asyncio.sleep(delay)
-        except errors.ImagepinError as exc:
-            if exc.reference is not None:
-                raise
-            raise _with_subject(exc, name, ref) from exc
-        except TimeoutError as exc:
+            async with (
+                self._budgets.slot(endpoint.auth_host, limits, long=long),
+                asyncio.timeout(timeout_s),
+                self._http.stream(
+                    method,
+                    f"{endpoint.base_url}/v2/{ref.repository}/{path}",
+                    headers=_ACCEPT if subject == "manifest" else None,
+                    auth=self._auth(endpoint, ref),
+                    follow_redirects=True,
+                    timeout=httpx.Timeout(limits.read_timeout_s, connect=limits.connect_timeout_s),
+                ) as response,
+            ):
+                self._hosts.confirm(endpoint)
+                _observe(endpoint.auth_host, method, response)
+                if response.status_code in RETRY_STATUSES:
+                    delay = backoff.after_status(response.headers.get("retry-after"))
+                    if delay is not None:
+                        return Again(delay)
+                return await read(response)
+        except RETRYABLE:
             _observe(endpoint.auth_host, method, None)
-            raise errors.RegistryTimeout(
-                f"registry {ref.registry} did not finish serving {name} within {timeout_s:g}s",
-                reference=name,
-                registry=ref.registry,
-            ) from exc
-        except httpx.TimeoutException as exc:
-            _observe(endpoint.auth_host, method, None)
-            raise errors.RegistryTimeout(
-                f"registry {ref.registry} timed out serving {name} ({type(exc).__name__})",
-                reference=name,
-                registry=ref.registry,
-            ) from exc
-        except httpx.TooManyRedirects as exc:
-            raise errors.BadRegistryResponse(
-                f"registry {ref.registry} redirected more than {MAX_REDIRECTS} times for {name}",
-                reference=name,
-                registry=ref.registry,
-            ) from exc
-        except (httpx.TransportError, httpx.InvalidURL, ssl.SSLError) as exc:
-            raise errors.RegistryUnavailable(
-                f"registry {ref.registry} is unreachable for {name}: {_transport_reason(exc)}",
-                reference=name,
-                registry=ref.registry,
-            ) from exc
+            raise
 
     def _auth(self, endpoint: Endpoint, ref: Reference) -> RegistryAuth:
         return RegistryAuth(
@@ -479,16 +471,6 @@ def _custom_tls_hosts(hosts: RegistryHosts) -> list[str]:
 _ACCEPT: Final = {"Accept": mediatypes.MANIFEST_ACCEPT}
 
 
-def _with_subject(exc: errors.ImagepinError, name: str, ref: Reference) -> errors.ImagepinError:
-    """Errors raised below (the auth flow) know the registry but not what was asked for."""
-    return type(exc)(
-        f"{exc.message} (fetching {name})",
-        reference=name,
-        registry=exc.registry or ref.registry,
-        registry_code=exc.registry_code,
-    )
-
-
 def _observe(registry: str, method: str, response: httpx.Response | None) -> None:
     """Count the request, and keep the registry's rate-limit budget when it tells us."""
     label = metrics.registry_label(registry)
@@ -501,13 +483,6 @@ def _observe(registry: str, method: str, response: httpx.Response | None) -> Non
         head = remaining.split(";", 1)[0].strip()
         if head.isdigit():
             metrics.REGISTRY_RATE_LIMIT_REMAINING.labels(label).set(int(head))
-
-
-def _transport_reason(exc: BaseException) -> str:
-    text = str(exc)
-    if "CERTIFICATE_VERIFY_FAILED" in text:
-        return "its TLS certificate could not be verified (configure its CA)"
-    return f"{type(exc).__name__}: {text[:160]}" if text else type(exc).__name__
 
 
 def _algorithm_of(target: str) -> str:
