@@ -23,7 +23,7 @@ import dataclasses
 import re
 from typing import Final, NoReturn
 
-from imagepin_server.digests import digest_problem, is_sha256_hex, quote
+from imagepin_server.digests import Digest, digest_problem, is_sha256_hex, quote
 
 __all__ = [
     "DEFAULT_REGISTRY",
@@ -32,6 +32,8 @@ __all__ = [
     "DOCKER_HUB_NAMES",
     "InvalidReference",
     "Reference",
+    "Tag",
+    "Target",
     "parse",
 ]
 
@@ -99,6 +101,20 @@ def _is_registry_like(first: str) -> bool:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class Tag:
+    """A tag as the target of a manifest request: a name whose meaning the registry decides."""
+
+    name: str
+
+    def __str__(self) -> str:
+        return self.name
+
+
+# What a manifest request asks for: by tag (resolution) or by digest (content, verified).
+Target = Tag | Digest
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class Reference:
     """A normalised image reference: ``registry/repository[:tag][@digest]``."""
 
@@ -113,6 +129,13 @@ class Reference:
 
     def __str__(self) -> str:
         return self._format(self.name)
+
+    @property
+    def target(self) -> Target | None:
+        """What to ask a registry for: the digest when there is one, else the tag."""
+        if self.digest is not None:
+            return Digest.parse(self.digest)
+        return None if self.tag is None else Tag(self.tag)
 
     def familiar(self) -> str:
         """The short form Docker shows, e.g. ``redis:7`` for ``docker.io/library/redis:7``."""

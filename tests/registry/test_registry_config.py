@@ -10,7 +10,7 @@ import pytest
 import yaml
 from imagepin_server import mediatypes
 from imagepin_server.digests import Digest
-from imagepin_server.reference import parse
+from imagepin_server.reference import Tag, parse
 from imagepin_server.registry import RegistryClient, RegistryHosts
 from imagepin_server.registry.config import RegistryConfigError, load
 from imagepin_server.registry.credentials import AnonymousKeychain
@@ -160,8 +160,8 @@ async def test_tags_resolve_on_a_mirror_only_when_trusted_to(
     upstream, mirror = upstream_and_mirror
     client = await client_with_mirror(tmp_path, upstream.host, mirror.host, caps)
     try:
-        await client.get_manifest(ref(upstream.host, "m/app"), "1")
-        await client.get_manifest(ref(upstream.host, "m/app"), str(DIGEST), expected=DIGEST)
+        await client.get_manifest(ref(upstream.host, "m/app"), Tag("1"))
+        await client.get_manifest(ref(upstream.host, "m/app"), DIGEST, expected=DIGEST)
     finally:
         await client.aclose()
     by_tag = [r for r in mirror.requests if r.path.endswith("/1")]
@@ -178,9 +178,7 @@ async def test_a_mirror_serving_wrong_bytes_is_passed_over(
     mirror.script("GET", f"/v2/m/app/manifests/{DIGEST}", reply(200, b"{}", HEADERS))
     client = await client_with_mirror(tmp_path, upstream.host, mirror.host, '["pull"]')
     try:
-        fetched = await client.get_manifest(
-            ref(upstream.host, "m/app"), str(DIGEST), expected=DIGEST
-        )
+        fetched = await client.get_manifest(ref(upstream.host, "m/app"), DIGEST, expected=DIGEST)
     finally:
         await client.aclose()
     assert fetched.raw == MANIFEST
@@ -197,9 +195,9 @@ async def test_a_mirror_serving_a_sha512_pinned_manifest_is_believed(
     client = await client_with_mirror(tmp_path, upstream.host, mirror.host, '["pull"]')
     try:
         by_expected = await client.get_manifest(
-            ref(upstream.host, "m/app"), str(pinned), expected=pinned
+            ref(upstream.host, "m/app"), pinned, expected=pinned
         )
-        by_target = await client.get_manifest(ref(upstream.host, "m/app"), str(pinned))
+        by_target = await client.get_manifest(ref(upstream.host, "m/app"), pinned)
     finally:
         await client.aclose()
     assert by_expected.raw == by_target.raw == MANIFEST

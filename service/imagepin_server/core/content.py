@@ -95,7 +95,7 @@ async def _content(deps: Dependencies, ref: Reference, digest: Digest, kind: Kin
 
     async def fetch() -> CachedContent:
         if kind == "manifest":
-            fetched = await deps.registry.get_manifest(ref, str(digest), expected=digest)
+            fetched = await deps.registry.get_manifest(ref, digest)
             media_type, raw = fetched.media_type, fetched.raw
         else:
             media_type = ""

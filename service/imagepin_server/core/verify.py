@@ -86,7 +86,7 @@ async def verify(
     ref = parse_reference(text)
     expected = expected_digest(ref, expected_text)
     ref = ref.with_default_tag()
-    target = ref.digest or ref.tag
+    target = ref.target
     assert target is not None
     fetched = await deps.registry.fetch_manifest(ref, target, algorithm=expected.algorithm)
     if mediatypes.is_schema1_manifest(fetched.media_type, fetched.raw):
@@ -144,7 +144,7 @@ class _BlobVerifier:
         self._count_one()
         try:
             fetched = await self._deps.registry.fetch_manifest(
-                self._ref, str(child.digest), algorithm=child.digest.algorithm
+                self._ref, child.digest, algorithm=child.digest.algorithm
             )
         except NotFound as exc:
             return [BlobResult("manifest", child, error=exc.message)]

@@ -24,7 +24,7 @@ from cachetools import LRUCache
 
 from imagepin_server import errors, mediatypes, metrics
 from imagepin_server.digests import Digest, DigestHasher, InvalidDigest
-from imagepin_server.reference import Reference
+from imagepin_server.reference import Reference, Tag, Target
 from imagepin_server.registry.auth import BASIC_REGISTRIES_LIMIT, RegistryAuth, TokenCache
 from imagepin_server.registry.config import Limits
 from imagepin_server.registry.credentials import Keychain
@@ -108,9 +108,9 @@ class BlobCheck:
         return self.error is None and self.actual == self.expected and size_ok
 
 
-def display(ref: Reference, target: str) -> str:
+def display(ref: Reference, target: Target) -> str:
     """How a request's subject is named in messages: `name:tag` or `name@digest`."""
-    separator = "@" if ":" in target else ":"
+    separator = "@" if isinstance(target, Digest) else ":"
     return f"{ref.name}{separator}{target}"
 
 
@@ -166,7 +166,7 @@ class RegistryClient:
     async def aclose(self) -> None:
         await self._http.aclose()
 
-    async def head_manifest(self, ref: Reference, target: str) -> ManifestHead | None:
+    async def head_manifest(self, ref: Reference, target: Target) -> ManifestHead | None:
         """HEAD a manifest by tag or digest.
 
         None when the answer cannot be trusted for a digest (no valid `Docker-Content-Digest`, no
@@ -206,12 +206,12 @@ class RegistryClient:
                 endpoint, ref, "HEAD", f"manifests/{target}", name, "manifest", read
             ),
             accept=lambda head: (
-                head is not None and (":" not in target or str(head.digest) == target)
+                head is not None and (isinstance(target, Tag) or head.digest == target)
             ),
         )
 
     async def fetch_manifest(
-        self, ref: Reference, target: str, *, algorithm: str = "sha256"
+        self, ref: Reference, target: Target, *, algorithm: str = "sha256"
     ) -> FetchedManifest:
         """GET a manifest by tag or digest and hash it, checking nothing but its size.
 
@@ -238,22 +238,25 @@ class RegistryClient:
             lambda endpoint: self._exchange(
                 endpoint, ref, "GET", f"manifests/{target}", name, "manifest", read
             ),
-            accept=lambda fetched: ":" not in target or str(fetched.digest) == target,
+            accept=lambda fetched: isinstance(target, Tag) or fetched.digest == target,
         )
 
     async def get_manifest(
-        self, ref: Reference, target: str, *, expected: Digest | None = None
+        self, ref: Reference, target: Target, *, expected: Digest | None = None
     ) -> FetchedManifest:
         """GET a manifest and refuse it unless its bytes hash to the digest they should.
 
-        With `expected` (a fetch by digest) the bytes must hash to it. By tag, a well-formed
+        By digest (`target`, or `expected` when a tag is fetched under a pin) the bytes must hash
+        to it. Otherwise (by tag), a well-formed
         `Docker-Content-Digest` must agree with the bytes: a registry that announces one digest
         and serves other bytes is not believed. Schema 1 (signed or not) is refused first.
         """
         name = display(ref, target)
+        if expected is None and isinstance(target, Digest):
+            expected = target
         # Hash with the pin's algorithm, or a mirror's right answer to a sha512 pin would be
         # taken for a wrong one (fetch_manifest compares what it hashed with the target).
-        algorithm = expected.algorithm if expected is not None else _algorithm_of(target)
+        algorithm = expected.algorithm if expected is not None else "sha256"
         fetched = await self.fetch_manifest(ref, target, algorithm=algorithm)
         if mediatypes.is_schema1_manifest(fetched.media_type, fetched.raw):
             # Before the digest check: signed schema 1 is named by its JWS payload's digest.
@@ -280,7 +283,7 @@ class RegistryClient:
 
     async def get_blob(self, ref: Reference, digest: Digest, *, limit: int) -> FetchedBlob:
         """GET a small blob (an image config) whole, refusing it unless it hashes to `digest`."""
-        name = display(ref, str(digest))
+        name = display(ref, digest)
 
         async def read(response: httpx.Response) -> FetchedBlob:
             await _raise_for_status(response, ref, name, "blob")
@@ -289,7 +292,7 @@ class RegistryClient:
 
         fetched = await self._across(
             ref,
-            str(digest),
+            digest,
             lambda endpoint: self._exchange(
                 endpoint, ref, "GET", f"blobs/{digest}", name, "blob", read
             ),
@@ -309,7 +312,7 @@ class RegistryClient:
         Reads at most `size` + 1 bytes when the size is known: more than promised is a mismatch
         already, and a registry must not make us read forever.
         """
-        name = display(ref, str(digest))
+        name = display(ref, digest)
 
         async def read(response: httpx.Response) -> BlobCheck:
             await _raise_for_status(response, ref, name, "blob")
@@ -328,7 +331,7 @@ class RegistryClient:
 
         return await self._across(
             ref,
-            str(digest),
+            digest,
             lambda endpoint: self._exchange(
                 endpoint, ref, "GET", f"blobs/{digest}", name, "blob", read, long=True
             ),
@@ -338,7 +341,7 @@ class RegistryClient:
     async def _across(
         self,
         ref: Reference,
-        target: str,
+        target: Target,
         attempt: Callable[[Endpoint], Awaitable[T]],
         *,
         accept: Callable[[T], bool],
@@ -355,7 +358,7 @@ class RegistryClient:
                 reference=name,
                 registry=ref.registry,
             )
-        endpoints = self._hosts.endpoints(ref.registry, resolve=":" not in target)
+        endpoints = self._hosts.endpoints(ref.registry, resolve=isinstance(target, Tag))
         for endpoint in endpoints[:-1]:
             try:
                 answer = await attempt(endpoint)
@@ -483,14 +486,6 @@ def _observe(registry: str, method: str, response: httpx.Response | None) -> Non
         head = remaining.split(";", 1)[0].strip()
         if head.isdigit():
             metrics.REGISTRY_RATE_LIMIT_REMAINING.labels(label).set(int(head))
-
-
-def _algorithm_of(target: str) -> str:
-    """The algorithm of a target that is a digest; sha256 for a tag."""
-    try:
-        return Digest.parse(target).algorithm
-    except InvalidDigest:
-        return "sha256"
 
 
 def _claimed_digest(response: httpx.Response) -> Digest | None:
