@@ -125,19 +125,15 @@ async def translate_errors(
         if exc.reference is not None:
             raise
         raise _with_subject(exc, name, ref) from exc
-    except TimeoutError as exc:
+    except (TimeoutError, httpx.TimeoutException) as exc:
         on_failure()
+        what = (
+            f"did not finish serving {name} within {timeout_s:g}s"  # the attempt's own bound
+            if isinstance(exc, TimeoutError)
+            else f"timed out serving {name} ({type(exc).__name__})"  # connect, read, pool
+        )
         raise errors.RegistryTimeout(
-            f"registry {ref.registry} did not finish serving {name} within {timeout_s:g}s",
-            reference=name,
-            registry=ref.registry,
-        ) from exc
-    except httpx.TimeoutException as exc:
-        on_failure()
-        raise errors.RegistryTimeout(
-            f"registry {ref.registry} timed out serving {name} ({type(exc).__name__})",
-            reference=name,
-            registry=ref.registry,
+            f"registry {ref.registry} {what}", reference=name, registry=ref.registry
         ) from exc
     except httpx.TooManyRedirects as exc:
         raise errors.BadRegistryResponse(
