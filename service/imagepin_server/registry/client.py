@@ -164,6 +164,7 @@ class RegistryClient:
         )
 
     async def aclose(self) -> None:
+        await self._tokens.flights.aclose()  # token fetches still in flight use the pool below
         await self._http.aclose()
 
     async def head_manifest(self, ref: Reference, target: Target) -> ManifestHead | None:
