@@ -113,7 +113,9 @@ def test_pin_check_right_after_a_push_reports_the_move(
     manifest.write_text(deployment(released))
     result = run(service, "pin", "--check", str(manifest))
     assert result.exit_code == 1, result.output
-    assert result.stdout.splitlines() == [f"moved: {released} (its tag now points at {tag.after})"]
+    assert result.stdout.splitlines() == [
+        f"{manifest}:9: moved: {released} (its tag now points at {tag.after})"
+    ]
     assert manifest.read_text() == deployment(released)
 
 

@@ -165,9 +165,11 @@ def test_check_lists_unpinned_and_moved_images_and_changes_nothing(
     path.write_text(text)
     code, output = pin_cli(service, "--check", str(path))
     assert code == 1
+    app_b = pushed_images.app_b
     assert output.splitlines() == [
-        f"unpinned: {busybox.reference} (now {busybox.digest})",
-        f"moved: {moved} (its tag now points at {single.digest})",
+        f"{path}:5: unpinned: {busybox.reference} (now {busybox.digest})",
+        f"{path}:6: moved: {moved} (its tag now points at {single.digest})",
+        f"{path}:7: pinned: {app_b.reference}@{app_b.digest}",
     ]
     assert path.read_text() == text
     pinned, _ = pin_cli(service, "--check", "-", stdin=f"kind: Pod\nspec: {{containers: [{{image: "
@@ -253,7 +255,7 @@ def test_check_exits_with_the_failures_code_for_an_image_missing_from_the_servic
     text = f"kind: Pod\nspec:\n  containers:\n  - image: {missing}\n"
     code, output = pin_cli(service, "--check", "-", stdin=text)
     assert code == 3
-    assert output.startswith(f"unresolvable: {missing}")
+    assert output.startswith(f"<stdin>:4: unresolvable: {missing}")
 
 
 def test_an_unreadable_file_fails_as_invalid_input_without_a_traceback(

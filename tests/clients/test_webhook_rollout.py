@@ -61,7 +61,10 @@ class Stack:
 
     def _webhook(self) -> Webhook:
         self.starts += 1
-        return start_webhook(self.workdir / f"webhook-{self.starts}", self.server.target)
+        # Fresh answers (no webhook cache), so only the rollout key keeps a Pod on the old digest.
+        return start_webhook(
+            self.workdir / f"webhook-{self.starts}", self.server.target, "--max-staleness", "0"
+        )
 
     def pinned_image(self, pod: dict[str, Any]) -> str:
         document = admission.review(pod)

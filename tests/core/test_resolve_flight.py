@@ -1,19 +1,18 @@
-"""The tag path's single flight, against the real registry: concurrent resolutions of one cold
-tag cost one registry request, and the first caller giving up does not cancel it."""
+"""The tag path's single flight, against the real registry: the first caller giving up does not
+cancel the request the others share (test_resolve.py shows that they share one)."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import httpx
 import pytest
 from imagepin_server import core, store
 from imagepin_server.core.context import Dependencies
-from imagepin_server.core.recorder import ObservationRecorder
+from imagepin_server.reference import parse
 
-from tests.registry.helpers import registry_client
+from tests.core.helpers import ManualClock, use_cases
 from tests.support.image_fixtures import ImageCatalog
 
 
@@ -34,35 +33,16 @@ class CountingTransport(httpx.AsyncBaseTransport):
 
 
 @pytest.fixture
-async def counted(tmp_path: Path) -> AsyncIterator[tuple[Dependencies, CountingTransport]]:
-    database = store.Database(f"sqlite:///{tmp_path / 'db.sqlite'}")
-    await database.migrate()
-    recorder = ObservationRecorder(database)
+async def counted(
+    sqlite_database: store.Database,
+) -> AsyncIterator[tuple[Dependencies, CountingTransport]]:
     transport = CountingTransport()
-    try:
-        async with registry_client(transport=transport) as client:
-            deps = Dependencies(registry=client, database=database, recorder=recorder)
-            yield deps, transport
-            await deps.tag_flights.aclose()
-    finally:
-        await recorder.aclose()
-        await database.close()
+    async with use_cases(sqlite_database, ManualClock(), transport=transport) as deps:
+        yield deps, transport
 
 
 def _manifest_requests(transport: CountingTransport) -> list[tuple[str, str]]:
     return [(method, path) for method, path in transport.answered if "/manifests/" in path]
-
-
-async def test_concurrent_resolutions_of_a_cold_tag_share_one_request(
-    pushed_images: ImageCatalog, counted: tuple[Dependencies, CountingTransport]
-) -> None:
-    deps, transport = counted
-    image = pushed_images.single
-    answers = await asyncio.gather(*(core.resolve(deps, image.reference, None) for _ in range(20)))
-    assert {str(answer.digest) for answer in answers} == {image.digest}
-    assert _manifest_requests(transport) == [
-        ("HEAD", f"/v2/{image.repository}/manifests/{image.tag}")
-    ]
 
 
 async def test_the_first_callers_deadline_does_not_cancel_the_shared_request(
@@ -74,10 +54,10 @@ async def test_the_first_callers_deadline_does_not_cancel_the_shared_request(
     async def impatient() -> core.Resolution:
         loop = asyncio.get_running_loop()
         async with asyncio.timeout_at(loop.time()):  # its deadline passes while it waits
-            return await core.resolve(deps, image.reference, None)
+            return await core.resolve(deps, parse(image.reference), None)
 
     first, second = await asyncio.gather(
-        impatient(), core.resolve(deps, image.reference, None), return_exceptions=True
+        impatient(), core.resolve(deps, parse(image.reference), None), return_exceptions=True
     )
     assert isinstance(first, TimeoutError)
     assert isinstance(second, core.Resolution)

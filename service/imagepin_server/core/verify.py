@@ -21,7 +21,6 @@ from imagepin_server.core.images import (
     Platform,
     parse_manifest,
 )
-from imagepin_server.core.requests import expected_digest, parse_reference
 from imagepin_server.digests import Digest
 from imagepin_server.errors import (
     ImagepinError,
@@ -75,17 +74,15 @@ class Verification:
 
 async def verify(
     deps: Dependencies,
-    text: str,
-    expected_text: str,
+    reference: Reference,
+    expected: Digest,
     *,
     include_layers: bool,
     platform: Platform | None,
 ) -> Verification:
     """Fetch the reference's manifest, hash it, and compare; optionally every blob below it."""
     wanted = platforms.validate(platform) if platform else None
-    ref = parse_reference(text)
-    expected = expected_digest(ref, expected_text)
-    ref = ref.with_default_tag()
+    ref = reference.with_default_tag()
     target = ref.target
     assert target is not None
     fetched = await deps.registry.fetch_manifest(ref, target, algorithm=expected.algorithm)

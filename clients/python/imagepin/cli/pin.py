@@ -1,4 +1,4 @@
-"""`imagepin pin`: pin every image in Kubernetes YAML by digest, or check that it is (CI)."""
+"""`imagepin pin`: pin every image a release names by digest, or check that it is (CI)."""
 
 from __future__ import annotations
 
@@ -27,11 +27,10 @@ from imagepin.cli.options import (
 from imagepin.client import ResolverClient
 from imagepin.connection import Connection
 from imagepin.pin import plan
-from imagepin.pin.images import ImageSite, YamlImageError, find_images
+from imagepin.pin.formats import is_candidate, scan_text
 from imagepin.pin.lockfile import read_lock, write_lock
 from imagepin.pin.rewrite import rewrite
-
-YAML_SUFFIXES = (".yaml", ".yml")
+from imagepin.pin.sites import ImageSite, Note, ScanError
 
 
 @dataclass
@@ -41,6 +40,8 @@ class Document:
     path: Path | None  # None for stdin
     text: str
     sites: list[ImageSite]
+    notes: list[Note]
+    format: str
 
     @property
     def name(self) -> str:
@@ -87,15 +88,17 @@ def pin(
     max_staleness: datetime.timedelta,
     connection: Connection,
 ) -> None:
-    """Pin every image in Kubernetes YAML (files, directories, - for stdin) by digest.
+    """Pin every image in manifests (files, directories, - for stdin) by digest.
 
     Prints the input with every image pinned, or rewrites it with --in-place.
 
-    Images in Pods, Deployments, StatefulSets, DaemonSets, ReplicaSets, Jobs, CronJobs,
-    ReplicationControllers and PodTemplates (containers, initContainers, ephemeralContainers)
-    become `name:tag@sha256:…`; every other byte stays as it was. Already-pinned images are
-    checked, not changed. Exit codes: 0 done, 1 --check found unpinned or moved images, 3 an
-    image was not found, 4 invalid or unreadable input, 5 the service or a registry could not
+    Kubernetes objects (containers of Pods, Deployments, StatefulSets, DaemonSets, ReplicaSets,
+    Jobs, CronJobs, ReplicationControllers, PodTemplates; image volumes), docker-compose
+    services, kustomize `images:` (a `digest:` is written), Dockerfile FROM and COPY --from,
+    GitHub Actions job containers and services: each image becomes `name:tag@sha256:…`, and
+    every other byte stays as it was. Already-pinned images are checked, not changed.
+    Findings name file and line. Exit codes: 0 done, 1 --check found unpinned or moved images,
+    3 an image was not found, 4 invalid or unreadable input, 5 the service or a registry could not
     answer (also with --check: a failed lookup's code wins over 1).
     """
     if in_place and any(str(p) == "-" for p in paths):
@@ -109,6 +112,10 @@ def pin(
         for path in files:
             documents.append(_read(path))
             progress.advance(reading)
+        for document in documents:
+            if not document.sites and not document.notes:
+                what = "" if document.format else " (not a format imagepin pin reads)"
+                click.echo(f"imagepin: {document.name}: no image{what}", err=True)
         sites = [site for document in documents for site in document.sites]
         images = plan.unique_images(sites)
         if from_lock_path is not None:
@@ -129,19 +136,24 @@ def pin(
             outcomes = plan.from_results(images, results)
 
     if check:
-        sys.exit(_report_check(outcomes))
+        sys.exit(_report_check(documents, outcomes))
     failed = [o for o in outcomes.values() if o.status is plan.Status.FAILED]
-    for outcome in failed:
-        click.echo(f"imagepin: cannot pin {outcome.image}: {outcome.error}", err=True)
+    for site in _sites(documents, outcomes, plan.Status.FAILED):
+        outcome = outcomes[site.image]
+        where = f" ({site.where})" if site.where else ""
+        click.echo(
+            f"imagepin: {site.location}: cannot pin {site.image}{where}: {outcome.error}", err=True
+        )
     if failed:
         sys.exit(exitcodes.for_status(failed[0].error_code))
-    for outcome in outcomes.values():
-        if outcome.status is plan.Status.MOVED:
-            click.echo(
-                f"imagepin: warning: {outcome.image}: its tag now points at {outcome.digest} "
-                "(left as it is)",
-                err=True,
-            )
+    for site in _sites(documents, outcomes, plan.Status.MOVED):
+        click.echo(
+            f"imagepin: {site.location}: warning: {site.image}: its tag now points at "
+            f"{outcomes[site.image].digest} (left as it is)",
+            err=True,
+        )
+    for note in (note for document in documents for note in document.notes):
+        click.echo(f"imagepin: {note.location}: {note.message}", err=True)
     if lock_path is not None:
         write_lock(lock_path, plan.lock_entries(outcomes.values(), platform or ""))
     for index, document in enumerate(documents):
@@ -163,25 +175,22 @@ def pin(
     sys.stdout.flush()
 
 
-def _report_check(outcomes: dict[str, plan.Outcome]) -> int:
-    """List every problem on stdout; the exit code says which kind.
+def _report_check(documents: list[Document], outcomes: dict[str, plan.Outcome]) -> int:
+    """List every image and note on stdout as `file:line: …`; the exit code says which kind.
 
     1 means the answer is "no" (unpinned or moved). An image that could not be resolved is no
     answer at all, so its status decides the code (5 when the service or a registry is down),
-    as it does without --check.
+    as it does without --check. Images left alone (variables, unknown kinds) are listed but
+    decide nothing: pin cannot know what they will be.
     """
-    problems = 0
-    for outcome in outcomes.values():
-        if outcome.status is plan.Status.PIN:
-            message = f"unpinned: {outcome.image} (now {outcome.digest})"
-        elif outcome.status is plan.Status.MOVED:
-            message = f"moved: {outcome.image} (its tag now points at {outcome.digest})"
-        elif outcome.status is plan.Status.FAILED:
-            message = f"unresolvable: {outcome.image}: {outcome.error}"
-        else:
-            continue
-        problems += 1
-        click.echo(message)
+    for document in documents:
+        findings = [
+            (site.line, f"{site.location}: {_finding(outcomes[site.image])}")
+            for site in document.sites
+        ] + [(note.line, f"{note.location}: {note.message}") for note in document.notes]
+        for _, message in sorted(findings, key=lambda finding: finding[0]):  # stable: file order
+            click.echo(message)
+    problems = sum(1 for o in outcomes.values() if o.status is not plan.Status.OK)
     if not problems:
         return exitcodes.OK
     click.echo(f"imagepin: {problems} of {len(outcomes)} images need pinning", err=True)
@@ -193,13 +202,43 @@ def _report_check(outcomes: dict[str, plan.Outcome]) -> int:
     return exitcodes.NEGATIVE
 
 
+def _finding(outcome: plan.Outcome) -> str:
+    if outcome.status is plan.Status.PIN:
+        return f"unpinned: {outcome.image} (now {outcome.digest})"
+    if outcome.status is plan.Status.MOVED:
+        return f"moved: {outcome.image} (its tag now points at {outcome.digest})"
+    if outcome.status is plan.Status.FAILED:
+        return f"unresolvable: {outcome.image}: {outcome.error}"
+    if outcome.child_for:
+        return f"pinned (child for {outcome.child_for}): {outcome.image}"
+    return f"pinned: {outcome.image}"
+
+
+def _sites(
+    documents: list[Document], outcomes: dict[str, plan.Outcome], status: plan.Status
+) -> list[ImageSite]:
+    """Every site, in file order, whose image has this status."""
+    return [
+        site
+        for document in documents
+        for site in document.sites
+        if outcomes[site.image].status is status
+    ]
+
+
 def _expand(paths: tuple[Path, ...]) -> list[Path]:
-    """Files as given; directories walked for *.yaml and *.yml, in a stable order."""
+    """Files as given; directories walked for YAML files and Dockerfiles, in a stable order."""
     files = []
     for path in paths:
         if path.is_dir():
             files.extend(
-                sorted(p for p in path.rglob("*") if p.suffix in YAML_SUFFIXES and p.is_file())
+                sorted(
+                    p
+                    for p in path.rglob("*")
+                    if is_candidate(p.name)
+                    and ".git" not in p.relative_to(path).parts
+                    and p.is_file()
+                )
             )
         elif str(path) == "-" or path.is_file():
             files.append(path)
@@ -217,9 +256,10 @@ def _read(path: Path) -> Document:
         fail(f"cannot read {source or '<stdin>'}: {error.strerror or error}", exitcodes.INVALID)
     try:
         text = raw.decode("utf-8")
-        return Document(source, text, find_images(text, str(source or "<stdin>")))
-    except (UnicodeDecodeError, YamlImageError) as error:
+        scan = scan_text(text, str(source or "<stdin>"), source.name if source else "")
+    except (UnicodeDecodeError, ScanError) as error:
         fail(str(error), exitcodes.INVALID)
+    return Document(source, text, scan.sites, scan.notes, scan.format)
 
 
 def _write_atomically(path: Path, text: str) -> None:

@@ -1,18 +1,16 @@
-"""Where the images are in Kubernetes YAML: every container image scalar, with its source span.
-
-PyYAML's composer keeps each node's start and end offsets in the text, so the caller can splice
-a new value into exactly those characters and leave every other byte (comments, indentation,
-quoting, key order) as it was.
-"""
+"""Where the images are in Kubernetes objects: containers of every kind that runs Pods, and
+image volumes (`volumes[].image.reference`). An `image:` in a kind pin does not know is noted,
+never silently skipped."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Final
 
-import yaml
-from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from yaml.nodes import MappingNode, Node, ScalarNode
+
+from imagepin.pin import yamltext
+from imagepin.pin.sites import ImageSite, Note, Scan
 
 CONTAINER_LISTS: Final = ("containers", "initContainers", "ephemeralContainers")
 # Where each workload keeps its PodSpec.
@@ -29,102 +27,56 @@ POD_SPEC_PATHS: Final[dict[str, tuple[str, ...]]] = {
 }
 
 
-class YamlImageError(ValueError):
-    """The YAML cannot be read, or an image cannot be rewritten in place."""
+def is_object(node: Node | None) -> bool:
+    """A Kubernetes object: `apiVersion` and `kind` (or a kind pin knows, apiVersion omitted)."""
+    kind = yamltext.scalar(yamltext.get(node, "kind"))
+    if kind is None:
+        return False
+    known = kind in POD_SPEC_PATHS or kind.endswith("List")
+    return known or yamltext.get(node, "apiVersion") is not None
 
 
-@dataclass(frozen=True)
-class ImageSite:
-    """One image scalar: its value, where it is in the text, and how it is quoted."""
-
-    image: str
-    start: int
-    end: int
-    style: str  # "" (plain), "'" or '"'
-    line: int  # 1-based, for messages
-    where: str  # e.g. "Deployment/web containers[0] (app)"
-
-
-def find_images(text: str, source: str = "<stdin>") -> list[ImageSite]:
-    """Every container image in every document of `text`, in order of appearance."""
-    try:
-        documents = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
-    except yaml.YAMLError as error:
-        raise YamlImageError(f"{source}: not valid YAML: {error}") from error
-    seen: set[int] = set()
-    sites = []
-    for document in documents:
-        for site in _object_images(document, text, source):
-            if site.start not in seen:  # an alias repeats its anchor's node
-                seen.add(site.start)
-                sites.append(site)
-    return sorted(sites, key=lambda site: site.start)
-
-
-def _object_images(node: Node | None, text: str, source: str) -> Iterator[ImageSite]:
+def scan_object(node: Node | None, text: str, source: str, scan: Scan) -> None:
+    """Add the images of one object (or of every item of a List) to `scan`."""
     if not isinstance(node, MappingNode):
         return
-    kind = _scalar(_get(node, "kind"))
-    if kind == "List" or (kind or "").endswith("List"):
-        items = _get(node, "items")
-        if isinstance(items, SequenceNode):
-            for item in items.value:
-                yield from _object_images(item, text, source)
+    kind = yamltext.scalar(yamltext.get(node, "kind")) or ""
+    if kind.endswith("List"):
+        for item in yamltext.elements(yamltext.get(node, "items")):
+            scan_object(item, text, source, scan)
         return
-    path = POD_SPEC_PATHS.get(kind or "")
+    name = yamltext.scalar(yamltext.get(yamltext.get(node, "metadata"), "name")) or "?"
+    path = POD_SPEC_PATHS.get(kind)
     if path is None:
+        for image in yamltext.image_keys(node):
+            scan.notes.append(
+                Note(
+                    source,
+                    yamltext.line(image),
+                    f"left alone: image: {image.value} in {kind or 'an object without kind'}/"
+                    f"{name}, a kind imagepin pin does not understand",
+                )
+            )
         return
     spec: Node | None = node
     for key in path:
-        spec = _get(spec, key)
-    name = _scalar(_get(_get(node, "metadata"), "name")) or "?"
+        spec = yamltext.get(spec, key)
+    scan.sites.extend(_pod_spec_images(spec, text, source, f"{kind}/{name}"))
+
+
+def _pod_spec_images(spec: Node | None, text: str, source: str, owner: str) -> Iterator[ImageSite]:
     for list_name in CONTAINER_LISTS:
-        containers = _get(spec, list_name)
-        if not isinstance(containers, SequenceNode):
-            continue
-        for index, container in enumerate(containers.value):
-            image = _get(container, "image")
+        for index, container in enumerate(yamltext.elements(yamltext.get(spec, list_name))):
+            image = yamltext.get(container, "image")
             if not isinstance(image, ScalarNode) or not image.value:
                 continue
-            container_name = _scalar(_get(container, "name")) or "?"
-            where = f"{kind}/{name} {list_name}[{index}] ({container_name})"
-            yield _site(image, text, f"{source}: {where}")
-
-
-def _site(node: ScalarNode, text: str, where: str) -> ImageSite:
-    line = node.start_mark.line + 1
-    if node.style not in (None, "'", '"'):
-        raise YamlImageError(
-            f"{where}, line {line}: a block scalar image cannot be pinned in place"
-        )
-    return ImageSite(
-        image=node.value,
-        start=_value_start(text, node.start_mark.index, node.end_mark.index),
-        end=node.end_mark.index,
-        style=node.style or "",
-        line=line,
-        where=where,
-    )
-
-
-def _value_start(text: str, start: int, end: int) -> int:
-    """Skip the node's properties (`&anchor`, `!tag`), which its start mark includes."""
-    while start < end and text[start] in "&!":
-        while start < end and not text[start].isspace():
-            start += 1
-        while start < end and text[start].isspace():
-            start += 1
-    return start
-
-
-def _get(node: Node | None, key: str) -> Node | None:
-    if not isinstance(node, MappingNode):
-        return None
-    for key_node, value_node in node.value:
-        if isinstance(key_node, ScalarNode) and key_node.value == key:
-            return value_node  # type: ignore[no-any-return]
-    return None
-
-
-def _scalar(node: Node | None) -> str | None:
-    return node.value if isinstance(node, ScalarNode) else None
+            container_name = yamltext.scalar(yamltext.get(container, "name")) or "?"
+            where = f"{owner} {list_name}[{index}] ({container_name})"
+            yield yamltext.scalar_site(image, text, source, where)
+    for index, volume in enumerate(yamltext.elements(yamltext.get(spec, "volumes"))):
+        reference = yamltext.get(yamltext.get(volume, "image"), "reference")
+        if not isinstance(reference, ScalarNode) or not reference.value:
+            continue
+        volume_name = yamltext.scalar(yamltext.get(volume, "name")) or "?"
+        where = f"{owner} volumes[{index}] ({volume_name})"
+        yield yamltext.scalar_site(reference, text, source, where)

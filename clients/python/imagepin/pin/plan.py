@@ -11,9 +11,11 @@ from dataclasses import dataclass
 from enum import Enum
 
 from imagepin.messages import BatchResult
-from imagepin.pin.images import ImageSite
 from imagepin.pin.lockfile import LockEntry
 from imagepin.pin.references import is_pinned, pin_reference, split_digest, tag_reference
+from imagepin.pin.sites import ImageSite
+from imagepin.platforms import format_platform
+from imagepin.v1 import resolver_pb2
 
 
 class Status(Enum):
@@ -32,6 +34,7 @@ class Outcome:
     error_code: str = ""  # gRPC status name, for exit codes
     normalized: str = ""
     resolved_at: str = ""
+    child_for: str = ""  # OK: the pin is this platform's child of the index the tag points at
 
     @property
     def pinned(self) -> str:
@@ -68,17 +71,31 @@ def from_results(images: Sequence[str], results: Sequence[BatchResult]) -> dict[
             if resolution.HasField("observed_at")
             else _now()
         )
-        status = Status.PIN
+        status, child_for = Status.PIN, ""
         if is_pinned(image):
-            status = Status.OK if split_digest(image)[1] == resolution.digest else Status.MOVED
+            status, child_for = _check_pin(split_digest(image)[1], resolution)
         outcomes[image] = Outcome(
             image,
             status,
             digest=resolution.digest,
             normalized=resolution.normalized_reference,
             resolved_at=observed,
+            child_for=child_for,
         )
     return outcomes
+
+
+def _check_pin(
+    pinned: str, resolution: resolver_pb2.ResolveReferenceResponse
+) -> tuple[Status, str]:
+    """OK when the pin is what the tag points at (the index, or the child chosen for the
+    platform asked), or one platform's child of that index; MOVED otherwise."""
+    if pinned in (resolution.digest, resolution.resolved_digest):
+        return Status.OK, ""
+    for child in resolution.manifests:
+        if child.digest == pinned:
+            return Status.OK, format_platform(child.platform) or "an unnamed platform"
+    return Status.MOVED, ""
 
 
 def from_lock(images: Sequence[str], lock: Mapping[str, LockEntry]) -> dict[str, Outcome]:
@@ -106,9 +123,9 @@ def from_lock(images: Sequence[str], lock: Mapping[str, LockEntry]) -> dict[str,
 def replacements(
     sites: Iterable[ImageSite], outcomes: Mapping[str, Outcome]
 ) -> dict[ImageSite, str]:
-    """The new value of every site whose image gets pinned."""
+    """The new text of every site whose image gets pinned."""
     return {
-        site: outcomes[site.image].pinned
+        site: site.replacement(outcomes[site.image].digest)
         for site in sites
         if outcomes[site.image].status is Status.PIN
     }

@@ -87,7 +87,31 @@ def plan(request: Mapping[str, Any], settings: Settings) -> Plan:
                     f"{list_name}[{index}] ({container.get('name', '?')})",
                 )
             )
+    fields.extend(_volume_fields(spec, before, prefix, settings))
     return Plan(uid, tuple(fields), annotations, subject)
+
+
+def _volume_fields(
+    spec: Any, before: Mapping[tuple[str, Any], Any], prefix: str, settings: Settings
+) -> list[ImageField]:
+    """Image volumes (`volumes[].image.reference`): an image the Pod mounts is run as much as
+    a container's."""
+    fields = []
+    for index, volume in enumerate((spec or {}).get("volumes") or []):
+        source = volume.get("image") if isinstance(volume, Mapping) else None
+        image = source.get("reference") if isinstance(source, Mapping) else None
+        if not isinstance(image, str) or not image or is_pinned(image):
+            continue
+        if settings.image_excluded(image) or before.get(("volumes", volume.get("name"))) == image:
+            continue
+        fields.append(
+            ImageField(
+                f"{prefix}/volumes/{index}/image/reference",
+                image,
+                f"volumes[{index}] ({volume.get('name', '?')})",
+            )
+        )
+    return fields
 
 
 def respond(
@@ -165,9 +189,13 @@ def _dig(obj: Any, path: tuple[str, ...]) -> Any:
 def _images_by_container(spec: Any) -> dict[tuple[str, Any], Any]:
     if not isinstance(spec, Mapping):
         return {}
-    return {
+    images = {
         (list_name, container.get("name")): container.get("image")
         for list_name in CONTAINER_LISTS
         for container in spec.get(list_name) or []
         if isinstance(container, Mapping)
     }
+    for volume in spec.get("volumes") or []:
+        if isinstance(volume, Mapping) and isinstance(volume.get("image"), Mapping):
+            images[("volumes", volume.get("name"))] = volume["image"].get("reference")
+    return images
