@@ -56,11 +56,13 @@ def modules(root: Path) -> list[Path]:
 
 
 @pytest.mark.parametrize("name", PURE)
-def test_pure_modules_import_nothing_of_ours(name: str) -> None:
+def test_pure_modules_import_nothing_of_ours_but_pure_modules(name: str) -> None:
+    # reference.py takes the one digest grammar from digests.py; nothing else is allowed.
+    pure = {f"imagepin_server.{other}" for other in PURE if other != name}
     ours = [
         m
         for m in imports(SERVICE / f"{name}.py")
-        if m.split(".")[0] in {"imagepin", "imagepin_server"}
+        if m.split(".")[0] in {"imagepin", "imagepin_server"} and m not in pure
     ]
     assert ours == []
 

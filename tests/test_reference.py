@@ -369,21 +369,6 @@ def test_pinned_forms() -> None:
         tagged.pinned_with_tag("sha256:" + H256.upper())
 
 
-@pytest.mark.parametrize(
-    ("text", "host"),
-    [
-        ("redis", "registry-1.docker.io"),
-        ("index.docker.io/user/app", "registry-1.docker.io"),
-        ("ghcr.io/org/app", "ghcr.io"),
-        ("localhost:5000/foo", "localhost:5000"),
-        ("[::1]:5000/foo", "[::1]:5000"),
-        ("registry-1.docker.io/foo", "registry-1.docker.io"),
-    ],
-)
-def test_api_host(text: str, host: str) -> None:
-    assert parse(text).api_host == host
-
-
 def test_reference_is_frozen_and_hashable() -> None:
     ref = parse("redis:7")
     with pytest.raises(AttributeError):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 DEFAULT_LISTEN = "127.0.0.1:50051"
@@ -41,7 +41,6 @@ class Settings:
     tls_key_file: Path | None = None
     tls_client_ca_file: Path | None = None  # require client certificates signed by this CA
     auth_tokens_file: Path | None = None  # require one of these bearer tokens
-    extra: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:

@@ -14,22 +14,26 @@ Deliberate differences from Docker (all of them reject more, never less):
   ``foo_bar.com/app`` is an error here, where Docker quietly yields a
   reference with no registry at all.
 
-Standard library only: nothing else in the project is imported.
+Pure: the only module of ours it imports is digests.py, for the one digest grammar.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import re
 from typing import Final, NoReturn
+
+from imagepin_server.digests import Digest, digest_problem, is_sha256_hex, quote
 
 __all__ = [
     "DEFAULT_REGISTRY",
     "DEFAULT_TAG",
     "DOCKER_HUB_API_HOST",
+    "DOCKER_HUB_NAMES",
     "InvalidReference",
     "Reference",
+    "Tag",
+    "Target",
     "parse",
 ]
 
@@ -40,8 +44,8 @@ OFFICIAL_PREFIX: Final = "library/"
 DEFAULT_TAG: Final = "latest"
 MAX_REPOSITORY_LENGTH: Final = 255
 MAX_TAG_LENGTH: Final = 128
-# Algorithm -> number of hex characters. Other algorithms are refused on purpose.
-SUPPORTED_DIGESTS: Final = {"sha256": 64, "sha512": 128}
+# Every name Docker Hub goes by: in references, in `docker login`'s config, and its API host.
+DOCKER_HUB_NAMES: Final = frozenset({DEFAULT_REGISTRY, LEGACY_REGISTRY, DOCKER_HUB_API_HOST})
 
 # All patterns are used with fullmatch(): Python's "$" also matches before a
 # trailing newline, which would let "redis\n" through. Character classes are
@@ -52,26 +56,13 @@ _REGISTRY_RE: Final = re.compile(
 )
 _PATH_COMPONENT_RE: Final = re.compile(r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*")
 _TAG_RE: Final = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
-_IMAGE_ID_RE: Final = re.compile(r"[a-f0-9]{64}")
-_DIGEST_ALGORITHM_RE: Final = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*")
-_HEX_RE: Final = re.compile(r"[0-9a-fA-F]+")
-_LOWER_HEX_RE: Final = re.compile(r"[0-9a-f]+")
-
-_QUOTE_LIMIT = 300
-
-
-def _quote(text: str) -> str:
-    """Double-quote text for a message, escaping control characters and capping its length."""
-    if len(text) > _QUOTE_LIMIT:
-        text = text[:_QUOTE_LIMIT] + "..."
-    return json.dumps(text, ensure_ascii=False)
 
 
 class InvalidReference(ValueError):
     """Text that is not an image reference Docker would accept; the message says what is wrong."""
 
     def __init__(self, text: str, problem: str) -> None:
-        super().__init__(f"invalid reference {_quote(text)}: {problem}")
+        super().__init__(f"invalid reference {quote(text)}: {problem}")
         self.text = text
         self.problem = problem
 
@@ -84,10 +75,10 @@ def _tag_problem(tag: str) -> str | None:
     if not tag:
         return 'missing tag after ":"'
     if len(tag) > MAX_TAG_LENGTH:
-        return f"tag {_quote(tag)} is longer than {MAX_TAG_LENGTH} characters ({len(tag)})"
+        return f"tag {quote(tag)} is longer than {MAX_TAG_LENGTH} characters ({len(tag)})"
     if not _TAG_RE.fullmatch(tag):
         return (
-            f"invalid tag format {_quote(tag)}: a tag starts with a letter, digit or '_' "
+            f"invalid tag format {quote(tag)}: a tag starts with a letter, digit or '_' "
             "and contains only letters, digits, '_', '.' and '-'"
         )
     return None
@@ -96,26 +87,7 @@ def _tag_problem(tag: str) -> str | None:
 def _digest_problem(digest: str) -> str | None:
     if not digest:
         return 'missing digest after "@"'
-    algorithm, colon, encoded = digest.partition(":")
-    if not colon or not algorithm or not encoded:
-        return (
-            f'invalid digest format {_quote(digest)}: expected "algorithm:hex", e.g. "sha256:..."'
-        )
-    size = SUPPORTED_DIGESTS.get(algorithm)
-    if size is None:
-        if _DIGEST_ALGORITHM_RE.fullmatch(algorithm):
-            return f"unsupported digest algorithm {_quote(algorithm)}: use sha256 or sha512"
-        return f"invalid digest format {_quote(digest)}: malformed algorithm name"
-    if len(encoded) != size:
-        return (
-            f"invalid digest {_quote(digest)}: {algorithm} digests have {size} hex characters, "
-            f"not {len(encoded)}"
-        )
-    if not _LOWER_HEX_RE.fullmatch(encoded):
-        if _HEX_RE.fullmatch(encoded):
-            return f"invalid digest {_quote(digest)}: the hex must be lowercase"
-        return f"invalid digest {_quote(digest)}: contains characters that are not hexadecimal"
-    return None
+    return digest_problem(digest)
 
 
 def _is_registry_like(first: str) -> bool:
@@ -126,6 +98,20 @@ def _is_registry_like(first: str) -> bool:
         or ":" in first
         or first.lower() != first  # namespaces are lowercase, so this must be a host
     )
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Tag:
+    """A tag as the target of a manifest request: a name whose meaning the registry decides."""
+
+    name: str
+
+    def __str__(self) -> str:
+        return self.name
+
+
+# What a manifest request asks for: by tag (resolution) or by digest (content, verified).
+Target = Tag | Digest
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -141,13 +127,15 @@ class Reference:
     def name(self) -> str:
         return f"{self.registry}/{self.repository}"
 
-    @property
-    def api_host(self) -> str:
-        """Where to send registry API requests: Docker Hub's API does not live at docker.io."""
-        return DOCKER_HUB_API_HOST if self.registry == DEFAULT_REGISTRY else self.registry
-
     def __str__(self) -> str:
         return self._format(self.name)
+
+    @property
+    def target(self) -> Target | None:
+        """What to ask a registry for: the digest when there is one, else the tag."""
+        if self.digest is not None:
+            return Digest.parse(self.digest)
+        return None if self.tag is None else Tag(self.tag)
 
     def familiar(self) -> str:
         """The short form Docker shows, e.g. ``redis:7`` for ``docker.io/library/redis:7``."""
@@ -213,7 +201,7 @@ def parse(text: str) -> Reference:
         fail("empty reference")
     if text.strip() != text:
         fail("leading or trailing whitespace is not allowed")
-    if _IMAGE_ID_RE.fullmatch(text):
+    if is_sha256_hex(text):
         fail(
             "a 64-character hexadecimal string is an image ID, not a repository name "
             "(use name@sha256:<hex> to refer to an image by digest)"
@@ -229,7 +217,7 @@ def parse(text: str) -> Reference:
     if slash and _is_registry_like(first):
         if not _REGISTRY_RE.fullmatch(first):
             fail(
-                f"registry {_quote(first)} is not a valid host name, IPv4 address "
+                f"registry {quote(first)} is not a valid host name, IPv4 address "
                 "or [IPv6] address, with an optional :port"
             )
         registry = DEFAULT_REGISTRY if first == LEGACY_REGISTRY else first
@@ -244,10 +232,10 @@ def parse(text: str) -> Reference:
         fail("repository name must be lowercase")
     for component in path.split("/"):
         if not component:
-            fail(f"repository name {_quote(path)} has an empty path component")
+            fail(f"repository name {quote(path)} has an empty path component")
         if not _PATH_COMPONENT_RE.fullmatch(component):
             fail(
-                f"invalid path component {_quote(component)}: use lowercase letters and digits, "
+                f"invalid path component {quote(component)}: use lowercase letters and digits, "
                 "separated by '.', '_', '__' or dashes"
             )
     if registry == DEFAULT_REGISTRY and "/" not in path:
@@ -256,7 +244,7 @@ def parse(text: str) -> Reference:
         # Docker counts the path after normalisation, without the registry.
         fail(
             f"repository name must not be longer than {MAX_REPOSITORY_LENGTH} characters "
-            f"({_quote(path)} has {len(path)})"
+            f"({quote(path)} has {len(path)})"
         )
 
     if colon and (problem := _tag_problem(tag)) is not None:

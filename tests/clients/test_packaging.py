@@ -16,7 +16,7 @@ CLIENT = ROOT / "clients" / "python"
 # What only the server (or the client's extras) needs; none may come with `pip install imagepin`.
 NOT_FOR_A_CLIENT = {
     "imagepin-server", "sqlalchemy", "alembic", "aiosqlite", "psycopg", "psycopg-binary",
-    "httpx", "httpcore", "anyio", "uvloop", "aiolimiter", "prometheus-client",
+    "httpx", "httpcore", "anyio", "uvloop", "aiolimiter", "cachetools", "prometheus-client",
     "grpcio-reflection", "grpcio-health-checking", "click", "rich", "pyyaml", "aiohttp",
 }  # fmt: skip
 

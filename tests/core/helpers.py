@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 from imagepin_server import store
 from imagepin_server.core import Dependencies, ObservationRecorder, Policy
 from imagepin_server.reference import Reference, parse
@@ -37,11 +38,16 @@ class ManualClock:
 
 @asynccontextmanager
 async def use_cases(
-    database: store.Database, clock: ManualClock, **policy: Any
+    database: store.Database,
+    clock: ManualClock,
+    *,
+    transport: httpx.AsyncBaseTransport | None = None,
+    **policy: Any,
 ) -> AsyncIterator[Dependencies]:
-    """Dependencies as app.py builds them, but with `clock` and a fresh (cold) registry client;
-    `policy` overrides Policy fields. Everything is closed in app.py's order afterwards."""
-    async with registry_client() as client:
+    """Dependencies as app.py builds them, but with `clock` and a fresh (cold) registry client
+    (over `transport` when given); `policy` overrides Policy fields. Everything is closed in
+    app.py's order afterwards."""
+    async with registry_client(transport=transport) as client:
         recorder = ObservationRecorder(database)
         deps = Dependencies(
             registry=client,

@@ -11,6 +11,7 @@ import pytest
 from imagepin_server import errors, store
 from imagepin_server.core import Source, resolve, tag_history
 from imagepin_server.digests import Digest
+from prometheus_client import REGISTRY
 
 from tests.core.helpers import ManualClock, reference, use_cases
 from tests.support.image_fixtures import ImageCatalog, build_small_image, push_layout
@@ -133,11 +134,13 @@ async def test_concurrent_resolutions_of_a_cold_tag_share_one_registry_request(
         log = workdir / "registry.log"
         heads = re.compile(r'"HEAD /v2/team/crowd/manifests/1 HTTP/1\.1"')
         before = sum(1 for line in log.read_text().splitlines() if heads.search(line))
+        waits_before = REGISTRY.get_sample_value("imagepin_coalesced_waits_total") or 0.0
         async with use_cases(sqlite_database, ManualClock()) as deps:
             answers = await asyncio.gather(
                 *(resolve(deps, reference(image.reference), None) for _ in range(50))
             )
-            coalesced = deps.tag_flights.coalesced
+            waits = REGISTRY.get_sample_value("imagepin_coalesced_waits_total") or 0.0
+            coalesced = waits - waits_before
         after = sum(1 for line in log.read_text().splitlines() if heads.search(line))
     assert {str(answer.digest) for answer in answers} == {image.digest}
     assert {answer.source for answer in answers} == {Source.REGISTRY}

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable, Coroutine
+from typing import Any
+
 import pytest
 from imagepin_server.registry.auth import TOKEN_EXPIRY_MARGIN_S, TokenCache, parse_challenge
 
@@ -129,7 +133,23 @@ def test_token_cache_short_lived_tokens_still_live_a_second() -> None:
     assert cache.get("r.example", "repository:a:pull") is None
 
 
-def test_token_cache_one_lock_per_key() -> None:
+async def test_token_cache_one_fetch_per_key() -> None:
     cache = TokenCache(clock=FakeClock())
-    assert cache.lock("r", "s") is cache.lock("r", "s")
-    assert cache.lock("r", "s") is not cache.lock("r", "t")
+    release = asyncio.Event()
+    fetched: list[str] = []
+
+    def fetcher(scope: str) -> Callable[[], Coroutine[Any, Any, str]]:
+        async def fetch() -> str:
+            fetched.append(scope)
+            await release.wait()
+            return f"tok-{scope}"
+
+        return fetch
+
+    waiters = [
+        asyncio.create_task(cache.flights.run(("r", scope), fetcher(scope)))
+        for scope in ("s", "s", "t")
+    ]
+    release.set()
+    assert await asyncio.gather(*waiters) == ["tok-s", "tok-s", "tok-t"]
+    assert sorted(fetched) == ["s", "t"]

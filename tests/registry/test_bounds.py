@@ -1,41 +1,60 @@
-"""Per-host state a caller can make grow is bounded: tokens, their locks, remembered schemes,
+"""Per-host state a caller can make grow is bounded: tokens, token fetches, remembered schemes,
 registries known to want Basic, credential-helper answers."""
 
 from __future__ import annotations
 
-import pytest
+import httpx
+from cachetools import LRUCache
 from imagepin_server.registry import RegistryHosts
-from imagepin_server.registry.auth import TOKEN_EXPIRY_MARGIN_S, TokenCache
+from imagepin_server.registry.auth import TOKEN_EXPIRY_MARGIN_S, RegistryAuth, TokenCache
+from imagepin_server.registry.credentials import Credentials, StaticKeychain
 from imagepin_server.registry.hosts import Endpoint
-from imagepin_server.registry.lru import LruDict, LruSet
 
 from tests.registry.test_auth_challenge import FakeClock
 
 
-def test_lru_dict_forgets_the_least_recently_used() -> None:
-    lru: LruDict[str, int] = LruDict(3)
-    for index, key in enumerate("abc"):
-        lru[key] = index
-    assert lru.get("a") == 0  # read: now the newest
-    lru["d"] = 3
-    assert "b" not in lru
-    assert [key for key, _ in lru.items()] == ["c", "a", "d"]
-    assert len(lru) == 3
-    assert lru.get("b", -1) == -1
-    with pytest.raises(ValueError, match="at least 1"):
-        LruDict(0)
+def test_remembered_schemes_forget_the_least_recently_read() -> None:
+    hosts = RegistryHosts(scheme_memory=3)
+    plain = [f"127.0.0.1:{port}" for port in (5001, 5002, 5003, 5004)]
+    for host in plain[:3]:
+        hosts.confirm(Endpoint(registry=host, host=host, scheme="http"))
+    assert hosts.endpoint(plain[0]).scheme == "http"  # read: now the newest
+    hosts.confirm(Endpoint(registry=plain[3], host=plain[3], scheme="http"))
+    assert [hosts.endpoint(host).scheme for host in plain] == ["http", "https", "http", "http"]
 
 
-def test_lru_set_is_bounded() -> None:
-    members: LruSet[str] = LruSet(2)
-    members.add("a")
-    members.add("b")
-    assert "a" in members  # found: now the newest
-    members.add("c")
-    assert "b" not in members
-    assert "a" in members
-    assert "c" in members
-    assert len(members) == 2
+async def test_registries_known_to_want_basic_are_bounded() -> None:
+    basic: LRUCache[str, bool] = LRUCache(maxsize=2)
+    keychain = StaticKeychain({name: Credentials("u", "p") for name in ("a", "b", "c")})
+
+    async def authorized(registry: str) -> bool:
+        async with httpx.AsyncClient() as client:
+            return await _sends_basic_up_front(registry, client)
+
+    async def _sends_basic_up_front(registry: str, client: httpx.AsyncClient) -> bool:
+        auth = RegistryAuth(
+            registry=registry,
+            scope="repository:x:pull",
+            keychain=keychain,
+            tokens=TokenCache(clock=FakeClock()),
+            basic_hosts=basic,
+            token_client=client,
+            insecure=False,
+        )
+        request = httpx.Request("GET", f"https://{registry}/v2/")
+        flow = auth.async_auth_flow(request)
+        sent = await flow.__anext__()
+        await flow.aclose()
+        return "Authorization" in sent.headers
+
+    basic["a"] = True
+    basic["b"] = True
+    assert await authorized("a")  # sent Basic up front, and "a" is now the newest
+    basic["c"] = True
+    assert not await authorized("b")
+    assert await authorized("a")
+    assert await authorized("c")
+    assert len(basic) == 2
 
 
 def test_token_cache_keeps_at_most_its_limit_least_recently_used_first() -> None:
@@ -49,28 +68,27 @@ def test_token_cache_keeps_at_most_its_limit_least_recently_used_first() -> None
     assert [cache.get("r.example", s) for s in ("s0", "s2", "s3")] == ["t0", "t2", "t3"]
 
 
-def test_expired_tokens_and_their_idle_locks_go_before_live_ones() -> None:
+def test_expired_tokens_go_before_live_ones() -> None:
     clock = FakeClock()
     cache = TokenCache(clock=clock, limit=2)
     cache.put("r.example", "old", "t-old", 20)
-    old_lock = cache.lock("r.example", "old")
     clock.now += 5
     cache.put("r.example", "live", "t-live", 300)
     clock.now += 20 - TOKEN_EXPIRY_MARGIN_S  # "old" has expired, "live" has not
     cache.put("r.example", "new", "t-new", 300)  # full: the expired one goes, not the LRU
     assert cache.get("r.example", "live") == "t-live"
     assert cache.get("r.example", "new") == "t-new"
-    assert cache.lock("r.example", "old") is not old_lock  # its idle lock went with it
 
 
-async def test_token_locks_are_bounded_but_a_held_one_is_kept() -> None:
+async def test_token_fetches_are_kept_only_while_in_flight() -> None:
     cache = TokenCache(clock=FakeClock(), limit=2)
-    held = cache.lock("r.example", "a")
-    idle = cache.lock("r.example", "b")
-    async with held:
-        cache.lock("r.example", "c")  # full: idle locks are dropped, the held one kept
-        assert cache.lock("r.example", "a") is held
-        assert cache.lock("r.example", "b") is not idle
+
+    async def fetch() -> str:
+        return "token"
+
+    for scope in ("a", "b", "c"):
+        assert await cache.flights.run(("r.example", scope), fetch) == "token"
+    assert len(cache.flights) == 0  # done: nothing kept per key, whatever callers name
 
 
 def test_remembered_schemes_are_bounded() -> None:

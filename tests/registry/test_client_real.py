@@ -11,6 +11,7 @@ import asyncio
 import pytest
 from imagepin_server import errors
 from imagepin_server.digests import Digest
+from imagepin_server.reference import Tag
 from imagepin_server.registry.client import CONFIG_LIMIT
 
 from tests.registry.helpers import keychain_for, ref, registry_client, trust
@@ -29,7 +30,7 @@ async def test_head_manifest_reports_what_skopeo_saw(
     image = pushed_images.entries()[role]
     async with registry_client() as client:
         assert image.tag is not None
-        head = await client.head_manifest(ref(image.registry, image.repository), image.tag)
+        head = await client.head_manifest(ref(image.registry, image.repository), Tag(image.tag))
     assert head is not None
     assert str(head.digest) == image.digest
     assert head.media_type == image.media_type
@@ -43,8 +44,8 @@ async def test_get_manifest_by_tag_and_by_digest_returns_exact_bytes(
     name = ref(image.registry, image.repository)
     digest = Digest.parse(image.digest)
     async with registry_client() as client:
-        by_tag = await client.get_manifest(name, "3.19")
-        by_digest = await client.get_manifest(name, image.digest, expected=digest)
+        by_tag = await client.get_manifest(name, Tag("3.19"))
+        by_digest = await client.get_manifest(name, Digest.parse(image.digest), expected=digest)
     for fetched in (by_tag, by_digest):
         assert fetched.raw == image.raw_manifest
         assert fetched.digest == digest
@@ -60,7 +61,7 @@ async def test_get_manifest_with_wrong_expected_digest_is_refused(
     async with registry_client() as client:
         with pytest.raises(errors.DigestMismatch) as caught:
             await client.get_manifest(
-                ref(image.registry, image.repository), image.digest, expected=wrong
+                ref(image.registry, image.repository), Digest.parse(image.digest), expected=wrong
             )
     assert str(wrong) in caught.value.message
     assert f"{image.registry}/{image.repository}@{image.digest}" in caught.value.message
@@ -119,9 +120,9 @@ async def test_unknown_tag_is_manifest_not_found(pushed_images: ImageCatalog) ->
     image = pushed_images.single
     async with registry_client() as client:
         name = ref(image.registry, image.repository)
-        assert await client.head_manifest(name, "no-such-tag") is None
+        assert await client.head_manifest(name, Tag("no-such-tag")) is None
         with pytest.raises(errors.ManifestNotFound) as caught:
-            await client.get_manifest(name, "no-such-tag")
+            await client.get_manifest(name, Tag("no-such-tag"))
     assert caught.value.registry_code == "MANIFEST_UNKNOWN"
     assert caught.value.reference == f"{image.registry}/{image.repository}:no-such-tag"
     assert caught.value.reference in caught.value.message
@@ -134,7 +135,7 @@ async def test_unknown_repository_is_what_the_registry_says(
     # endpoint: both are 404 MANIFEST_UNKNOWN, so the client cannot say "no such repository".
     async with registry_client() as client:
         with pytest.raises(errors.ManifestNotFound) as caught:
-            await client.get_manifest(ref(plain_registry.host, "nobody/pushed-this"), "1.0")
+            await client.get_manifest(ref(plain_registry.host, "nobody/pushed-this"), Tag("1.0"))
     assert caught.value.registry_code == "MANIFEST_UNKNOWN"
     assert f"{plain_registry.host}/nobody/pushed-this:1.0" in caught.value.message
 
@@ -155,7 +156,9 @@ async def test_unknown_blob_is_blob_not_found(pushed_images: ImageCatalog) -> No
 async def test_loopback_tls_registry_is_reached_over_https(tls_registry: RunningRegistry) -> None:
     image = tls_registry.extra["images"][f"{PRIVATE_REPOSITORY}:{IMAGE_TAG}"]
     async with registry_client(keychain_for(tls_registry), verify=trust(tls_registry)) as client:
-        fetched = await client.get_manifest(ref(tls_registry.host, PRIVATE_REPOSITORY), IMAGE_TAG)
+        fetched = await client.get_manifest(
+            ref(tls_registry.host, PRIVATE_REPOSITORY), Tag(IMAGE_TAG)
+        )
     assert fetched.raw == image.raw_manifest
 
 
@@ -164,8 +167,8 @@ async def test_basic_auth_over_tls_with_credentials(tls_registry: RunningRegistr
     assert image.config_digest is not None
     name = ref(tls_registry.host, PRIVATE_REPOSITORY)
     async with registry_client(keychain_for(tls_registry), verify=trust(tls_registry)) as client:
-        head = await client.head_manifest(name, IMAGE_TAG)
-        fetched = await client.get_manifest(name, IMAGE_TAG)
+        head = await client.head_manifest(name, Tag(IMAGE_TAG))
+        fetched = await client.get_manifest(name, Tag(IMAGE_TAG))
         config = await client.get_blob(name, Digest.parse(image.config_digest), limit=CONFIG_LIMIT)
     assert head is not None
     assert str(head.digest) == image.digest
@@ -178,7 +181,7 @@ async def test_basic_auth_without_credentials_is_unauthorized(
 ) -> None:
     async with registry_client(verify=trust(tls_registry)) as client:
         with pytest.raises(errors.RegistryUnauthorized) as caught:
-            await client.get_manifest(ref(tls_registry.host, PRIVATE_REPOSITORY), IMAGE_TAG)
+            await client.get_manifest(ref(tls_registry.host, PRIVATE_REPOSITORY), Tag(IMAGE_TAG))
     assert tls_registry.host in caught.value.message
     assert f"{PRIVATE_REPOSITORY}:{IMAGE_TAG}" in caught.value.message
     assert caught.value.registry == tls_registry.host
@@ -190,7 +193,7 @@ async def test_basic_auth_with_a_wrong_password_is_unauthorized_without_leaking_
     keychain = keychain_for(tls_registry, password="wrong-password-xyzzy")
     async with registry_client(keychain, verify=trust(tls_registry)) as client:
         with pytest.raises(errors.RegistryUnauthorized) as caught:
-            await client.get_manifest(ref(tls_registry.host, PRIVATE_REPOSITORY), IMAGE_TAG)
+            await client.get_manifest(ref(tls_registry.host, PRIVATE_REPOSITORY), Tag(IMAGE_TAG))
     assert tls_registry.host in caught.value.message
     assert "wrong-password-xyzzy" not in str(caught.value)
     assert "wrong-password-xyzzy" not in repr(caught.value.metadata())
@@ -202,7 +205,7 @@ async def test_tls_without_the_ca_is_unavailable_and_says_why(
     # The system's CAs only: the test CA is not among them.
     async with registry_client(keychain_for(tls_registry)) as client:
         with pytest.raises(errors.RegistryUnavailable) as caught:
-            await client.get_manifest(ref(tls_registry.host, PRIVATE_REPOSITORY), IMAGE_TAG)
+            await client.get_manifest(ref(tls_registry.host, PRIVATE_REPOSITORY), Tag(IMAGE_TAG))
     assert "certificate could not be verified" in caught.value.message
     assert tls_registry.host in caught.value.message
 
@@ -220,7 +223,9 @@ async def test_token_auth_with_credentials(token_registry: RunningRegistry) -> N
     server = _token_server(token_registry)
     before = len(server.snapshot())
     async with registry_client(keychain_for(token_registry)) as client:
-        fetched = await client.get_manifest(ref(token_registry.host, PRIVATE_REPOSITORY), IMAGE_TAG)
+        fetched = await client.get_manifest(
+            ref(token_registry.host, PRIVATE_REPOSITORY), Tag(IMAGE_TAG)
+        )
     assert fetched.raw == image.raw_manifest
     seen = server.snapshot()[before:]
     assert [(r.status, r.username, r.account) for r in seen] == [
@@ -234,7 +239,9 @@ async def test_token_auth_anonymous_on_a_public_repository(
 ) -> None:
     image = token_registry.extra["images"][f"{PUBLIC_REPOSITORY}:{IMAGE_TAG}"]
     async with registry_client() as client:
-        head = await client.head_manifest(ref(token_registry.host, PUBLIC_REPOSITORY), IMAGE_TAG)
+        head = await client.head_manifest(
+            ref(token_registry.host, PUBLIC_REPOSITORY), Tag(IMAGE_TAG)
+        )
     assert head is not None
     assert str(head.digest) == image.digest
 
@@ -244,7 +251,7 @@ async def test_token_auth_anonymous_on_a_private_repository_is_unauthorized(
 ) -> None:
     async with registry_client() as client:
         with pytest.raises(errors.RegistryUnauthorized) as caught:
-            await client.get_manifest(ref(token_registry.host, PRIVATE_REPOSITORY), IMAGE_TAG)
+            await client.get_manifest(ref(token_registry.host, PRIVATE_REPOSITORY), Tag(IMAGE_TAG))
     assert token_registry.host in caught.value.message
     assert caught.value.reference == f"{token_registry.host}/{PRIVATE_REPOSITORY}:{IMAGE_TAG}"
 
@@ -255,7 +262,7 @@ async def test_token_auth_with_a_wrong_password_is_unauthorized_without_leaking_
     keychain = keychain_for(token_registry, password="wrong-password-plugh")
     async with registry_client(keychain) as client:
         with pytest.raises(errors.RegistryUnauthorized) as caught:
-            await client.get_manifest(ref(token_registry.host, PRIVATE_REPOSITORY), IMAGE_TAG)
+            await client.get_manifest(ref(token_registry.host, PRIVATE_REPOSITORY), Tag(IMAGE_TAG))
     assert token_registry.host in caught.value.message
     assert "wrong-password-plugh" not in str(caught.value)
 
@@ -264,7 +271,7 @@ async def test_token_refusal_names_the_reference(token_registry: RunningRegistry
     keychain = keychain_for(token_registry, password="wrong-password-plugh")
     async with registry_client(keychain) as client:
         with pytest.raises(errors.RegistryUnauthorized) as caught:
-            await client.get_manifest(ref(token_registry.host, PRIVATE_REPOSITORY), IMAGE_TAG)
+            await client.get_manifest(ref(token_registry.host, PRIVATE_REPOSITORY), Tag(IMAGE_TAG))
     name = f"{token_registry.host}/{PRIVATE_REPOSITORY}:{IMAGE_TAG}"
     assert caught.value.reference == name
     assert name in caught.value.message
@@ -276,10 +283,12 @@ async def test_token_cache_one_token_per_repository_scope(token_registry: Runnin
         before = server.request_count
         private = ref(token_registry.host, PRIVATE_REPOSITORY)
         for _ in range(4):
-            assert await client.head_manifest(private, IMAGE_TAG) is not None
-        await client.get_manifest(private, IMAGE_TAG)
+            assert await client.head_manifest(private, Tag(IMAGE_TAG)) is not None
+        await client.get_manifest(private, Tag(IMAGE_TAG))
         assert server.request_count - before == 1
-        assert await client.head_manifest(ref(token_registry.host, PUBLIC_REPOSITORY), IMAGE_TAG)
+        assert await client.head_manifest(
+            ref(token_registry.host, PUBLIC_REPOSITORY), Tag(IMAGE_TAG)
+        )
         assert server.request_count - before == 2
 
 
@@ -291,6 +300,8 @@ async def test_concurrent_requests_on_a_cold_cache_share_one_token_fetch(
     name = ref(token_registry.host, PRIVATE_REPOSITORY)
     async with registry_client(keychain_for(token_registry)) as client:
         before = server.request_count
-        heads = await asyncio.gather(*(client.head_manifest(name, IMAGE_TAG) for _ in range(20)))
+        heads = await asyncio.gather(
+            *(client.head_manifest(name, Tag(IMAGE_TAG)) for _ in range(20))
+        )
         assert server.request_count - before == 1
     assert {str(h.digest) if h else None for h in heads} == {image.digest}

@@ -185,3 +185,28 @@ async def test_a_helper_is_killed_and_reaped_when_the_caller_gives_up(
         if pid is not None:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
+
+
+async def test_concurrent_asks_share_one_helper_run(tmp_path: Path, helper_dir: Path) -> None:
+    helpers = CredentialHelpers(search_path=str(helper_dir))
+    answers = await asyncio.gather(*(helpers.get("desktop", "ghcr.io") for _ in range(5)))
+    assert set(answers) == {Credentials("AWS", "token-for-ghcr.io")}
+    assert (tmp_path / "desktop.log").read_text().splitlines() == ["ghcr.io"]
+
+
+async def test_one_caller_giving_up_does_not_kill_the_helper_for_another(
+    tmp_path: Path, helper_dir: Path
+) -> None:
+    helpers = CredentialHelpers(search_path=str(helper_dir))
+
+    async def impatient() -> Credentials | None:
+        loop = asyncio.get_running_loop()
+        async with asyncio.timeout_at(loop.time()):  # its deadline passes while it waits
+            return await helpers.get("desktop", "ghcr.io")
+
+    first, second = await asyncio.gather(
+        impatient(), helpers.get("desktop", "ghcr.io"), return_exceptions=True
+    )
+    assert isinstance(first, TimeoutError)
+    assert second == Credentials("AWS", "token-for-ghcr.io")
+    assert (tmp_path / "desktop.log").read_text().splitlines() == ["ghcr.io"]

@@ -14,7 +14,7 @@ import httpx
 import pytest
 from imagepin_server import errors, mediatypes
 from imagepin_server.digests import Digest
-from imagepin_server.reference import Reference
+from imagepin_server.reference import Reference, Tag, Target
 from imagepin_server.registry import Credentials
 from imagepin_server.registry.client import CONFIG_LIMIT, MANIFEST_LIMIT, RegistryClient
 from imagepin_server.registry.errors import ERROR_BODY_LIMIT
@@ -74,11 +74,11 @@ def blob_path(digest: Digest) -> str:
 async def request_manifest(
     client: RegistryClient, method: str, name: Reference, target: str
 ) -> None:
-    """HEAD or GET a manifest, for tests that expect both to fail the same way."""
+    """HEAD or GET a manifest by tag, for tests that expect both to fail the same way."""
     if method == "HEAD":
-        await client.head_manifest(name, target)
+        await client.head_manifest(name, Tag(target))
     else:
-        await client.get_manifest(name, target)
+        await client.get_manifest(name, Tag(target))
 
 
 def full_name(hostile: HostileRegistry, target: str) -> str:
@@ -94,7 +94,7 @@ async def test_docker_content_digest_that_lies_is_refused(hostile: HostileRegist
     hostile.script("GET", manifest_path("lie"), reply(200, MANIFEST, lying))
     async with registry_client() as client:
         with pytest.raises(errors.DigestMismatch) as caught:
-            await client.get_manifest(ref(hostile.host, REPOSITORY), "lie")
+            await client.get_manifest(ref(hostile.host, REPOSITORY), Tag("lie"))
     assert full_name(hostile, "lie") in caught.value.message
     assert str(MANIFEST_DIGEST) in caught.value.message
     assert str(OTHER_DIGEST) in caught.value.message
@@ -106,8 +106,8 @@ async def test_manifest_by_digest_with_other_bytes_is_refused(hostile: HostileRe
     name = ref(hostile.host, REPOSITORY)
     async with registry_client() as client:
         with pytest.raises(errors.DigestMismatch) as caught:
-            await client.get_manifest(name, str(OTHER_DIGEST), expected=OTHER_DIGEST)
-        fetched = await client.fetch_manifest(name, str(OTHER_DIGEST))
+            await client.get_manifest(name, OTHER_DIGEST, expected=OTHER_DIGEST)
+        fetched = await client.fetch_manifest(name, OTHER_DIGEST)
     assert full_name(hostile, str(OTHER_DIGEST)) in caught.value.message
     # fetch_manifest reports the mismatch as data, for VerifyDigest.
     assert (fetched.digest, fetched.claimed) == (MANIFEST_DIGEST, OTHER_DIGEST)
@@ -126,12 +126,13 @@ async def test_signed_schema1_is_unsupported_not_a_digest_mismatch(
     hostile.script("GET", manifest_path(str(name)), reply(200, signed.raw, headers))
     hostile.script("GET", manifest_path("old"), reply(200, signed.raw, headers))
     async with registry_client() as client:
-        for target, expected in ((str(name), name), ("old", None)):
+        targets: tuple[tuple[Target, Digest | None], ...] = ((name, name), (Tag("old"), None))
+        for target, expected in targets:
             with pytest.raises(errors.UnsupportedContent) as caught:
                 await client.get_manifest(ref(hostile.host, REPOSITORY), target, expected=expected)
             assert type(caught.value) is errors.UnsupportedContent
             assert "schema 1" in caught.value.message
-            assert full_name(hostile, target) in caught.value.message
+            assert full_name(hostile, str(target)) in caught.value.message
 
 
 async def test_a_mismatch_is_data_loss_unless_the_body_is_schema1(
@@ -144,10 +145,10 @@ async def test_a_mismatch_is_data_loss_unless_the_body_is_schema1(
     async with registry_client() as client:
         name = ref(hostile.host, REPOSITORY)
         with pytest.raises(errors.UnsupportedContent):
-            await client.get_manifest(name, str(OTHER_DIGEST), expected=OTHER_DIGEST)
+            await client.get_manifest(name, OTHER_DIGEST, expected=OTHER_DIGEST)
         hostile.script("GET", manifest_path(str(OTHER_DIGEST)), reply(200, MANIFEST, OCI))
         with pytest.raises(errors.DigestMismatch):
-            await client.get_manifest(name, str(OTHER_DIGEST), expected=OTHER_DIGEST)
+            await client.get_manifest(name, OTHER_DIGEST, expected=OTHER_DIGEST)
 
 
 async def test_blob_with_other_bytes_is_refused_or_reported(hostile: HostileRegistry) -> None:
@@ -193,7 +194,7 @@ async def test_registry_requests_ask_for_no_transfer_compression(hostile: Hostil
     hostile.script("GET", blob_path(Digest.of(b"{}")), reply(200, b"{}"))
     name = ref(hostile.host, REPOSITORY)
     async with registry_client() as client:
-        await client.get_manifest(name, "1")
+        await client.get_manifest(name, Tag("1"))
         await client.get_blob(name, Digest.of(b"{}"), limit=CONFIG_LIMIT)
     assert [r.headers.get("Accept-Encoding") for r in hostile.requests] == ["identity"] * 2
 
@@ -211,7 +212,7 @@ async def test_oversized_manifest_is_too_large(
     )
     async with registry_client() as client:
         with pytest.raises(errors.TooLarge) as caught:
-            await client.get_manifest(ref(hostile.host, REPOSITORY), "big")
+            await client.get_manifest(ref(hostile.host, REPOSITORY), Tag("big"))
     assert full_name(hostile, "big") in caught.value.message
     assert str(MANIFEST_LIMIT) in caught.value.message
 
@@ -227,7 +228,7 @@ async def test_head_announcing_an_oversized_manifest_is_too_large(
     hostile.script("HEAD", manifest_path("big"), reply(200, b"", headers))
     async with registry_client() as client:
         with pytest.raises(errors.TooLarge) as caught:
-            await client.head_manifest(ref(hostile.host, REPOSITORY), "big")
+            await client.head_manifest(ref(hostile.host, REPOSITORY), Tag("big"))
     assert full_name(hostile, "big") in caught.value.message
 
 
@@ -251,13 +252,13 @@ async def test_head_without_a_usable_digest_is_none(
     headers = {**headers, "Content-Length": str(len(MANIFEST))}
     hostile.script("HEAD", manifest_path("1"), reply(200, b"", headers))
     async with registry_client() as client:
-        assert await client.head_manifest(ref(hostile.host, REPOSITORY), "1") is None
+        assert await client.head_manifest(ref(hostile.host, REPOSITORY), Tag("1")) is None
 
 
 async def test_head_not_allowed_is_none(hostile: HostileRegistry) -> None:
     hostile.script("HEAD", manifest_path("1"), reply(405, b""))
     async with registry_client() as client:
-        assert await client.head_manifest(ref(hostile.host, REPOSITORY), "1") is None
+        assert await client.head_manifest(ref(hostile.host, REPOSITORY), Tag("1")) is None
 
 
 async def test_head_well_formed_is_believed(hostile: HostileRegistry) -> None:
@@ -268,7 +269,7 @@ async def test_head_well_formed_is_believed(hostile: HostileRegistry) -> None:
     }
     hostile.script("HEAD", manifest_path("1"), reply(200, b"", headers))
     async with registry_client() as client:
-        head = await client.head_manifest(ref(hostile.host, REPOSITORY), "1")
+        head = await client.head_manifest(ref(hostile.host, REPOSITORY), Tag("1"))
     assert head is not None
     assert (head.digest, head.media_type, head.size) == (
         MANIFEST_DIGEST,
@@ -297,7 +298,7 @@ async def test_rate_limited_with_an_http_date_retry_after(hostile: HostileRegist
     hostile.script("GET", manifest_path("1"), reply(429, b"", {"Retry-After": when}))
     async with registry_client() as client:
         with pytest.raises(errors.RateLimited) as caught:
-            await client.get_manifest(ref(hostile.host, REPOSITORY), "1")
+            await client.get_manifest(ref(hostile.host, REPOSITORY), Tag("1"))
     assert full_name(hostile, "1") in caught.value.message
     assert when in caught.value.message
     assert f"{when}s" not in caught.value.message
@@ -319,7 +320,7 @@ async def test_denied_carries_the_registry_code(hostile: HostileRegistry) -> Non
     hostile.script("GET", manifest_path("1"), reply(403, body))
     async with registry_client() as client:
         with pytest.raises(errors.AccessDenied) as caught:
-            await client.get_manifest(ref(hostile.host, REPOSITORY), "1")
+            await client.get_manifest(ref(hostile.host, REPOSITORY), Tag("1"))
     assert type(caught.value) is errors.AccessDenied
     assert caught.value.registry_code == "DENIED"
     assert "requested access to the resource is denied" in caught.value.message
@@ -341,7 +342,7 @@ async def test_error_code_and_message_are_sanitised(
     hostile.script("GET", manifest_path("1"), reply(403, body))
     async with registry_client() as client:
         with pytest.raises(errors.AccessDenied) as caught:
-            await client.get_manifest(ref(hostile.host, REPOSITORY), "1")
+            await client.get_manifest(ref(hostile.host, REPOSITORY), Tag("1"))
     assert caught.value.registry_code == code
     caught.value.message.encode("utf-8")
     for key, value in caught.value.metadata().items():
@@ -353,7 +354,7 @@ async def test_an_error_body_nested_too_deep_is_no_explanation(hostile: HostileR
     hostile.script("GET", manifest_path("1"), reply(503, b"[" * 50_000))
     async with registry_client() as client:
         with pytest.raises(errors.RegistryUnavailable) as caught:
-            await client.get_manifest(ref(hostile.host, REPOSITORY), "1")
+            await client.get_manifest(ref(hostile.host, REPOSITORY), Tag("1"))
     assert caught.value.registry_code is None
     assert full_name(hostile, "1") in caught.value.message
 
@@ -371,7 +372,7 @@ async def test_an_unusable_token_response_is_a_bad_registry_response(
     hostile.script("GET", "/token", reply(200, body, headers))
     async with registry_client() as client:
         with pytest.raises(errors.BadRegistryResponse) as caught:
-            await client.get_manifest(ref(hostile.host, REPOSITORY), "1")
+            await client.get_manifest(ref(hostile.host, REPOSITORY), Tag("1"))
     assert full_name(hostile, "1") in caught.value.message
     assert [r.path.partition("?")[0] for r in hostile.requests] == [manifest_path("1"), "/token"]
 
@@ -382,7 +383,7 @@ async def test_huge_error_body_is_not_read_whole(hostile: HostileRegistry) -> No
     hostile.script("GET", manifest_path("1"), reply(403, body, delivery=delivery))
     async with registry_client() as client:
         with pytest.raises(errors.AccessDenied) as caught:
-            await client.get_manifest(ref(hostile.host, REPOSITORY), "1")
+            await client.get_manifest(ref(hostile.host, REPOSITORY), Tag("1"))
     assert full_name(hostile, "1") in caught.value.message
     assert len(caught.value.message) < 1000
     delivery.wait()
@@ -407,7 +408,7 @@ async def test_huge_401_body_before_a_retry_is_not_read_whole(hostile: HostileRe
     keychain = StaticKeychain({hostile.host: Credentials("user", "password")})
     async with registry_client(keychain) as client:
         with pytest.raises(errors.AccessDenied):
-            await client.get_manifest(ref(hostile.host, REPOSITORY), "1")
+            await client.get_manifest(ref(hostile.host, REPOSITORY), Tag("1"))
     assert len(deliveries) == 1
     assert not deliveries[0].wait().completed
 
@@ -421,7 +422,7 @@ async def test_body_that_stalls_past_the_read_timeout(
     hostile.script("GET", manifest_path("slow"), drip(200, MANIFEST, OCI, interval_s=0.6))
     async with registry_client(read_timeout_s=0.2, request_timeout_s=10) as client:
         with pytest.raises(errors.RegistryTimeout) as caught:
-            await client.get_manifest(ref(hostile.host, REPOSITORY), "slow")
+            await client.get_manifest(ref(hostile.host, REPOSITORY), Tag("slow"))
     assert full_name(hostile, "slow") in caught.value.message
     assert "ReadTimeout" in caught.value.message  # the read bound fired, not the whole-request one
 
@@ -433,7 +434,7 @@ async def test_body_that_drips_past_the_request_deadline(
     hostile.script("GET", manifest_path("drip"), drip(200, MANIFEST, OCI, interval_s=0.05))
     async with registry_client(request_timeout_s=0.5) as client:
         with pytest.raises(errors.RegistryTimeout) as caught:
-            await client.get_manifest(ref(hostile.host, REPOSITORY), "drip")
+            await client.get_manifest(ref(hostile.host, REPOSITORY), Tag("drip"))
     assert full_name(hostile, "drip") in caught.value.message
     assert "0.5s" in caught.value.message
 
@@ -468,7 +469,7 @@ async def test_plain_http_realm_is_refused_for_a_tls_registry() -> None:
     transport = httpx.MockTransport(registry)
     async with registry_client(keychain, transport=transport) as client:
         with pytest.raises(errors.RegistryUnauthorized) as caught:
-            await client.get_manifest(ref("registry.example", REPOSITORY), "1")
+            await client.get_manifest(ref("registry.example", REPOSITORY), Tag("1"))
     assert seen == [f"https://registry.example/v2/{REPOSITORY}/manifests/1"]
     assert "registry.example" in caught.value.message
     assert "example.invalid" in caught.value.message
@@ -485,6 +486,6 @@ async def test_plain_http_realm_off_loopback_is_refused_for_a_loopback_registry(
     transport = LoopbackOnlyTransport()
     async with registry_client(keychain, transport=transport) as client:
         with pytest.raises(errors.RegistryUnauthorized) as caught:
-            await client.get_manifest(ref(hostile.host, REPOSITORY), "1")
+            await client.get_manifest(ref(hostile.host, REPOSITORY), Tag("1"))
     assert transport.refused == []
     assert "example.invalid" in caught.value.message

@@ -16,6 +16,7 @@ import httpx
 import pytest
 from imagepin_server import errors, mediatypes
 from imagepin_server.digests import Digest
+from imagepin_server.reference import Tag
 from imagepin_server.registry import RegistryClient, RegistryHosts
 from imagepin_server.registry.config import Limits, RegistriesConfig
 from imagepin_server.registry.credentials import AnonymousKeychain
@@ -78,9 +79,9 @@ async def test_a_connection_error_does_not_switch_a_tls_host_to_http(
     client, hosts = client_for(httpx.MockTransport(tls_registry))
     try:
         with pytest.raises(errors.RegistryUnavailable):
-            await client.get_manifest(ref(HOST, REPOSITORY), "1")
+            await client.get_manifest(ref(HOST, REPOSITORY), Tag("1"))
         assert hosts.endpoint(HOST).scheme == "https"
-        fetched = await client.get_manifest(ref(HOST, REPOSITORY), "1")
+        fetched = await client.get_manifest(ref(HOST, REPOSITORY), Tag("1"))
     finally:
         await client.aclose()
     assert fetched.raw == MANIFEST
@@ -103,11 +104,11 @@ async def test_http_is_remembered_only_once_a_request_over_http_got_an_answer() 
     client, hosts = client_for(httpx.MockTransport(plain_registry))
     try:
         with pytest.raises(errors.RegistryUnavailable):
-            await client.get_manifest(ref(HOST, REPOSITORY), "1")
+            await client.get_manifest(ref(HOST, REPOSITORY), Tag("1"))
         assert hosts.endpoint(HOST).scheme == "https"  # the http attempt failed: nothing kept
-        await client.get_manifest(ref(HOST, REPOSITORY), "1")
+        await client.get_manifest(ref(HOST, REPOSITORY), Tag("1"))
         assert hosts.endpoint(HOST).scheme == "http"
-        await client.get_manifest(ref(HOST, REPOSITORY), "1")
+        await client.get_manifest(ref(HOST, REPOSITORY), Tag("1"))
     finally:
         await client.aclose()
     assert seen == ["https", "http", "https", "http", "http"]
@@ -125,9 +126,9 @@ async def test_a_host_that_answered_over_https_is_never_switched_to_http() -> No
 
     client, hosts = client_for(httpx.MockTransport(registry))
     try:
-        await client.get_manifest(ref(HOST, REPOSITORY), "1")
+        await client.get_manifest(ref(HOST, REPOSITORY), Tag("1"))
         with pytest.raises(errors.RegistryUnavailable):
-            await client.get_manifest(ref(HOST, REPOSITORY), "1")
+            await client.get_manifest(ref(HOST, REPOSITORY), Tag("1"))
         assert hosts.endpoint(HOST).scheme == "https"
     finally:
         await client.aclose()
@@ -139,7 +140,7 @@ async def test_a_real_plain_http_server_is_reached_over_http_and_remembered() ->
         hosts = RegistryHosts(config=RegistriesConfig(defaults=Limits(retries=0)))
         client = RegistryClient(hosts, AnonymousKeychain())
         try:
-            fetched = await client.get_manifest(ref(plain.host, REPOSITORY), "1")
+            fetched = await client.get_manifest(ref(plain.host, REPOSITORY), Tag("1"))
         finally:
             await client.aclose()
     assert fetched.raw == MANIFEST
@@ -154,7 +155,7 @@ async def test_a_closed_loopback_port_is_not_tried_over_http() -> None:
     client = RegistryClient(hosts, AnonymousKeychain())
     try:
         with pytest.raises(errors.RegistryUnavailable):
-            await client.get_manifest(ref(host, REPOSITORY), "1")
+            await client.get_manifest(ref(host, REPOSITORY), Tag("1"))
     finally:
         await client.aclose()
     assert hosts.endpoint(host).scheme == "https"

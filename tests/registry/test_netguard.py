@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 from imagepin_server import errors
+from imagepin_server.reference import Tag
 from imagepin_server.registry import RegistryClient, RegistryHosts
 from imagepin_server.registry.config import Limits, RegistriesConfig
 from imagepin_server.registry.credentials import AnonymousKeychain
@@ -191,7 +192,7 @@ async def test_refusal_comes_before_any_connection(hostile: HostileRegistry, spe
     hostile.requests.clear()
     try:
         with pytest.raises(errors.AddressNotAllowed) as caught:
-            await client.get_manifest(ref(f"{spelled}:{port}", "guarded/app"), "1")
+            await client.get_manifest(ref(f"{spelled}:{port}", "guarded/app"), Tag("1"))
     finally:
         await client.aclose()
     assert hostile.requests == []
@@ -207,6 +208,6 @@ async def test_allow_list_of_registries_refuses_others_by_name() -> None:
     client = RegistryClient(RegistryHosts(config=config), AnonymousKeychain())
     try:
         with pytest.raises(errors.RegistryNotAllowed, match=r"network\.allowed_registries"):
-            await client.head_manifest(ref("169.254.169.254", "x/y"), "1")
+            await client.head_manifest(ref("169.254.169.254", "x/y"), Tag("1"))
     finally:
         await client.aclose()

@@ -10,6 +10,7 @@ import pytest
 import yaml
 from imagepin_server import mediatypes
 from imagepin_server.digests import Digest
+from imagepin_server.reference import Tag, parse
 from imagepin_server.registry import RegistryClient, RegistryHosts
 from imagepin_server.registry.config import RegistryConfigError, load
 from imagepin_server.registry.credentials import AnonymousKeychain
@@ -159,8 +160,8 @@ async def test_tags_resolve_on_a_mirror_only_when_trusted_to(
     upstream, mirror = upstream_and_mirror
     client = await client_with_mirror(tmp_path, upstream.host, mirror.host, caps)
     try:
-        await client.get_manifest(ref(upstream.host, "m/app"), "1")
-        await client.get_manifest(ref(upstream.host, "m/app"), str(DIGEST), expected=DIGEST)
+        await client.get_manifest(ref(upstream.host, "m/app"), Tag("1"))
+        await client.get_manifest(ref(upstream.host, "m/app"), DIGEST, expected=DIGEST)
     finally:
         await client.aclose()
     by_tag = [r for r in mirror.requests if r.path.endswith("/1")]
@@ -177,9 +178,7 @@ async def test_a_mirror_serving_wrong_bytes_is_passed_over(
     mirror.script("GET", f"/v2/m/app/manifests/{DIGEST}", reply(200, b"{}", HEADERS))
     client = await client_with_mirror(tmp_path, upstream.host, mirror.host, '["pull"]')
     try:
-        fetched = await client.get_manifest(
-            ref(upstream.host, "m/app"), str(DIGEST), expected=DIGEST
-        )
+        fetched = await client.get_manifest(ref(upstream.host, "m/app"), DIGEST, expected=DIGEST)
     finally:
         await client.aclose()
     assert fetched.raw == MANIFEST
@@ -196,9 +195,9 @@ async def test_a_mirror_serving_a_sha512_pinned_manifest_is_believed(
     client = await client_with_mirror(tmp_path, upstream.host, mirror.host, '["pull"]')
     try:
         by_expected = await client.get_manifest(
-            ref(upstream.host, "m/app"), str(pinned), expected=pinned
+            ref(upstream.host, "m/app"), pinned, expected=pinned
         )
-        by_target = await client.get_manifest(ref(upstream.host, "m/app"), str(pinned))
+        by_target = await client.get_manifest(ref(upstream.host, "m/app"), pinned)
     finally:
         await client.aclose()
     assert by_expected.raw == by_target.raw == MANIFEST
@@ -212,3 +211,18 @@ def test_the_k8s_registries_file_is_valid_and_refuses_loopback(tmp_path: Path) -
     config = load(write(tmp_path, document["data"]["registries.toml"]), env={})
     assert config.network.allow_loopback is False
     assert config.network.allow_private is False
+
+
+@pytest.mark.parametrize(
+    ("text", "host"),
+    [
+        ("redis", "registry-1.docker.io"),
+        ("index.docker.io/user/app", "registry-1.docker.io"),
+        ("ghcr.io/org/app", "ghcr.io"),
+        ("localhost:5000/foo", "localhost:5000"),
+        ("[::1]:5000/foo", "[::1]:5000"),
+        ("registry-1.docker.io/foo", "registry-1.docker.io"),
+    ],
+)
+def test_api_host(text: str, host: str) -> None:
+    assert RegistryHosts().endpoint(parse(text).registry).host == host

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from imagepin_server import errors
+from imagepin_server.reference import Tag
 from imagepin_server.registry import build_client
 from imagepin_server.registry.config import load
 
@@ -43,7 +44,7 @@ async def fetch(tmp_path: Path, registry: RunningRegistry, table: str) -> None:
     path.write_text(f'[registries."{registry.host}"]\nretries = 0\n{table}')
     client = build_client(load(path, env={}))
     try:
-        await client.get_manifest(ref(registry.host, "nothing/here"), "1")
+        await client.get_manifest(ref(registry.host, "nothing/here"), Tag("1"))
     finally:
         await client.aclose()
 

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 import pytest
 from imagepin_server import deadlines, errors, mediatypes
 from imagepin_server.digests import Digest
+from imagepin_server.reference import Tag
 from imagepin_server.registry import Credentials
 from imagepin_server.registry.config import Limits
 from imagepin_server.registry.politeness import HostBudgets, retry_delay
@@ -61,7 +62,7 @@ async def test_503_twice_then_200_is_answered(hostile: HostileRegistry) -> None:
     ok = reply(200, MANIFEST, HEADERS)
     hostile.script("GET", path("1"), in_turn(reply(503, b""), reply(503, b""), ok))
     async with registry_client(**FAST) as client:
-        fetched = await client.get_manifest(ref(hostile.host, REPOSITORY), "1")
+        fetched = await client.get_manifest(ref(hostile.host, REPOSITORY), Tag("1"))
     assert fetched.digest == DIGEST
     assert len(hostile.requests) == 3
 
@@ -70,7 +71,7 @@ async def test_retries_stop_at_the_configured_number(hostile: HostileRegistry) -
     hostile.script("GET", path("1"), reply(503, b""))
     async with registry_client(**FAST) as client:
         with pytest.raises(errors.RegistryUnavailable):
-            await client.get_manifest(ref(hostile.host, REPOSITORY), "1")
+            await client.get_manifest(ref(hostile.host, REPOSITORY), Tag("1"))
     assert len(hostile.requests) == 4  # one try and three retries
 
 
@@ -79,7 +80,7 @@ async def test_429_waits_its_retry_after_then_answers(hostile: HostileRegistry) 
     hostile.script("GET", path("1"), in_turn(limited, reply(200, MANIFEST, HEADERS)))
     started = time.monotonic()
     async with registry_client(**FAST) as client:
-        fetched = await client.get_manifest(ref(hostile.host, REPOSITORY), "1")
+        fetched = await client.get_manifest(ref(hostile.host, REPOSITORY), Tag("1"))
     assert fetched.digest == DIGEST
     assert time.monotonic() - started >= 0.95
 
@@ -93,7 +94,7 @@ async def test_retry_after_past_the_callers_deadline_is_not_waited_for(
     try:
         async with registry_client(**FAST) as client:
             with pytest.raises(errors.RateLimited) as caught:
-                await client.get_manifest(ref(hostile.host, REPOSITORY), "1")
+                await client.get_manifest(ref(hostile.host, REPOSITORY), Tag("1"))
     finally:
         deadlines.reset(token)
     assert time.monotonic() - started < 1.0
@@ -105,7 +106,7 @@ async def test_connection_reset_mid_body_is_fetched_again(hostile: HostileRegist
     broken = reset_mid_body(200, MANIFEST, HEADERS)
     hostile.script("GET", path("1"), in_turn(broken, reply(200, MANIFEST, HEADERS)))
     async with registry_client(**FAST) as client:
-        fetched = await client.get_manifest(ref(hostile.host, REPOSITORY), "1")
+        fetched = await client.get_manifest(ref(hostile.host, REPOSITORY), Tag("1"))
     assert fetched.raw == MANIFEST
 
 
@@ -113,7 +114,7 @@ async def test_connection_reset_every_time_is_unavailable(hostile: HostileRegist
     hostile.script("GET", path("1"), reset_mid_body(200, MANIFEST, HEADERS))
     async with registry_client(**FAST) as client:
         with pytest.raises(errors.RegistryUnavailable) as caught:
-            await client.get_manifest(ref(hostile.host, REPOSITORY), "1")
+            await client.get_manifest(ref(hostile.host, REPOSITORY), Tag("1"))
     assert f"{hostile.host}/{REPOSITORY}:1" in caught.value.message
 
 

@@ -21,6 +21,7 @@ from grpc.aio import ServicerContext
 
 from imagepin_server import errors
 from imagepin_server.api import status
+from imagepin_server.filewatch import WatchedFile
 
 log = logging.getLogger("imagepin.auth")
 
@@ -35,37 +36,26 @@ class TokenFile:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._stamp: tuple[int, int, int] | None = None
-        self._tokens: tuple[bytes, ...] = ()
-        self._reload()
-        if not self._tokens:
+        # A bad read keeps the tokens we had: a half-written rotation must not lock everyone out.
+        self._file: WatchedFile[tuple[bytes, ...]] = WatchedFile(
+            path, _parse_tokens, initial=(), limit=TOKEN_FILE_LIMIT, log=log, what="token file"
+        )
+        if not self._file.current():
             raise ValueError(f"{path}: no tokens in it")
 
     def accepts(self, presented: str) -> bool:
         """True when `presented` is one of the tokens; every token is compared, in constant time."""
-        self._reload()
         candidate = presented.encode()
         matched = False
-        for token in self._tokens:
+        for token in self._file.current():
             matched |= hmac.compare_digest(candidate, token)
         return matched
 
-    def _reload(self) -> None:
-        try:
-            stat = self.path.stat()
-            stamp = (stat.st_ino, stat.st_size, stat.st_mtime_ns)
-            if stamp == self._stamp:
-                return
-            if stat.st_size > TOKEN_FILE_LIMIT:
-                raise ValueError(f"larger than {TOKEN_FILE_LIMIT} bytes")
-            text = self.path.read_text(encoding="utf-8")
-        except (OSError, ValueError, UnicodeDecodeError) as exc:
-            # Keep the tokens we had: a half-written rotation must not lock everyone out.
-            log.warning("cannot read token file %s: %s", self.path, type(exc).__name__)
-            return
-        self._stamp = stamp
-        lines = (line.strip() for line in text.splitlines())
-        self._tokens = tuple(line.encode() for line in lines if line and not line.startswith("#"))
+
+def _parse_tokens(data: bytes) -> tuple[bytes, ...]:
+    """One token a line; blank lines and `#` comments are not tokens."""
+    lines = (line.strip() for line in data.decode("utf-8").splitlines())
+    return tuple(line.encode() for line in lines if line and not line.startswith("#"))
 
 
 class CallerAuthInterceptor(grpc.aio.ServerInterceptor):

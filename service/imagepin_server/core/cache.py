@@ -6,18 +6,16 @@ Content addressed by digest never changes, so it is kept until evicted for room.
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Final, Generic, TypeVar
+from typing import Final
+
+from cachetools import LRUCache
 
 from imagepin_server.digests import Digest
 
 TAG_CACHE_ENTRIES: Final = 50_000
 CONTENT_CACHE_BYTES: Final = 64 * 1024 * 1024
-
-K = TypeVar("K")
-V = TypeVar("V")
 
 TagKey = tuple[str, str, str]  # (registry, repository, tag)
 # (registry, repository, digest, kind): content is served only for a repository it was seen in,
@@ -40,44 +38,35 @@ class TagAnswer:
         return timedelta(seconds=max(0.0, now_monotonic - self.observed_monotonic))
 
 
-class LruCache(Generic[K, V]):
-    """A least-recently-used map bounded by entry count and by total weight."""
-
-    def __init__(self, *, max_entries: int, max_weight: int | None = None) -> None:
-        self._entries: OrderedDict[K, tuple[V, int]] = OrderedDict()
-        self._max_entries = max_entries
-        self._max_weight = max_weight
-        self._weight = 0
-
-    def get(self, key: K) -> V | None:
-        entry = self._entries.get(key)
-        if entry is None:
-            return None
-        self._entries.move_to_end(key)
-        return entry[0]
-
-    def put(self, key: K, value: V, weight: int = 1) -> None:
-        if self._max_weight is not None and weight > self._max_weight:
-            return
-        old = self._entries.pop(key, None)
-        if old is not None:
-            self._weight -= old[1]
-        self._entries[key] = (value, weight)
-        self._weight += weight
-        while len(self._entries) > self._max_entries or (
-            self._max_weight is not None and self._weight > self._max_weight
-        ):
-            _, (_, evicted_weight) = self._entries.popitem(last=False)
-            self._weight -= evicted_weight
-
-    def __len__(self) -> int:
-        return len(self._entries)
-
-
 @dataclass(frozen=True, slots=True)
 class CachedContent:
     media_type: str
     raw: bytes
+
+
+CONTENT_CACHE_ENTRIES: Final = 100_000
+
+
+class ContentCache(LRUCache[ContentKey, CachedContent]):
+    """Content by digest, least recently used first out, bounded by its bytes and its entries.
+
+    Content larger than the whole byte bound is not kept (and is no error: it is refetched).
+    """
+
+    def __init__(self, *, max_bytes: int, max_entries: int = CONTENT_CACHE_ENTRIES) -> None:
+        super().__init__(maxsize=max_bytes, getsizeof=_content_size)
+        self._max_entries = max_entries
+
+    def __setitem__(self, key: ContentKey, value: CachedContent) -> None:
+        if _content_size(value) > self.maxsize:
+            return
+        super().__setitem__(key, value)
+        while len(self) > self._max_entries:
+            self.popitem()
+
+
+def _content_size(content: CachedContent) -> int:
+    return len(content.raw)
 
 
 class Caches:
@@ -89,7 +78,5 @@ class Caches:
         tag_entries: int = TAG_CACHE_ENTRIES,
         content_bytes: int = CONTENT_CACHE_BYTES,
     ) -> None:
-        self.tags: LruCache[TagKey, TagAnswer] = LruCache(max_entries=tag_entries)
-        self.contents: LruCache[ContentKey, CachedContent] = LruCache(
-            max_entries=100_000, max_weight=content_bytes
-        )
+        self.tags: LRUCache[TagKey, TagAnswer] = LRUCache(maxsize=tag_entries)
+        self.contents = ContentCache(max_bytes=content_bytes)

@@ -70,7 +70,7 @@ async def remember(
 ) -> None:
     """Keep content fetched (and verified) elsewhere, in memory and in the store."""
     key = (ref.registry, ref.repository, str(digest), kind)
-    deps.caches.contents.put(key, CachedContent(media_type, raw), weight=len(raw))
+    deps.caches.contents[key] = CachedContent(media_type, raw)
     await _store_put(deps, ref, digest, kind, media_type, raw)
 
 
@@ -84,13 +84,13 @@ async def _content(deps: Dependencies, ref: Reference, digest: Digest, kind: Kin
     if stored is not None and stored.kind == kind:
         metrics.CACHE_LOOKUPS.labels("content", "store").inc()
         found = CachedContent(stored.media_type, stored.content)
-        deps.caches.contents.put(key, found, weight=len(found.raw))
+        deps.caches.contents[key] = found
         return found
     metrics.CACHE_LOOKUPS.labels("content", "miss").inc()
 
     async def fetch() -> CachedContent:
         if kind == "manifest":
-            fetched = await deps.registry.get_manifest(ref, str(digest), expected=digest)
+            fetched = await deps.registry.get_manifest(ref, digest)
             media_type, raw = fetched.media_type, fetched.raw
         else:
             media_type = ""

@@ -14,11 +14,11 @@ from typing import Final
 
 from imagepin_server import store
 from imagepin_server.core.cache import CachedContent, Caches, ContentKey, TagAnswer, TagKey
-from imagepin_server.core.coalesce import SingleFlight
 from imagepin_server.core.ports import Registry
 from imagepin_server.core.recorder import ObservationRecorder
 from imagepin_server.digests import Digest
 from imagepin_server.reference import Reference
+from imagepin_server.singleflight import SingleFlight
 
 DEFAULT_MAX_STALENESS: Final = timedelta(seconds=30)
 DEFAULT_STALE_IF_ERROR: Final = timedelta(hours=1)

@@ -11,25 +11,26 @@ from __future__ import annotations
 from typing import Protocol
 
 from imagepin_server.digests import Digest
-from imagepin_server.reference import Reference
+from imagepin_server.reference import Reference, Target
 from imagepin_server.registry import BlobCheck, FetchedBlob, FetchedManifest, ManifestHead
 
 
 class Registry(Protocol):
     """The OCI Distribution calls the use cases make (implemented by registry.RegistryClient)."""
 
-    async def head_manifest(self, ref: Reference, target: str) -> ManifestHead | None:
+    async def head_manifest(self, ref: Reference, target: Target) -> ManifestHead | None:
         """HEAD by tag or digest; None when the answer cannot be trusted (GET and hash then)."""
         ...
 
     async def get_manifest(
-        self, ref: Reference, target: str, *, expected: Digest | None = None
+        self, ref: Reference, target: Target, *, expected: Digest | None = None
     ) -> FetchedManifest:
-        """GET a manifest, refused unless its bytes hash to the digest they should."""
+        """GET a manifest, refused unless its bytes hash to the digest they should (the target's,
+        when it is a digest)."""
         ...
 
     async def fetch_manifest(
-        self, ref: Reference, target: str, *, algorithm: str = "sha256"
+        self, ref: Reference, target: Target, *, algorithm: str = "sha256"
     ) -> FetchedManifest:
         """GET and hash a manifest, checking only its size (a mismatch is VerifyDigest's answer)."""
         ...

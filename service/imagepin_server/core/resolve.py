@@ -27,7 +27,7 @@ from imagepin_server.core.images import (
 )
 from imagepin_server.core.storecall import best_effort
 from imagepin_server.digests import Digest
-from imagepin_server.reference import Reference
+from imagepin_server.reference import Reference, Tag
 
 log = logging.getLogger("imagepin.resolve")
 
@@ -177,11 +177,11 @@ async def _ask_registry(deps: Dependencies, ref: Reference, key: TagKey) -> TagA
     """One HEAD, or GET + hash when HEAD cannot be trusted; then record and remember."""
     assert ref.tag is not None
     registry = deps.registry
-    head = await registry.head_manifest(ref, ref.tag)
+    head = await registry.head_manifest(ref, Tag(ref.tag))
     if head is not None:
         digest, media_type, size = head.digest, head.media_type, head.size
     else:
-        fetched = await registry.get_manifest(ref, ref.tag)
+        fetched = await registry.get_manifest(ref, Tag(ref.tag))
         digest, size = fetched.digest, len(fetched.raw)
         media_type = parse_manifest(fetched.raw, fetched.media_type).media_type
         await content.remember(deps, ref, digest, "manifest", fetched.media_type, fetched.raw)
@@ -192,7 +192,7 @@ async def _ask_registry(deps: Dependencies, ref: Reference, key: TagKey) -> TagA
     answer = TagAnswer(digest, media_type, size, deps.wall(), deps.monotonic())
     await deps.record_tag(ref, digest, media_type)
     previous = deps.caches.tags.get(key)
-    deps.caches.tags.put(key, answer)
+    deps.caches.tags[key] = answer
     if deps.on_resolved is not None and (previous is None or previous.digest != digest):
         deps.on_resolved(ref, digest)  # new to this process: index its layers
     return answer

@@ -83,7 +83,7 @@ async def verify(
     """Fetch the reference's manifest, hash it, and compare; optionally every blob below it."""
     wanted = platforms.validate(platform) if platform else None
     ref = reference.with_default_tag()
-    target = ref.digest or ref.tag
+    target = ref.target
     assert target is not None
     fetched = await deps.registry.fetch_manifest(ref, target, algorithm=expected.algorithm)
     if mediatypes.is_schema1_manifest(fetched.media_type, fetched.raw):
@@ -141,7 +141,7 @@ class _BlobVerifier:
         self._count_one()
         try:
             fetched = await self._deps.registry.fetch_manifest(
-                self._ref, str(child.digest), algorithm=child.digest.algorithm
+                self._ref, child.digest, algorithm=child.digest.algorithm
             )
         except NotFound as exc:
             return [BlobResult("manifest", child, error=exc.message)]

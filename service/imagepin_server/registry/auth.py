@@ -9,7 +9,6 @@ token fetch serves every concurrent request that needs it.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 import re
@@ -19,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 import httpx
+from cachetools import LRUCache, TLRUCache
 
 from imagepin_server.errors import (
     BadRegistryResponse,
@@ -28,15 +28,17 @@ from imagepin_server.errors import (
 )
 from imagepin_server.registry.credentials import Credentials, Keychain
 from imagepin_server.registry.hosts import is_loopback
-from imagepin_server.registry.lru import LruDict, LruSet
+from imagepin_server.singleflight import SingleFlight
 
 TOKEN_RESPONSE_LIMIT: Final = 1024 * 1024
 CHALLENGE_BODY_LIMIT: Final = 64 * 1024
 DEFAULT_TOKEN_LIFETIME_S: Final = 60.0  # the token spec's default for a missing expires_in
 # Renew this long before expiry, so that a token never dies in flight.
 TOKEN_EXPIRY_MARGIN_S: Final = 10.0
+# One token fetch, shared by every request waiting for it, finishes within this or fails.
+TOKEN_FETCH_TIMEOUT_S: Final = 30.0
 # Callers name registries and repositories, so per-key state is bounded: (registry, scope)
-# tokens and their fetch locks, and the registries known to want Basic. Past the bound the
+# tokens, and the registries known to want Basic. Past the bound the
 # least recently used are forgotten, which costs one more round trip.
 TOKEN_CACHE_LIMIT: Final = 4096
 BASIC_REGISTRIES_LIMIT: Final = 4096
@@ -70,65 +72,46 @@ def basic_header(credentials: Credentials) -> str:
     return "Basic " + base64.b64encode(raw).decode("ascii")
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class _CachedToken:
     value: str
-    expires_at: float  # time.monotonic()
+    ttl_s: float  # from when it was put
+
+
+def _expiry(_key: tuple[str, str], token: _CachedToken, now: float) -> float:
+    return now + token.ttl_s
 
 
 class TokenCache:
-    """Bearer tokens per (registry, scope); one in-flight fetch per key serves every waiter.
+    """Bearer tokens per (registry, scope), and one fetch in flight per key for every waiter.
 
-    At most `limit` (TOKEN_CACHE_LIMIT) tokens: when full, expired tokens go first (with their
-    idle locks), then the least recently used. Locks are dropped when idle once there are
-    `limit` of them; a lock held by a fetch in flight is kept.
+    At most `limit` (TOKEN_CACHE_LIMIT) tokens: expired tokens go first, then the least
+    recently used. A fetch is forgotten once done, so in-flight state is bounded by what is
+    in flight; one whose waiters all gave up is cancelled, one that overruns
+    TOKEN_FETCH_TIMEOUT_S fails for every waiter.
     """
 
     def __init__(
         self, clock: Callable[[], float] = time.monotonic, *, limit: int = TOKEN_CACHE_LIMIT
     ) -> None:
-        self._clock = clock
-        self._limit = limit
-        self._tokens: LruDict[tuple[str, str], _CachedToken] = LruDict(limit)
-        self._locks: dict[tuple[str, str], asyncio.Lock] = {}
+        self._tokens: TLRUCache[tuple[str, str], _CachedToken] = TLRUCache(
+            maxsize=limit, ttu=_expiry, timer=clock
+        )
+        self.flights: SingleFlight[tuple[str, str], str] = SingleFlight(
+            timeout_s=TOKEN_FETCH_TIMEOUT_S, cancel_when_abandoned=True
+        )
 
     def __len__(self) -> int:
+        self._tokens.expire()
         return len(self._tokens)
 
     def get(self, registry: str, scope: str) -> str | None:
-        key = (registry, scope)
-        cached = self._tokens.get(key)
-        if cached is None:
-            return None
-        if cached.expires_at <= self._clock():
-            self._tokens.pop(key)
-            return None
-        return cached.value
+        cached = self._tokens.get((registry, scope))
+        return None if cached is None else cached.value
 
     def put(self, registry: str, scope: str, token: str, lifetime_s: float) -> None:
-        key = (registry, scope)
-        if key not in self._tokens and len(self._tokens) >= self._limit:
-            self._drop_expired()
-        expires_at = self._clock() + max(lifetime_s - TOKEN_EXPIRY_MARGIN_S, 1.0)
-        self._tokens[key] = _CachedToken(token, expires_at)  # past the limit, the LRU goes
-
-    def lock(self, registry: str, scope: str) -> asyncio.Lock:
-        key = (registry, scope)
-        lock = self._locks.get(key)
-        if lock is None:
-            if len(self._locks) >= self._limit:
-                self._locks = {k: held for k, held in self._locks.items() if held.locked()}
-            lock = self._locks[key] = asyncio.Lock()
-        return lock
-
-    def _drop_expired(self) -> None:
-        now = self._clock()
-        for key, cached in self._tokens.items():
-            if cached.expires_at <= now:
-                self._tokens.pop(key)
-                lock = self._locks.get(key)
-                if lock is not None and not lock.locked():
-                    del self._locks[key]
+        ttl = max(lifetime_s - TOKEN_EXPIRY_MARGIN_S, 1.0)
+        self._tokens[(registry, scope)] = _CachedToken(token, ttl)  # past the limit, the LRU goes
 
 
 class RegistryAuth(httpx.Auth):
@@ -141,7 +124,7 @@ class RegistryAuth(httpx.Auth):
         scope: str,
         keychain: Keychain,
         tokens: TokenCache,
-        basic_hosts: LruSet[str],
+        basic_hosts: LRUCache[str, bool],
         token_client: httpx.AsyncClient,
         insecure: bool,
     ) -> None:
@@ -171,7 +154,7 @@ class RegistryAuth(httpx.Auth):
             credentials = await self._keychain.credentials_for(self.registry)
             if credentials is None:
                 return
-            self._basic_hosts.add(self.registry)
+            self._basic_hosts[self.registry] = True
             request.headers["Authorization"] = basic_header(credentials)
         else:
             token = await self._bearer_token(challenge)
@@ -183,19 +166,28 @@ class RegistryAuth(httpx.Auth):
         if token is not None:
             request.headers["Authorization"] = f"Bearer {token}"
             return
-        if self.registry in self._basic_hosts:
+        if self._basic_hosts.get(self.registry):  # a read: this registry becomes the newest
             credentials = await self._keychain.credentials_for(self.registry)
             if credentials is not None:
                 request.headers["Authorization"] = basic_header(credentials)
 
     async def _bearer_token(self, challenge: Challenge) -> str:
-        async with self._tokens.lock(self.registry, self.scope):
+        async def fetch() -> str:
             cached = self._tokens.get(self.registry, self.scope)
             if cached is not None:
                 return cached
             token, lifetime = await self._fetch_token(challenge)
             self._tokens.put(self.registry, self.scope, token, lifetime)
             return token
+
+        try:
+            return await self._tokens.flights.run((self.registry, self.scope), fetch)
+        except TimeoutError as exc:  # the fetch's own bound: a caller's deadline is a cancel
+            raise RegistryTimeout(
+                f"token service for registry {self.registry} did not answer within "
+                f"{TOKEN_FETCH_TIMEOUT_S:g}s",
+                registry=self.registry,
+            ) from exc
 
     async def _fetch_token(self, challenge: Challenge) -> tuple[str, float]:
         realm = challenge.params.get("realm", "")

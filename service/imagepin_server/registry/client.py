@@ -14,24 +14,33 @@ import asyncio
 import logging
 import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import Final, TypeVar
 
 import httpx
+from cachetools import LRUCache
 
 from imagepin_server import errors, mediatypes, metrics
 from imagepin_server.digests import Digest, DigestHasher, InvalidDigest
-from imagepin_server.reference import Reference
+from imagepin_server.reference import Reference, Tag, Target
 from imagepin_server.registry.auth import BASIC_REGISTRIES_LIMIT, RegistryAuth, TokenCache
+from imagepin_server.registry.config import Limits
 from imagepin_server.registry.credentials import Keychain
 from imagepin_server.registry.errors import ERROR_BODY_LIMIT, Subject, error_for_status
-from imagepin_server.registry.hosts import DOCKER_HUB, DOCKER_HUB_API_HOST, Endpoint, RegistryHosts
-from imagepin_server.registry.lru import LruSet
+from imagepin_server.registry.hosts import Endpoint, RegistryHosts
 from imagepin_server.registry.netguard import AddressPolicy, guarded_transport
-from imagepin_server.registry.politeness import RETRY_STATUSES, HostBudgets, retry_delay
-from imagepin_server.registry.tls import default_context, host_context, peer_speaks_plain_http
+from imagepin_server.registry.politeness import RETRY_STATUSES, HostBudgets
+from imagepin_server.registry.tls import default_context, host_context
+from imagepin_server.registry.transport import (
+    RETRYABLE,
+    Again,
+    Backoff,
+    SchemeFallback,
+    retrying,
+    translate_errors,
+)
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -53,14 +62,6 @@ def _version() -> str:
 
 
 USER_AGENT: Final = f"imagepin/{_version()}"
-# Errors that mean the request did not get through whole; safe to send again (GET and HEAD).
-_RETRYABLE: Final = (
-    httpx.ConnectError,
-    httpx.ConnectTimeout,
-    httpx.ReadError,
-    httpx.WriteError,
-    httpx.RemoteProtocolError,
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +85,8 @@ class FetchedManifest:
 
 @dataclass(frozen=True, slots=True)
 class FetchedBlob:
-    """A small blob (an image config) fetched whole and verified."""
+    """A small blob (an image config) fetched whole, with what it hashes to (checked by
+    `get_blob` against the digest asked for before it is returned)."""
 
     data: bytes
     digest: Digest
@@ -106,9 +108,9 @@ class BlobCheck:
         return self.error is None and self.actual == self.expected and size_ok
 
 
-def display(ref: Reference, target: str) -> str:
+def display(ref: Reference, target: Target) -> str:
     """How a request's subject is named in messages: `name:tag` or `name@digest`."""
-    separator = "@" if ":" in target else ":"
+    separator = "@" if isinstance(target, Digest) else ":"
     return f"{ref.name}{separator}{target}"
 
 
@@ -132,7 +134,7 @@ class RegistryClient:
         self._tokens = TokenCache()
         self._budgets = HostBudgets(reserved=hosts.configured_hosts())
         metrics.reserve_registry_labels(hosts.configured_hosts())
-        self._basic_registries: LruSet[str] = LruSet(BASIC_REGISTRIES_LIMIT)
+        self._basic_registries: LRUCache[str, bool] = LRUCache(maxsize=BASIC_REGISTRIES_LIMIT)
         policy = policy or hosts.config.network
         if isinstance(verify, bool):
             context = default_context(extra_ca)
@@ -162,9 +164,10 @@ class RegistryClient:
         )
 
     async def aclose(self) -> None:
+        await self._tokens.flights.aclose()  # token fetches still in flight use the pool below
         await self._http.aclose()
 
-    async def head_manifest(self, ref: Reference, target: str) -> ManifestHead | None:
+    async def head_manifest(self, ref: Reference, target: Target) -> ManifestHead | None:
         """HEAD a manifest by tag or digest.
 
         None when the answer cannot be trusted for a digest (no valid `Docker-Content-Digest`, no
@@ -204,12 +207,12 @@ class RegistryClient:
                 endpoint, ref, "HEAD", f"manifests/{target}", name, "manifest", read
             ),
             accept=lambda head: (
-                head is not None and (":" not in target or str(head.digest) == target)
+                head is not None and (isinstance(target, Tag) or head.digest == target)
             ),
         )
 
     async def fetch_manifest(
-        self, ref: Reference, target: str, *, algorithm: str = "sha256"
+        self, ref: Reference, target: Target, *, algorithm: str = "sha256"
     ) -> FetchedManifest:
         """GET a manifest by tag or digest and hash it, checking nothing but its size.
 
@@ -236,22 +239,25 @@ class RegistryClient:
             lambda endpoint: self._exchange(
                 endpoint, ref, "GET", f"manifests/{target}", name, "manifest", read
             ),
-            accept=lambda fetched: ":" not in target or str(fetched.digest) == target,
+            accept=lambda fetched: isinstance(target, Tag) or fetched.digest == target,
         )
 
     async def get_manifest(
-        self, ref: Reference, target: str, *, expected: Digest | None = None
+        self, ref: Reference, target: Target, *, expected: Digest | None = None
     ) -> FetchedManifest:
         """GET a manifest and refuse it unless its bytes hash to the digest they should.
 
-        With `expected` (a fetch by digest) the bytes must hash to it. By tag, a well-formed
+        By digest (`target`, or `expected` when a tag is fetched under a pin) the bytes must hash
+        to it. Otherwise (by tag), a well-formed
         `Docker-Content-Digest` must agree with the bytes: a registry that announces one digest
         and serves other bytes is not believed. Schema 1 (signed or not) is refused first.
         """
         name = display(ref, target)
+        if expected is None and isinstance(target, Digest):
+            expected = target
         # Hash with the pin's algorithm, or a mirror's right answer to a sha512 pin would be
         # taken for a wrong one (fetch_manifest compares what it hashed with the target).
-        algorithm = expected.algorithm if expected is not None else _algorithm_of(target)
+        algorithm = expected.algorithm if expected is not None else "sha256"
         fetched = await self.fetch_manifest(ref, target, algorithm=algorithm)
         if mediatypes.is_schema1_manifest(fetched.media_type, fetched.raw):
             # Before the digest check: signed schema 1 is named by its JWS payload's digest.
@@ -261,7 +267,9 @@ class RegistryClient:
         reference_digest = expected or fetched.claimed
         if reference_digest is None:
             return fetched
-        actual = Digest.of(fetched.raw, reference_digest.algorithm)
+        actual = fetched.digest
+        if actual.algorithm != reference_digest.algorithm:  # a tag announced under another
+            actual = Digest.of(fetched.raw, reference_digest.algorithm)
         if actual != reference_digest:
             source = "asked for" if expected else "the registry announced"
             raise errors.DigestMismatch(
@@ -276,28 +284,28 @@ class RegistryClient:
 
     async def get_blob(self, ref: Reference, digest: Digest, *, limit: int) -> FetchedBlob:
         """GET a small blob (an image config) whole, refusing it unless it hashes to `digest`."""
-        name = display(ref, str(digest))
+        name = display(ref, digest)
 
-        async def read(response: httpx.Response) -> bytes:
+        async def read(response: httpx.Response) -> FetchedBlob:
             await _raise_for_status(response, ref, name, "blob")
-            return await _read_bounded(response, limit, name, ref, "blob")
+            data = await _read_bounded(response, limit, name, ref, "blob")
+            return FetchedBlob(data=data, digest=Digest.of(data, digest.algorithm))  # once
 
-        data = await self._across(
+        fetched = await self._across(
             ref,
-            str(digest),
+            digest,
             lambda endpoint: self._exchange(
                 endpoint, ref, "GET", f"blobs/{digest}", name, "blob", read
             ),
-            accept=lambda data: Digest.of(data, digest.algorithm) == digest,
+            accept=lambda fetched: fetched.digest == digest,
         )
-        actual = Digest.of(data, digest.algorithm)
-        if actual != digest:
+        if fetched.digest != digest:
             raise errors.DigestMismatch(
-                f"registry {ref.registry} served a blob for {name} that hashes to {actual}",
+                f"registry {ref.registry} served a blob for {name} that hashes to {fetched.digest}",
                 reference=name,
                 registry=ref.registry,
             )
-        return FetchedBlob(data=data, digest=digest)
+        return fetched
 
     async def check_blob(self, ref: Reference, digest: Digest, *, size: int | None) -> BlobCheck:
         """Stream a blob through a hasher without holding it; report what it hashed to.
@@ -305,7 +313,7 @@ class RegistryClient:
         Reads at most `size` + 1 bytes when the size is known: more than promised is a mismatch
         already, and a registry must not make us read forever.
         """
-        name = display(ref, str(digest))
+        name = display(ref, digest)
 
         async def read(response: httpx.Response) -> BlobCheck:
             await _raise_for_status(response, ref, name, "blob")
@@ -324,7 +332,7 @@ class RegistryClient:
 
         return await self._across(
             ref,
-            str(digest),
+            digest,
             lambda endpoint: self._exchange(
                 endpoint, ref, "GET", f"blobs/{digest}", name, "blob", read, long=True
             ),
@@ -334,7 +342,7 @@ class RegistryClient:
     async def _across(
         self,
         ref: Reference,
-        target: str,
+        target: Target,
         attempt: Callable[[Endpoint], Awaitable[T]],
         *,
         accept: Callable[[T], bool],
@@ -351,7 +359,7 @@ class RegistryClient:
                 reference=name,
                 registry=ref.registry,
             )
-        endpoints = self._hosts.endpoints(ref.registry, resolve=":" not in target)
+        endpoints = self._hosts.endpoints(ref.registry, resolve=isinstance(target, Tag))
         for endpoint in endpoints[:-1]:
             try:
                 answer = await attempt(endpoint)
@@ -377,84 +385,72 @@ class RegistryClient:
     ) -> T:
         """One request to one endpoint, retried, with auth; every failure a domain error.
 
-        `read` runs inside the retried part, so a body cut off mid-way is fetched again. Each
-        attempt, connection to last byte, is bounded (`request_timeout_s`, or `blob_timeout_s`
-        for a layer download); waiting for the host's budget is bounded by the caller's deadline.
+        The layers, outermost first, are set here and only here (see transport.py): error
+        translation, the attempt loop, scheme fallback, one request. `read` runs inside the
+        retried part, so a body cut off mid-way is fetched again. Each attempt, connection to
+        last byte, is bounded (`request_timeout_s`, or `blob_timeout_s` for a layer download);
+        waiting for the host's budget is bounded by the caller's deadline.
         """
         limits = self._hosts.limits(endpoint)
         timeout_s = limits.blob_timeout_s if long else limits.request_timeout_s
-        timeout = httpx.Timeout(limits.read_timeout_s, connect=limits.connect_timeout_s)
-        attempt = 0
-        fell_back = False
+        backoff = Backoff(limits)
+        scheme = SchemeFallback(self._hosts, endpoint)
+
+        async def request(at: Endpoint) -> T | Again:
+            return await self._request(
+                at, ref, method, path, subject, read, backoff, limits, timeout_s, long=long
+            )
+
+        return await translate_errors(
+            retrying(backoff, f"{method} {name}", lambda: scheme.send(request)),
+            ref=ref,
+            name=name,
+            timeout_s=timeout_s,
+            max_redirects=MAX_REDIRECTS,
+            on_failure=lambda: _observe(endpoint.auth_host, method, None),
+        )
+
+    async def _request(
+        self,
+        endpoint: Endpoint,
+        ref: Reference,
+        method: str,
+        path: str,
+        subject: Subject,
+        read: Callable[[httpx.Response], Awaitable[T]],
+        backoff: Backoff,
+        limits: Limits,
+        timeout_s: float,
+        *,
+        long: bool,
+    ) -> T | Again:
+        """One attempt: a politeness slot, the auth flow, the attempt's bound, then `read`.
+
+        A status worth retrying is `Again` while the backoff allows one; `read` sees it after.
+        """
         try:
-            while True:
-                delay: float | None = None
-                try:
-                    async with (
-                        self._budgets.slot(endpoint.auth_host, limits, long=long),
-                        asyncio.timeout(timeout_s),
-                        self._http.stream(
-                            method,
-                            f"{endpoint.base_url}/v2/{ref.repository}/{path}",
-                            headers=_ACCEPT if subject == "manifest" else None,
-                            auth=self._auth(endpoint, ref),
-                            follow_redirects=True,
-                            timeout=timeout,
-                        ) as response,
-                    ):
-                        self._hosts.confirm(endpoint)
-                        _observe(endpoint.auth_host, method, response)
-                        if response.status_code in RETRY_STATUSES:
-                            retry_after = response.headers.get("retry-after")
-                            delay = retry_delay(attempt, limits, retry_after)
-                        if delay is None:
-                            return await read(response)
-                except _RETRYABLE as exc:
-                    _observe(endpoint.auth_host, method, None)
-                    if (
-                        isinstance(exc, httpx.ConnectError)
-                        and not fell_back
-                        and peer_speaks_plain_http(exc)
-                        and self._hosts.fall_back_to_http(endpoint)
-                    ):
-                        endpoint, fell_back = replace(endpoint, scheme="http"), True
-                        continue
-                    delay = retry_delay(attempt, limits)
-                    if delay is None:
-                        raise
-                attempt += 1
-                log.debug("retrying %s %s in %.2fs", method, name, delay)
-                await asyncio.sleep(delay)
-        except errors.ImagepinError as exc:
-            if exc.reference is not None:
-                raise
-            raise _with_subject(exc, name, ref) from exc
-        except TimeoutError as exc:
+            async with (
+                self._budgets.slot(endpoint.auth_host, limits, long=long),
+                asyncio.timeout(timeout_s),
+                self._http.stream(
+                    method,
+                    f"{endpoint.base_url}/v2/{ref.repository}/{path}",
+                    headers=_ACCEPT if subject == "manifest" else None,
+                    auth=self._auth(endpoint, ref),
+                    follow_redirects=True,
+                    timeout=httpx.Timeout(limits.read_timeout_s, connect=limits.connect_timeout_s),
+                ) as response,
+            ):
+                self._hosts.confirm(endpoint)
+                _observe(endpoint.auth_host, method, response)
+                if response.status_code in RETRY_STATUSES:
+                    delay = backoff.after_status(response.headers.get("retry-after"))
+                    if delay is not None:
+                        return Again(delay)
+                return await read(response)
+        except RETRYABLE:
             _observe(endpoint.auth_host, method, None)
-            raise errors.RegistryTimeout(
-                f"registry {ref.registry} did not finish serving {name} within {timeout_s:g}s",
-                reference=name,
-                registry=ref.registry,
-            ) from exc
-        except httpx.TimeoutException as exc:
-            _observe(endpoint.auth_host, method, None)
-            raise errors.RegistryTimeout(
-                f"registry {ref.registry} timed out serving {name} ({type(exc).__name__})",
-                reference=name,
-                registry=ref.registry,
-            ) from exc
-        except httpx.TooManyRedirects as exc:
-            raise errors.BadRegistryResponse(
-                f"registry {ref.registry} redirected more than {MAX_REDIRECTS} times for {name}",
-                reference=name,
-                registry=ref.registry,
-            ) from exc
-        except (httpx.TransportError, httpx.InvalidURL, ssl.SSLError) as exc:
-            raise errors.RegistryUnavailable(
-                f"registry {ref.registry} is unreachable for {name}: {_transport_reason(exc)}",
-                reference=name,
-                registry=ref.registry,
-            ) from exc
+            raise
 
     def _auth(self, endpoint: Endpoint, ref: Reference) -> RegistryAuth:
         return RegistryAuth(
@@ -471,28 +467,12 @@ class RegistryClient:
 def _custom_tls_hosts(hosts: RegistryHosts) -> list[str]:
     """The hosts (host[:port] requests go to) configured with their own CA, certificate or no
     verification, each to get its own transport."""
-    found = []
-    for name, host in hosts.config.hosts.items():
-        if not host.custom_tls:
-            continue
-        if host.endpoint is not None:
-            found.append(host.endpoint.partition("://")[2])
-        else:
-            found.append(DOCKER_HUB_API_HOST if name == DOCKER_HUB else name)
-    return found
+    return [
+        hosts.endpoint(name).host for name, host in hosts.config.hosts.items() if host.custom_tls
+    ]
 
 
 _ACCEPT: Final = {"Accept": mediatypes.MANIFEST_ACCEPT}
-
-
-def _with_subject(exc: errors.ImagepinError, name: str, ref: Reference) -> errors.ImagepinError:
-    """Errors raised below (the auth flow) know the registry but not what was asked for."""
-    return type(exc)(
-        f"{exc.message} (fetching {name})",
-        reference=name,
-        registry=exc.registry or ref.registry,
-        registry_code=exc.registry_code,
-    )
 
 
 def _observe(registry: str, method: str, response: httpx.Response | None) -> None:
@@ -507,21 +487,6 @@ def _observe(registry: str, method: str, response: httpx.Response | None) -> Non
         head = remaining.split(";", 1)[0].strip()
         if head.isdigit():
             metrics.REGISTRY_RATE_LIMIT_REMAINING.labels(label).set(int(head))
-
-
-def _transport_reason(exc: BaseException) -> str:
-    text = str(exc)
-    if "CERTIFICATE_VERIFY_FAILED" in text:
-        return "its TLS certificate could not be verified (configure its CA)"
-    return f"{type(exc).__name__}: {text[:160]}" if text else type(exc).__name__
-
-
-def _algorithm_of(target: str) -> str:
-    """The algorithm of a target that is a digest; sha256 for a tag."""
-    try:
-        return Digest.parse(target).algorithm
-    except InvalidDigest:
-        return "sha256"
 
 
 def _claimed_digest(response: httpx.Response) -> Digest | None:

@@ -25,13 +25,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final, Protocol
 
-from imagepin_server.registry.lru import LruDict
+from cachetools import TTLCache
+
+from imagepin_server.filewatch import WatchedFile
+from imagepin_server.reference import DEFAULT_REGISTRY, DOCKER_HUB_NAMES, LEGACY_REGISTRY
+from imagepin_server.singleflight import SingleFlight
 
 log = logging.getLogger(__name__)
 
-# Docker writes Docker Hub logins under its v1 index URL; all of these name the same registry.
-DOCKER_HUB_SERVER: Final = "https://index.docker.io/v1/"
-_DOCKER_HUB_KEYS = (DOCKER_HUB_SERVER, "index.docker.io", "docker.io", "registry-1.docker.io")
+# Docker writes Docker Hub logins under its v1 index URL; it and Hub's names are one registry.
+DOCKER_HUB_SERVER: Final = f"https://{LEGACY_REGISTRY}/v1/"
 CONFIG_FILE_LIMIT: Final = 1024 * 1024
 HELPER_TIMEOUT_S: Final = 10.0  # a helper that hangs (an interactive prompt) must not hang us
 HELPER_OUTPUT_LIMIT: Final = 64 * 1024
@@ -95,14 +98,12 @@ def default_docker_config_path() -> Path:
 
 def registry_key(key: str) -> str:
     """`https://host:5000/v2/` -> `host:5000`; Docker Hub's many names -> `docker.io`."""
-    if key.strip() in _DOCKER_HUB_KEYS:
-        return "docker.io"
     key = key.strip()
     for prefix in ("https://", "http://"):
         if key.startswith(prefix):
             key = key[len(prefix) :]
     name = key.split("/", 1)[0].lower()
-    return "docker.io" if name in _DOCKER_HUB_KEYS else name
+    return DEFAULT_REGISTRY if name in DOCKER_HUB_NAMES else name
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,58 +115,45 @@ class DockerConfig:
     store: str | None = None  # credsStore: the helper for every registry
 
 
-class WatchedDockerConfig:
+def watched_docker_config(path: Path) -> WatchedFile[DockerConfig]:
     """A Docker config file (or a mounted pull secret), parsed again whenever it changes.
 
-    The change check compares inode, size and nanosecond mtime, so the atomic symlink swap
-    Kubernetes does when it updates a mounted secret is seen.
+    Unreadable at first, it says nothing; unreadable later, it says what it said before;
+    removed, it says nothing.
     """
+    return WatchedFile(
+        path,
+        parse_docker_config,
+        initial=DockerConfig(),
+        limit=CONFIG_FILE_LIMIT,
+        log=log,
+        what="docker config",
+        absent=DockerConfig,
+    )
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._stamp: tuple[int, int, int] | None = None
-        self._config = DockerConfig()
 
-    def current(self) -> DockerConfig:
-        try:
-            stat = self.path.stat()
-        except OSError:
-            self._stamp, self._config = None, DockerConfig()
-            return self._config
-        stamp = (stat.st_ino, stat.st_size, stat.st_mtime_ns)
-        if stamp != self._stamp:
-            self._stamp = stamp
-            self._config = self._parse()
-        return self._config
-
-    def _parse(self) -> DockerConfig:
-        try:
-            if self.path.stat().st_size > CONFIG_FILE_LIMIT:
-                raise ValueError(f"larger than {CONFIG_FILE_LIMIT} bytes")
-            document = json.loads(self.path.read_text(encoding="utf-8"))
-            if not isinstance(document, dict):
-                raise ValueError("not a JSON object")
-        except (OSError, ValueError, RecursionError) as exc:
-            # Never log the content: it holds secrets.
-            log.warning("ignoring unreadable docker config %s: %s", self.path, type(exc).__name__)
-            return DockerConfig()
-        auths: dict[str, Credentials] = {}
-        entries = document.get("auths", {})
-        for key, entry in entries.items() if isinstance(entries, dict) else ():
-            creds = _entry_credentials(entry)
-            if creds is not None:
-                auths[registry_key(key)] = creds
-        helpers = document.get("credHelpers", {})
-        store = document.get("credsStore")
-        return DockerConfig(
-            auths=auths,
-            helpers={
-                registry_key(key): name
-                for key, name in (helpers.items() if isinstance(helpers, dict) else ())
-                if isinstance(name, str) and _helper_name_ok(name)
-            },
-            store=store if isinstance(store, str) and _helper_name_ok(store) else None,
-        )
+def parse_docker_config(data: bytes) -> DockerConfig:
+    """`auths`, `credHelpers` and `credsStore` of a config.json; ValueError if it is not one."""
+    document = json.loads(data.decode("utf-8"))
+    if not isinstance(document, dict):
+        raise ValueError("not a JSON object")
+    auths: dict[str, Credentials] = {}
+    entries = document.get("auths", {})
+    for key, entry in entries.items() if isinstance(entries, dict) else ():
+        creds = _entry_credentials(entry)
+        if creds is not None:
+            auths[registry_key(key)] = creds
+    helpers = document.get("credHelpers", {})
+    store = document.get("credsStore")
+    return DockerConfig(
+        auths=auths,
+        helpers={
+            registry_key(key): name
+            for key, name in (helpers.items() if isinstance(helpers, dict) else ())
+            if isinstance(name, str) and _helper_name_ok(name)
+        },
+        store=store if isinstance(store, str) and _helper_name_ok(store) else None,
+    )
 
 
 class DockerConfigKeychain:
@@ -175,7 +163,7 @@ class DockerConfigKeychain:
         self, path: Path | None = None, *, helpers: CredentialHelpers | None = None
     ) -> None:
         self.path = path or default_docker_config_path()
-        self._file = WatchedDockerConfig(self.path)
+        self._file = watched_docker_config(self.path)
         self._helpers = helpers or CredentialHelpers()
 
     async def credentials_for(self, registry: str) -> Credentials | None:
@@ -195,7 +183,7 @@ class PullSecretsKeychain:
     """Kubernetes `kubernetes.io/dockerconfigjson` secrets mounted as files (inline auths only)."""
 
     def __init__(self, paths: Sequence[Path]) -> None:
-        self._files = [WatchedDockerConfig(path) for path in paths]
+        self._files = [watched_docker_config(path) for path in paths]
 
     async def credentials_for(self, registry: str) -> Credentials | None:
         key = registry_key(registry)
@@ -206,44 +194,44 @@ class PullSecretsKeychain:
         return None
 
 
-@dataclass(slots=True)
-class _HelperAnswer:
-    credentials: Credentials | None
-    expires_at: float
-
-
 class CredentialHelpers:
-    """Runs `docker-credential-<name> get` the way Docker does, caching answers per registry."""
+    """Runs `docker-credential-<name> get` the way Docker does, caching answers per registry.
+
+    One run serves everyone asking at once; when all of them give up, the run is cancelled and
+    the helper killed and reaped (its own bound is HELPER_TIMEOUT_S, inside `_run`).
+    """
 
     def __init__(
         self, *, search_path: str | None = None, clock: Callable[[], float] = time.monotonic
     ) -> None:
         self._search_path = search_path  # None: $PATH
-        self._clock = clock
-        self._answers: LruDict[tuple[str, str], _HelperAnswer] = LruDict(HELPER_CACHE_LIMIT)
-        self._locks: dict[tuple[str, str], asyncio.Lock] = {}
+        self._answers: TTLCache[tuple[str, str], Credentials | None] = TTLCache(
+            maxsize=HELPER_CACHE_LIMIT, ttl=HELPER_CACHE_S, timer=clock
+        )
+        self._flights: SingleFlight[tuple[str, str], Credentials | None] = SingleFlight(
+            cancel_when_abandoned=True
+        )
 
     async def get(self, helper: str, registry: str) -> Credentials | None:
         key = (helper, registry)
-        lock = self._locks.get(key)
-        if lock is None:
-            if len(self._locks) >= HELPER_CACHE_LIMIT:  # drop the idle ones
-                self._locks = {k: held for k, held in self._locks.items() if held.locked()}
-            lock = self._locks[key] = asyncio.Lock()
-        async with lock:  # one run serves every waiter
-            cached = self._answers.get(key)
-            if cached is not None and cached.expires_at > self._clock():
-                return cached.credentials
+        try:
+            return self._answers[key]  # None is an answer too: the helper knows nothing
+        except KeyError:
+            pass
+
+        async def ask() -> Credentials | None:
             found = await self._run(helper, registry)
-            self._answers[key] = _HelperAnswer(found, self._clock() + HELPER_CACHE_S)
+            self._answers[key] = found
             return found
+
+        return await self._flights.run(key, ask)
 
     async def _run(self, helper: str, registry: str) -> Credentials | None:
         program = shutil.which(f"docker-credential-{helper}", path=self._search_path)
         if program is None:
             log.warning("credential helper docker-credential-%s is not installed", helper)
             return None
-        server = DOCKER_HUB_SERVER if registry == "docker.io" else registry
+        server = DOCKER_HUB_SERVER if registry == DEFAULT_REGISTRY else registry
         try:
             process = await asyncio.create_subprocess_exec(
                 program,

@@ -6,22 +6,19 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Final
 
+from cachetools import LRUCache
+
 from imagepin_server.reference import DEFAULT_REGISTRY, DOCKER_HUB_API_HOST
 from imagepin_server.registry.config import HostConfig, Limits, RegistriesConfig
-from imagepin_server.registry.lru import LruDict
 from imagepin_server.registry.netguard import hostname, is_loopback
 
 __all__ = [
-    "DOCKER_HUB",
-    "DOCKER_HUB_API_HOST",
     "Endpoint",
     "RegistryHosts",
     "hostname",
     "is_loopback",
 ]
 
-# Docker Hub's name in references and the host its API answers on: the reference grammar's.
-DOCKER_HUB = DEFAULT_REGISTRY
 # Hosts whose working scheme is remembered. Callers name hosts (any loopback port, any
 # *.localhost), so past this the least recently used are forgotten: such a host is tried over
 # https first again.
@@ -69,7 +66,7 @@ class RegistryHosts:
     ) -> None:
         self.config = config or RegistriesConfig()
         self._insecure = frozenset(name.lower() for name in insecure)
-        self._schemes: LruDict[str, str] = LruDict(scheme_memory)
+        self._schemes: LRUCache[str, str] = LRUCache(maxsize=scheme_memory)
 
     def configured_hosts(self) -> frozenset[str]:
         """Every host the registries file names: registries and their mirrors."""
@@ -112,12 +109,15 @@ class RegistryHosts:
         return found
 
     def endpoint(self, registry: str) -> Endpoint:
-        """The registry itself (its configured endpoint, or its name; Docker Hub's API host)."""
+        """The registry itself (its configured endpoint, or its name; Docker Hub's API host).
+
+        The one place a registry's name becomes the host its API answers on.
+        """
         configured = self.config.host(registry).endpoint
         if configured is not None:
             scheme, _, host = configured.partition("://")
             return Endpoint(registry=registry, host=host, scheme=self._schemes.get(host, scheme))
-        host = DOCKER_HUB_API_HOST if registry == DOCKER_HUB else registry
+        host = DOCKER_HUB_API_HOST if registry == DEFAULT_REGISTRY else registry
         return Endpoint(registry=registry, host=host, scheme=self._schemes.get(host, "https"))
 
     def confirm(self, endpoint: Endpoint) -> None:

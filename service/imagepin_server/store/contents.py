@@ -12,14 +12,14 @@ caller began; reads work in any session.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Final
 
 from sqlalchemy import Row, Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from imagepin_server.digests import digest_problem
 
 from ._sql import batches, dialect_insert, require_aware, require_transaction
 from .errors import ContentRejected
@@ -38,9 +38,6 @@ __all__ = [
     "get_contents",
     "put_content",
 ]
-
-# The algorithms registered by the OCI image spec, with their exact hex lengths.
-_DIGEST_RE: Final = re.compile(r"sha256:[0-9a-f]{64}|sha512:[0-9a-f]{128}")
 
 
 @dataclass(frozen=True)
@@ -73,7 +70,7 @@ async def put_content(
     :class:`~.errors.ContentRejected` before touching the database.  The caller commits.
     """
     require_transaction(session, "put_content")
-    if not _DIGEST_RE.fullmatch(digest):
+    if digest_problem(digest) is not None:
         raise ContentRejected(f"not a sha256/sha512 digest: {digest!r}")
     if kind not in CONTENT_KINDS:
         raise ContentRejected(f"kind must be one of {', '.join(CONTENT_KINDS)}, got {kind!r}")
