@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import datetime
 from collections.abc import Iterable, Sequence
-from dataclasses import replace
 from types import TracebackType
 
 import grpc
@@ -36,8 +35,7 @@ class AsyncResolverClient:
     """
 
     def __init__(self, target: str | None = None, *, connection: Connection | None = None) -> None:
-        base = connection or Connection.from_env()
-        self.connection = base if target is None else replace(base, target=target)
+        self.connection = Connection.for_client(target, connection)
         self.channel = open_aio_channel(self.connection)
         self._stub = resolver_pb2_grpc.ResolverServiceStub(self.channel)
         self._metadata = self.connection.call_metadata()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Iterable, Sequence
-from dataclasses import replace
 from types import TracebackType
 
 import grpc
@@ -33,8 +32,7 @@ class ResolverClient:
     """
 
     def __init__(self, target: str | None = None, *, connection: Connection | None = None) -> None:
-        base = connection or Connection.from_env()
-        self.connection = base if target is None else _with_target(base, target)
+        self.connection = Connection.for_client(target, connection)
         self.channel = open_channel(self.connection)
         self._stub = resolver_pb2_grpc.ResolverServiceStub(self.channel)
         self._metadata = self.connection.call_metadata()
@@ -183,10 +181,6 @@ class ResolverClient:
         """Every recorded image containing a layer (distribution digest or diff_id)."""
         request = messages.images_with_layer_request(digest, limit)
         return self._call(self._stub.ListImagesWithLayer, request, timeout)
-
-
-def _with_target(connection: Connection, target: str) -> Connection:
-    return replace(connection, target=target)
 
 
 __all__ = ["ImagepinError", "ResolverClient", "open_channel"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Final
 
@@ -139,6 +139,13 @@ class Connection:
             else timeout_s,
             retry=retry or RetryPolicy(),
         )
+
+    @classmethod
+    def for_client(cls, target: str | None, connection: Connection | None) -> Connection:
+        """What a client was given: `connection` (the environment's without one), at `target`
+        when that is given too."""
+        base = connection or cls.from_env()
+        return base if target is None else replace(base, target=target)
 
     def credentials(self) -> grpc.ChannelCredentials | None:
         """TLS channel credentials, or None for a plaintext channel."""
