@@ -41,6 +41,8 @@ class Settings:
     tls_key_file: Path | None = None
     tls_client_ca_file: Path | None = None  # require client certificates signed by this CA
     auth_tokens_file: Path | None = None  # require one of these bearer tokens
+    access_log: str = "sampled"  # "all", "sampled" (cache hits sampled) or "errors"
+    access_log_sample_rate: float = 0.01  # the share of successful cache hits logged
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -71,6 +73,8 @@ class Settings:
             tls_key_file=_path(env.get("IMAGEPIN_TLS_KEY_FILE")),
             tls_client_ca_file=_path(env.get("IMAGEPIN_TLS_CLIENT_CA_FILE")),
             auth_tokens_file=_path(env.get("IMAGEPIN_AUTH_TOKENS_FILE")),
+            access_log=env.get("IMAGEPIN_ACCESS_LOG", "sampled").lower(),
+            access_log_sample_rate=_float(env, "IMAGEPIN_ACCESS_LOG_SAMPLE_RATE", 0.01),
         )
 
     def validate(self) -> Settings:
@@ -105,6 +109,12 @@ class Settings:
             raise SettingsError(
                 f"IMAGEPIN_EVENT_LOOP {self.event_loop!r}: use auto, uvloop or asyncio"
             )
+        if self.access_log not in {"all", "sampled", "errors"}:
+            raise SettingsError(
+                f"IMAGEPIN_ACCESS_LOG {self.access_log!r}: use all, sampled or errors"
+            )
+        if not 0 <= self.access_log_sample_rate <= 1:
+            raise SettingsError("IMAGEPIN_ACCESS_LOG_SAMPLE_RATE must be between 0 and 1")
         self._validate_caller_auth()
         self._validate_registries()
         return self

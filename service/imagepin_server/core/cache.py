@@ -74,6 +74,10 @@ class LruCache(Generic[K, V]):
     def __len__(self) -> int:
         return len(self._entries)
 
+    @property
+    def max_entries(self) -> int:
+        return self._max_entries
+
 
 @dataclass(frozen=True, slots=True)
 class CachedContent:

@@ -1,0 +1,139 @@
+"""Warm ResolveReference hits answered from bytes serialised once.
+
+A plain request (a reference and nothing else) for a tag whose answer is in the tag cache and
+young enough gets the response the servicer gave last time, serialised then; only `age` is
+encoded per call. The bytes are exactly what the slow path would serialise (tests compare
+them), since a cache hit's response depends only on the reference and the cached answer.
+
+An entry is served only while the tag cache holds the very answer it was made from, and there
+are at most as many entries as the tag cache holds tags: the tag cache's bound is this cache's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import timedelta
+from typing import Final
+
+from imagepin.v1 import resolver_pb2 as pb
+
+from imagepin_server import core, metrics
+from imagepin_server.api import convert
+from imagepin_server.core.cache import LruCache, TagAnswer, TagKey
+
+_AGE_FIELD: Final = pb.ResolveReferenceResponse.DESCRIPTOR.fields_by_name["age"].number
+_AGE_TAG: Final = bytes([(_AGE_FIELD << 3) | 2])  # length-delimited
+_AFTER_AGE: Final = tuple(
+    f.name for f in pb.ResolveReferenceResponse.DESCRIPTOR.fields if f.number > _AGE_FIELD
+)
+_BEFORE_AGE: Final = tuple(
+    f.name for f in pb.ResolveReferenceResponse.DESCRIPTOR.fields if f.number < _AGE_FIELD
+)
+_PLAIN_EXTRAS: Final = tuple(
+    f.name
+    for f in pb.ResolveReferenceRequest.DESCRIPTOR.fields
+    if f.message_type is not None  # platform, max_staleness, stale_if_error: presence counts
+)
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte = value & 0x7F
+        value >>= 7
+        if value:
+            out.append(byte | 0x80)
+        else:
+            out.append(byte)
+            return bytes(out)
+
+
+def encode_age(age: timedelta) -> bytes:
+    """The `age` field as protobuf encodes a Duration made by `FromTimedelta`."""
+    seconds = age.days * 86400 + age.seconds
+    nanos = age.microseconds * 1000
+    body = b""
+    if seconds:
+        body += b"\x08" + _varint(seconds)
+    if nanos:
+        body += b"\x10" + _varint(nanos)
+    return _AGE_TAG + _varint(len(body)) + body
+
+
+@dataclass(frozen=True, slots=True)
+class WarmAnswer:
+    key: TagKey
+    answer: TagAnswer  # the tag cache entry this was made from
+    before_age: bytes  # fields numbered below `age`, serialised
+    after_age: bytes  # fields numbered above it
+    registry: str  # for the access log line
+    digest: str
+
+
+def is_plain(request: pb.ResolveReferenceRequest) -> bool:
+    """Only a reference: no platform, no staleness bounds, no rollout key."""
+    if request.rollout_key:
+        return False
+    return not any(request.HasField(name) for name in _PLAIN_EXTRAS)
+
+
+class WarmAnswers:
+    """Serialised responses for plain warm hits, bounded by the tag cache's entry count."""
+
+    def __init__(self, deps: core.Dependencies, max_entries: int) -> None:
+        self._deps = deps
+        self._entries: LruCache[str, WarmAnswer] = LruCache(max_entries=max_entries)
+        self._hit = metrics.CACHE_LOOKUPS.labels("tag", "hit")
+
+    def lookup(self, request: pb.ResolveReferenceRequest) -> tuple[bytes, WarmAnswer] | None:
+        """The serialised response for a warm hit, or None for the slow path to answer."""
+        entry = self._entries.get(request.reference)
+        if entry is None or not is_plain(request):
+            return None
+        freshness = self._deps.policy.max_staleness
+        answer = self._deps.caches.tags.get(entry.key)
+        if answer is not entry.answer or freshness <= timedelta(0):
+            return None
+        age = answer.age()
+        if age > freshness:
+            return None
+        self._hit.inc()
+        return entry.before_age + encode_age(age) + entry.after_age, entry
+
+    def remember(self, request: pb.ResolveReferenceRequest, resolution: core.Resolution) -> None:
+        """After the slow path answered a plain tag request, keep what a later hit will say."""
+        ref = resolution.reference
+        if ref.tag is None or ref.digest is not None or not is_plain(request):
+            return
+        if resolution.source not in (core.Source.CACHE, core.Source.REGISTRY):
+            return
+        key: TagKey = (ref.registry, ref.repository, ref.tag)
+        answer = self._deps.caches.tags.get(key)
+        if (
+            answer is None
+            or answer.digest != resolution.resolved_digest
+            or answer.observed_at != resolution.observed_at
+        ):
+            return
+        hit = replace(resolution, source=core.Source.CACHE, age=timedelta(0))
+        response = convert.resolution_to_proto(hit)
+        response.ClearField("age")
+        whole = response.SerializeToString()
+        before = _without(response, _AFTER_AGE).SerializeToString()
+        after = _without(response, _BEFORE_AGE).SerializeToString()
+        if before + after != whole:  # maps serialised in another order: not worth the risk
+            return
+        self._entries.put(
+            request.reference,
+            WarmAnswer(key, answer, before, after, ref.registry, str(resolution.digest)),
+        )
+
+
+def _without(
+    response: pb.ResolveReferenceResponse, names: tuple[str, ...]
+) -> pb.ResolveReferenceResponse:
+    part = pb.ResolveReferenceResponse()
+    part.CopyFrom(response)
+    for name in names:
+        part.ClearField(name)
+    return part
