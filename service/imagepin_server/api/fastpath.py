@@ -29,35 +29,30 @@ _AFTER_AGE: Final = tuple(
 _BEFORE_AGE: Final = tuple(
     f.name for f in pb.ResolveReferenceResponse.DESCRIPTOR.fields if f.number < _AGE_FIELD
 )
-_PLAIN_EXTRAS: Final = tuple(
-    f.name
-    for f in pb.ResolveReferenceRequest.DESCRIPTOR.fields
-    if f.message_type is not None  # platform, max_staleness, stale_if_error: presence counts
-)
 
 
-def _varint(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte = value & 0x7F
+def _append_varint(out: bytearray, value: int) -> None:
+    while value > 0x7F:
+        out.append((value & 0x7F) | 0x80)
         value >>= 7
-        if value:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
-            return bytes(out)
+    out.append(value)
 
 
 def encode_age(age: timedelta) -> bytes:
-    """The `age` field as protobuf encodes a Duration made by `FromTimedelta`."""
+    """The `age` field as protobuf encodes a Duration made by `FromTimedelta` (at most 19
+    bytes, so its length is one byte)."""
     seconds = age.days * 86400 + age.seconds
     nanos = age.microseconds * 1000
-    body = b""
+    out = bytearray(_AGE_TAG)
+    out.append(0)  # the length, set below
     if seconds:
-        body += b"\x08" + _varint(seconds)
+        out.append(0x08)  # field 1, varint
+        _append_varint(out, seconds)
     if nanos:
-        body += b"\x10" + _varint(nanos)
-    return _AGE_TAG + _varint(len(body)) + body
+        out.append(0x10)  # field 2, varint
+        _append_varint(out, nanos)
+    out[len(_AGE_TAG)] = len(out) - len(_AGE_TAG) - 1
+    return bytes(out)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,9 +67,12 @@ class WarmAnswer:
 
 def is_plain(request: pb.ResolveReferenceRequest) -> bool:
     """Only a reference: no platform, no staleness bounds, no rollout key."""
-    if request.rollout_key:
-        return False
-    return not any(request.HasField(name) for name in _PLAIN_EXTRAS)
+    return not (
+        request.rollout_key
+        or request.HasField("platform")
+        or request.HasField("max_staleness")
+        or request.HasField("stale_if_error")
+    )
 
 
 class WarmAnswers:
@@ -90,12 +88,12 @@ class WarmAnswers:
         entry = self._entries.get(request.reference)
         if entry is None or not is_plain(request):
             return None
-        freshness = self._deps.policy.max_staleness
         answer = self._deps.caches.tags.get(entry.key)
-        if answer is not entry.answer or freshness <= timedelta(0):
+        if answer is not entry.answer:
             return None
         age = answer.age()
-        if age > freshness:
+        freshness = self._deps.policy.max_staleness
+        if age > freshness or not freshness:  # too old, or the server never answers from memory
             return None
         self._hit.inc()
         return entry.before_age + encode_age(age) + entry.after_age, entry
