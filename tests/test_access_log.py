@@ -72,7 +72,8 @@ def test_each_mode_keeps_its_lines_and_metrics_count_every_call(
     assert all(r.get("reference") == image.reference for r in ok)
     assert all(r.get("digest") == image.digest and "latency_ms" in r for r in ok)
     failed = [r for r in lines if r.get("code") == "NOT_FOUND"]
-    assert len(failed) == errors and failed[0]["reason"] == "MANIFEST_NOT_FOUND"
+    assert len(failed) == errors
+    assert failed[0]["reason"] == "MANIFEST_NOT_FOUND"
     assert _rpc_count(exposition, "OK") == 1 + WARM_CALLS
     assert _rpc_count(exposition, "NOT_FOUND") == 1
     assert 'imagepin_cache_lookups_total{cache="tag",result="hit"} 8.0' in exposition

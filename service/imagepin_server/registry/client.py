@@ -31,6 +31,7 @@ from imagepin_server.registry.hosts import DOCKER_HUB, DOCKER_HUB_API_HOST, Endp
 from imagepin_server.registry.lru import LruSet
 from imagepin_server.registry.netguard import AddressPolicy, guarded_transport
 from imagepin_server.registry.politeness import RETRY_STATUSES, HostBudgets, retry_delay
+from imagepin_server.registry.ratelimit import PullLedger
 from imagepin_server.registry.tls import default_context, host_context, peer_speaks_plain_http
 
 log = logging.getLogger(__name__)
@@ -131,6 +132,7 @@ class RegistryClient:
         self._keychain = keychain
         self._tokens = TokenCache()
         self._budgets = HostBudgets(reserved=hosts.configured_hosts())
+        self.pulls = PullLedger()  # rate-limit headers read, manifest GETs counted
         metrics.reserve_registry_labels(hosts.configured_hosts())
         self._basic_registries: LruSet[str] = LruSet(BASIC_REGISTRIES_LIMIT)
         policy = policy or hosts.config.network
@@ -163,6 +165,11 @@ class RegistryClient:
 
     async def aclose(self) -> None:
         await self._http.aclose()
+
+    def pull_budget_low(self, registry: str) -> bool:
+        """Whether background work should leave `registry` alone (see registry/ratelimit.py)."""
+        host = self._hosts.endpoint(registry).auth_host
+        return self.pulls.budget_low(host, self._hosts.config.host(host).limits.pull_reserve)
 
     async def head_manifest(self, ref: Reference, target: str) -> ManifestHead | None:
         """HEAD a manifest by tag or digest.
@@ -382,6 +389,8 @@ class RegistryClient:
         for a layer download); waiting for the host's budget is bounded by the caller's deadline.
         """
         limits = self._hosts.limits(endpoint)
+        if method == "GET" and subject == "manifest":
+            self.pulls.check_reserve(endpoint.auth_host, limits.pull_reserve, name)
         timeout_s = limits.blob_timeout_s if long else limits.request_timeout_s
         timeout = httpx.Timeout(limits.read_timeout_s, connect=limits.connect_timeout_s)
         attempt = 0
@@ -404,6 +413,10 @@ class RegistryClient:
                     ):
                         self._hosts.confirm(endpoint)
                         _observe(endpoint.auth_host, method, response)
+                        self.pulls.observe(
+                            endpoint.auth_host, method, subject, response.status_code,
+                            response.headers,
+                        )  # fmt: skip
                         if response.status_code in RETRY_STATUSES:
                             retry_after = response.headers.get("retry-after")
                             delay = retry_delay(attempt, limits, retry_after)
@@ -496,17 +509,10 @@ def _with_subject(exc: errors.ImagepinError, name: str, ref: Reference) -> error
 
 
 def _observe(registry: str, method: str, response: httpx.Response | None) -> None:
-    """Count the request, and keep the registry's rate-limit budget when it tells us."""
+    """Count the request (its rate-limit headers are read by the PullLedger)."""
     label = metrics.registry_label(registry)
     status = str(response.status_code) if response is not None else "error"
     metrics.REGISTRY_REQUESTS.labels(label, method, status).inc()
-    if response is None:
-        return
-    remaining = response.headers.get("ratelimit-remaining")
-    if remaining:
-        head = remaining.split(";", 1)[0].strip()
-        if head.isdigit():
-            metrics.REGISTRY_RATE_LIMIT_REMAINING.labels(label).set(int(head))
 
 
 def _transport_reason(exc: BaseException) -> str:

@@ -44,6 +44,7 @@ class Limits:
     max_concurrency: int = 16  # requests in flight to this host at once
     requests_per_second: float = 50.0  # token bucket refill rate
     burst: int = 100  # token bucket size
+    pull_reserve: int = 0  # pulls (manifest GETs) left unspent when the registry says how many
 
 
 @dataclass(frozen=True, slots=True)
@@ -356,6 +357,7 @@ _LIMIT_KEYS: Final[dict[str, tuple[str, type, float]]] = {
     "max_concurrency": ("max_concurrency", int, 1),
     "requests_per_second": ("requests_per_second", float, 0.01),
     "burst": ("burst", int, 1),
+    "pull_reserve": ("pull_reserve", int, 0),
 }
 _HOST_KEYS: Final = {
     "endpoint",
