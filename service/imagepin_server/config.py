@@ -30,7 +30,8 @@ class Settings:
     stale_if_error_s: float = 3600.0
     max_stale_if_error_s: float = 86400.0
     rollout_retention_s: float = 7 * 86400.0
-    index_layers: bool = True
+    index_layers: bool = False  # background indexing of resolved tags spends registry GETs
+    index_layers_budget: int = 30  # ... at most this many a minute
     db_pool_size: int = 5
     db_max_overflow: int = 10
     metrics_listen: str | None = None
@@ -62,7 +63,8 @@ class Settings:
             stale_if_error_s=_float(env, "IMAGEPIN_STALE_IF_ERROR", 3600.0),
             max_stale_if_error_s=_float(env, "IMAGEPIN_MAX_STALE_IF_ERROR", 86400.0),
             rollout_retention_s=_float(env, "IMAGEPIN_ROLLOUT_RETENTION", 7 * 86400.0),
-            index_layers=_bool(env, "IMAGEPIN_INDEX_LAYERS", default=True),
+            index_layers=_bool(env, "IMAGEPIN_INDEX_LAYERS", default=False),
+            index_layers_budget=_int(env, "IMAGEPIN_INDEX_LAYERS_BUDGET", 30),
             db_pool_size=_int(env, "IMAGEPIN_DB_POOL_SIZE", 5),
             db_max_overflow=_int(env, "IMAGEPIN_DB_MAX_OVERFLOW", 10),
             metrics_listen=env.get("IMAGEPIN_METRICS_LISTEN") or None,
@@ -109,6 +111,8 @@ class Settings:
             raise SettingsError(
                 f"IMAGEPIN_EVENT_LOOP {self.event_loop!r}: use auto, uvloop or asyncio"
             )
+        if self.index_layers_budget < 1:
+            raise SettingsError("IMAGEPIN_INDEX_LAYERS_BUDGET must be at least 1 (GETs a minute)")
         if self.access_log not in {"all", "sampled", "errors"}:
             raise SettingsError(
                 f"IMAGEPIN_ACCESS_LOG {self.access_log!r}: use all, sampled or errors"

@@ -56,6 +56,11 @@ REGISTRY_PULLS = Counter(
     "Manifest GETs sent to registries (Docker Hub counts each as a pull; HEADs are free)",
     ["registry"],
 )
+INDEX_SKIPPED = Counter(
+    "imagepin_index_skipped_total",
+    "Background layer-index fetches not made: no budget, budget spent, registry's pulls low",
+    ["why"],
+)
 CACHE_LOOKUPS = Counter("imagepin_cache_lookups_total", "Cache lookups", ["cache", "result"])
 COALESCED_WAITS = Counter(
     "imagepin_coalesced_waits_total", "Calls that joined an identical call already in flight"

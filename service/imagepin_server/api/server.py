@@ -136,7 +136,9 @@ class ImagepinServer:
             recorder=self.recorder,
             policy=policy_from(settings),
         )
-        self.indexer = core.BackgroundIndexer(self.deps)
+        self.indexer = core.BackgroundIndexer(
+            self.deps, gets_per_minute=settings.index_layers_budget
+        )
         if settings.index_layers:
             self.deps.on_resolved = self.indexer.schedule
         warm = WarmAnswers(self.deps, max_entries=self.deps.caches.tags.max_entries)
