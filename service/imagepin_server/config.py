@@ -30,6 +30,8 @@ class Settings:
     stale_if_error_s: float = 3600.0
     max_stale_if_error_s: float = 86400.0
     rollout_retention_s: float = 7 * 86400.0
+    negative_age_s: float = 10.0  # NOT_FOUND / refused credentials remembered this long
+    max_negative_age_s: float = 60.0  # the most a request's max_negative_age may ask for
     index_layers: bool = False  # background indexing of resolved tags spends registry GETs
     index_layers_budget: int = 30  # ... at most this many a minute
     db_pool_size: int = 5
@@ -63,6 +65,8 @@ class Settings:
             stale_if_error_s=_float(env, "IMAGEPIN_STALE_IF_ERROR", 3600.0),
             max_stale_if_error_s=_float(env, "IMAGEPIN_MAX_STALE_IF_ERROR", 86400.0),
             rollout_retention_s=_float(env, "IMAGEPIN_ROLLOUT_RETENTION", 7 * 86400.0),
+            negative_age_s=_float(env, "IMAGEPIN_NEGATIVE_AGE", 10.0),
+            max_negative_age_s=_float(env, "IMAGEPIN_MAX_NEGATIVE_AGE", 60.0),
             index_layers=_bool(env, "IMAGEPIN_INDEX_LAYERS", default=False),
             index_layers_budget=_int(env, "IMAGEPIN_INDEX_LAYERS_BUDGET", 30),
             db_pool_size=_int(env, "IMAGEPIN_DB_POOL_SIZE", 5),
@@ -94,6 +98,8 @@ class Settings:
             ("IMAGEPIN_MAX_STALENESS", self.max_staleness_s),
             ("IMAGEPIN_STALE_IF_ERROR", self.stale_if_error_s),
             ("IMAGEPIN_MAX_STALE_IF_ERROR", self.max_stale_if_error_s),
+            ("IMAGEPIN_NEGATIVE_AGE", self.negative_age_s),
+            ("IMAGEPIN_MAX_NEGATIVE_AGE", self.max_negative_age_s),
         ):
             if value < 0:
                 raise SettingsError(f"{name} must not be negative")

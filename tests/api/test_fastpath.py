@@ -165,6 +165,7 @@ def test_every_request_field_but_the_reference_sends_a_call_down_the_slow_path()
         "max_staleness": pb.ResolveReferenceRequest(max_staleness=duration_pb2.Duration()),
         "stale_if_error": pb.ResolveReferenceRequest(stale_if_error=duration_pb2.Duration()),
         "rollout_key": pb.ResolveReferenceRequest(rollout_key="rs-1"),
+        "max_negative_age": pb.ResolveReferenceRequest(max_negative_age=duration_pb2.Duration()),
     }
     names = {f.name for f in pb.ResolveReferenceRequest.DESCRIPTOR.fields} - {"reference"}
     assert names == set(samples), "a new request field: teach api/fastpath.is_plain about it"

@@ -72,6 +72,7 @@ def is_plain(request: pb.ResolveReferenceRequest) -> bool:
         or request.HasField("platform")
         or request.HasField("max_staleness")
         or request.HasField("stale_if_error")
+        or request.HasField("max_negative_age")
     )
 
 

@@ -71,6 +71,8 @@ def policy_from(settings: Settings) -> core.Policy:
         stale_if_error=timedelta(seconds=settings.stale_if_error_s),
         max_stale_if_error=timedelta(seconds=settings.max_stale_if_error_s),
         rollout_retention=timedelta(seconds=settings.rollout_retention_s),
+        negative_age=timedelta(seconds=settings.negative_age_s),
+        max_negative_age=timedelta(seconds=settings.max_negative_age_s),
     )
 
 

@@ -32,6 +32,7 @@ class ResolverServicer(pb_grpc.ResolverServiceServicer):
             rollout_key=request.rollout_key,
             max_staleness=convert.duration_from_proto(request, "max_staleness"),
             stale_if_error=convert.duration_from_proto(request, "stale_if_error"),
+            max_negative_age=convert.duration_from_proto(request, "max_negative_age"),
         )
         note(registry=resolution.reference.registry, source=resolution.source.value)
         if self._warm is not None:

@@ -30,6 +30,7 @@ class BatchItem:
     max_staleness: timedelta | None = None
     stale_if_error: timedelta | None = None
     rollout_key: str = ""
+    max_negative_age: timedelta | None = None
     invalid: errors.ImagepinError | None = None  # set when the item itself was malformed
 
 
@@ -73,6 +74,7 @@ async def _one(
                 rollout_key=item.rollout_key,
                 max_staleness=item.max_staleness,
                 stale_if_error=item.stale_if_error,
+                max_negative_age=item.max_negative_age,
             )
         return BatchOutcome(item.reference, resolution=resolution)
     except errors.ImagepinError as exc:

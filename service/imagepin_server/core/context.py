@@ -10,6 +10,7 @@ from typing import Final
 from imagepin_server import store
 from imagepin_server.core.cache import CachedContent, Caches, ContentKey, TagAnswer, TagKey
 from imagepin_server.core.coalesce import SingleFlight
+from imagepin_server.core.negative import NegativeCache
 from imagepin_server.core.recorder import ObservationRecorder
 from imagepin_server.digests import Digest
 from imagepin_server.reference import Reference
@@ -21,6 +22,8 @@ MAX_STALE_IF_ERROR: Final = timedelta(hours=24)
 BATCH_LIMIT: Final = 1000
 PER_REGISTRY_CONCURRENCY: Final = 8
 ROLLOUT_RETENTION: Final = timedelta(days=7)
+DEFAULT_NEGATIVE_AGE: Final = timedelta(seconds=10)
+MAX_NEGATIVE_AGE: Final = timedelta(seconds=60)
 
 
 def utc_now() -> datetime:
@@ -37,6 +40,10 @@ class Policy:
     batch_limit: int = BATCH_LIMIT
     per_registry_concurrency: int = PER_REGISTRY_CONCURRENCY
     rollout_retention: timedelta = ROLLOUT_RETENTION  # how long a rollout's digest is kept
+    negative_age: timedelta = (
+        DEFAULT_NEGATIVE_AGE  # NOT_FOUND remembered, when the caller does not say
+    )
+    max_negative_age: timedelta = MAX_NEGATIVE_AGE  # the most a caller may ask for
 
 
 @dataclass(slots=True)
@@ -48,6 +55,7 @@ class Dependencies:
     recorder: ObservationRecorder
     policy: Policy = field(default_factory=Policy)
     caches: Caches = field(default_factory=Caches)
+    negatives: NegativeCache = field(default_factory=NegativeCache)
     tag_flights: SingleFlight[TagKey, TagAnswer] = field(default_factory=SingleFlight)
     content_flights: SingleFlight[ContentKey, CachedContent] = field(default_factory=SingleFlight)
     clock: Callable[[], datetime] = field(default=utc_now)
