@@ -1,8 +1,11 @@
 """BatchResolveReferences: a whole release pinned in one call.
 
-Items are resolved concurrently, at most `per_registry_concurrency` at a time per registry so a
-large release does not hammer one registry; each item gets its own answer or error, in order,
-and one bad reference does not fail the batch.
+Items are resolved concurrently, at most `per_registry_concurrency` (16) at a time per
+registry, as many as a registry host's default `max_concurrency`, so a batch of cold tags runs
+at the registry's own speed. The registry client's politeness still holds underneath: its
+concurrency cap and token bucket (`requests_per_second`, `burst`) bound what actually goes out,
+so a batch larger than the bucket's burst proceeds at `requests_per_second`. Each item gets its
+own answer or error, in order, and one bad reference does not fail the batch.
 """
 
 from __future__ import annotations

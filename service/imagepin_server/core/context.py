@@ -20,7 +20,7 @@ DEFAULT_MAX_STALENESS: Final = timedelta(seconds=30)
 DEFAULT_STALE_IF_ERROR: Final = timedelta(hours=1)
 MAX_STALE_IF_ERROR: Final = timedelta(hours=24)
 BATCH_LIMIT: Final = 1000
-PER_REGISTRY_CONCURRENCY: Final = 8
+PER_REGISTRY_CONCURRENCY: Final = 16  # = a host's default max_concurrency (registry/config.py)
 ROLLOUT_RETENTION: Final = timedelta(days=7)
 DEFAULT_NEGATIVE_AGE: Final = timedelta(seconds=10)
 MAX_NEGATIVE_AGE: Final = timedelta(seconds=60)
