@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import re
 import statistics
 import subprocess
@@ -353,6 +354,13 @@ def batch_rows(setup: Setup) -> list[tuple[str, str]]:
     ]
 
 
+def cpu_model() -> str:
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return "unknown CPU"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
@@ -362,6 +370,7 @@ def main() -> None:
     parser.add_argument("--window", type=float, default=10.0, help="cold counting window (s)")
     args = parser.parse_args()
     rows: list[tuple[str, str]] = []
+    load_before = os.getloadavg()[0]
     with (
         tempfile.TemporaryDirectory(prefix="imagepin-bench-") as tmp,
         environment(Path(tmp)) as setup,
@@ -371,6 +380,14 @@ def main() -> None:
                 rows += throughput_rows(setup, args.seconds, args.pairs, workers, access_log)
         rows += cold_rows(setup, args.window)
         rows += batch_rows(setup)
+    rows.append(
+        (
+            "0. machine",
+            f"{os.cpu_count()} CPUs ({cpu_model()}); load average {load_before:.1f} before, "
+            f"{os.getloadavg()[0]:.1f} after (other work shares the machine)",
+        )
+    )
+    rows.sort(key=lambda row: row[0][:2])  # the machine first; the rest in the order run
     width = max(len(name) for name, _ in rows)
     print(f"| {'measure'.ljust(width)} | result |")
     print(f"| {'-' * width} | --- |")

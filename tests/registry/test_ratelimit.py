@@ -12,6 +12,7 @@ from collections.abc import Iterator
 import pytest
 from imagepin_server import errors, mediatypes
 from imagepin_server.digests import Digest
+from imagepin_server.registry.config import DOCKER_HUB_REQUESTS_PER_SECOND, RegistriesConfig
 from imagepin_server.registry.errors import error_for_status
 from imagepin_server.registry.ratelimit import Quota, kind_of_429, parse
 from prometheus_client import REGISTRY
@@ -155,3 +156,9 @@ def test_docker_hubs_bare_429_is_its_abuse_limit_and_other_429s_are_plain() -> N
         other = error_for_status(429, body, registry=registry, reference="x", subject="manifest")
         assert type(other) is errors.RateLimited, registry
     assert kind_of_429(PULL_LIMIT_BODY, docker_hub=False) == "pull"
+
+
+def test_docker_hub_unconfigured_gets_a_rate_within_its_documented_limits() -> None:
+    config = RegistriesConfig()
+    assert config.host("docker.io").limits.requests_per_second == DOCKER_HUB_REQUESTS_PER_SECOND
+    assert config.host("ghcr.io").limits.requests_per_second == config.defaults.requests_per_second
