@@ -7,30 +7,18 @@ answers 429. The headers and bodies are Docker Hub's, as its documentation shows
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import pytest
-from imagepin_server import errors, mediatypes
-from imagepin_server.digests import Digest
+from imagepin_server import errors
 from imagepin_server.registry.config import DOCKER_HUB_REQUESTS_PER_SECOND, RegistriesConfig
 from imagepin_server.registry.errors import error_for_status
 from imagepin_server.registry.ratelimit import Quota, kind_of_429, parse
 from prometheus_client import REGISTRY
 
-from tests.registry.helpers import ref, registry_client
-from tests.support.hostile_registry import HostileRegistry, launch_hostile_registry, reply
+from tests.registry.helpers import DIGEST, HEADERS, MANIFEST, ref, registry_client
+from tests.support.hostile_registry import HostileRegistry, reply
 
 REPOSITORY = "limits/app"
-MANIFEST = json.dumps(
-    {
-        "schemaVersion": 2,
-        "mediaType": mediatypes.OCI_MANIFEST,
-        "config": {"mediaType": mediatypes.OCI_CONFIG, "digest": str(Digest.of(b"{}")), "size": 2},
-        "layers": [],
-    }
-).encode()
-DIGEST = Digest.of(MANIFEST)
-HEADERS = {"Content-Type": mediatypes.OCI_MANIFEST, "Docker-Content-Digest": str(DIGEST)}
 # Docker Hub's pull-limit answer (docs.docker.com, "Docker Hub usage and limits").
 PULL_LIMIT_BODY = json.dumps(
     {
@@ -51,18 +39,6 @@ def limited(remaining: int, limit: int = 100) -> dict[str, str]:
         "ratelimit-limit": f"{limit};w=21600",
         "ratelimit-remaining": f"{remaining};w=21600",
     }
-
-
-@pytest.fixture(scope="module")
-def hostile_server() -> Iterator[HostileRegistry]:
-    with launch_hostile_registry() as registry:
-        yield registry
-
-
-@pytest.fixture
-def hostile(hostile_server: HostileRegistry) -> HostileRegistry:
-    hostile_server.reset()
-    return hostile_server
 
 
 def path(target: str) -> str:
