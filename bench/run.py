@@ -1,10 +1,12 @@
 """imagepin benchmarks: one command, one table, all in one run so the ratios hold.
 
-    scripts/bench            (or: .venv/bin/python -m bench.run [--seconds 5])
+    scripts/bench            (or: .venv/bin/python -m bench.run [--seconds 3] [--pairs 5])
 
 Everything runs on this machine: a real registry behind a real token server (Docker token
-auth), images pushed by skopeo, the real imagepin-server, and an independent load generator
-process. Registry requests are counted from the registry's own access log.
+auth), images pushed by skopeo, the real imagepin-server in its default configuration, h2load
+(nghttp2's C load generator) for RPC rates, curl for the registry's own floor and for gRPC
+status checks, skopeo for comparison, /proc for memory. Registry requests are counted from the
+registry's own access log.
 """
 
 from __future__ import annotations
@@ -12,10 +14,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import re
 import statistics
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -26,9 +28,12 @@ from pathlib import Path
 
 import grpc
 import httpx
+from grpc_health.v1 import health_pb2
 from imagepin.v1 import resolver_pb2 as pb
 from imagepin.v1 import resolver_pb2_grpc
+from imagepin_server import mediatypes
 
+from bench import h2
 from tests.support import skopeo
 from tests.support.image_fixtures import build_small_image, push_layout
 from tests.support.registries import RunningRegistry, launch_registry
@@ -43,6 +48,9 @@ from tests.support.token_server import TokenServer, launch_token_server
 USER, PASSWORD = "bench", "bench-password"
 REPOSITORY = "bench/app"
 BATCH = 100
+COLD = 20
+POLITENESS_REFILL_S = 2.5
+ROUNDS = ("a", "b", "c")  # side-by-side batch rounds, each on its own 100 cold tags
 
 
 @dataclass
@@ -84,50 +92,38 @@ def environment(workdir: Path) -> Iterator[Setup]:
             base_url=registry.url, headers={"Authorization": f"Bearer {token}"}, timeout=10
         ) as client:
             for tag in (
-                [f"cold-{i}" for i in range(BATCH)] + [f"seq-{i}" for i in range(BATCH)] + ["herd"]
+                [f"cold-{i}" for i in range(COLD)]
+                + [f"b{r}-{i}" for r in ROUNDS for i in range(BATCH)]
+                + [f"seq-{i}" for i in range(BATCH)]
+                + ["herd"]
             ):
+                # Each cold tag its own manifest (same config and layers, its own annotation):
+                # a digest the server has seen before would hide background work.
+                manifest = json.loads(image.raw_manifest)
+                manifest["annotations"] = {"dev.imagepin.bench": tag}
                 answer = client.put(
                     f"/v2/{REPOSITORY}/manifests/{tag}",
-                    content=image.raw_manifest,
+                    content=json.dumps(manifest).encode(),
                     headers={"Content-Type": image.media_type},
                 )
                 answer.raise_for_status()
         yield Setup(registry, tokens, workdir / "registry" / "registry.log", image.digest, workdir)
 
 
-def server_for(setup: Setup, workers: int, name: str, event_loop: str = "auto") -> RunningServer:
+def server_for(
+    setup: Setup, workers: int, name: str, extra: dict[str, str] | None = None
+) -> RunningServer:
+    """The server as a user starts it: default settings, only the listen address and database
+    (set by start_server), the worker count and the registry credentials given."""
     docker = write_docker_config(setup.workdir / f"docker-{name}", [setup.registry])
     return start_server(
         setup.workdir / f"server-{name}",
         env={
             "DOCKER_CONFIG": str(docker.parent),
             "IMAGEPIN_WORKERS": str(workers),
-            "IMAGEPIN_LOG_LEVEL": "WARNING",
-            "IMAGEPIN_INDEX_LAYERS": "false",  # measure resolution alone
-            "IMAGEPIN_EVENT_LOOP": event_loop,
+            **(extra or {}),
         },
     )
-
-
-def loadgen(target: str, method: str, reference: str, seconds: float) -> dict[str, float]:
-    output = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "bench.loadgen",
-            target,
-            method,
-            reference,
-            "--seconds",
-            str(seconds),
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=seconds + 60,
-    )
-    result: dict[str, float] = json.loads(output.stdout)
-    return result
 
 
 def fresh(reference: str) -> pb.ResolveReferenceRequest:
@@ -142,55 +138,109 @@ def timed(action: Callable[[], object]) -> float:
     return time.perf_counter() - started
 
 
+def process_tree(pid: int) -> list[int]:
+    """`pid` and its descendants (the workers of --workers), from /proc."""
+    pids = [pid]
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        children = (task / "children").read_text().split()
+        for child in children:
+            pids += process_tree(int(child))
+    return pids
+
+
 def rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
+    """Resident memory of the server process and its workers, summed."""
+    total = 0
+    for each in process_tree(pid):
+        for line in Path(f"/proc/{each}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                total += int(line.split()[1])
+    return total / 1024
+
+
+HEALTH_PATH = "/grpc.health.v1.Health/Check"
+RESOLVE_PATH = "/imagepin.v1.ResolverService/ResolveReference"
 
 
 def throughput_rows(
-    setup: Setup, seconds: float, workers: int, event_loop: str = "auto"
+    setup: Setup, seconds: float, pairs: int, workers: int, access_log: str | None
 ) -> list[tuple[str, str]]:
-    server = server_for(setup, workers, f"w{workers}-{event_loop}", event_loop)
+    """Health check and warm ResolveReference under h2load, interleaved pair by pair."""
+    extra = {"IMAGEPIN_ACCESS_LOG": access_log} if access_log else {}
+    name = f"w{workers}-{access_log or 'default'}"
+    server = server_for(setup, workers, name, extra)
+    work = setup.workdir / f"h2-{name}"
+    work.mkdir()
+    warm = setup.reference("warm")
+    health_body = h2.write_frame(
+        work / "health.bin", health_pb2.HealthCheckRequest().SerializeToString()
+    )
+    resolve_body = h2.write_frame(
+        work / "resolve.bin", pb.ResolveReferenceRequest(reference=warm).SerializeToString()
+    )
+    base = f"http://{server.target}"
     try:
-        warm = setup.reference("warm")
         server.stub.ResolveReference(pb.ResolveReferenceRequest(reference=warm), timeout=10)
-        ceiling = loadgen(server.target, "health", "", seconds)
-        resolve = loadgen(server.target, "resolve", warm, seconds)
+        statuses = h2.grpc_statuses(base + RESOLVE_PATH, resolve_body, 5)
+        statuses += h2.grpc_statuses(base + HEALTH_PATH, health_body, 5)
+        ceilings: list[h2.LoadResult] = []
+        resolves: list[h2.LoadResult] = []
+        for _ in range(pairs):
+            ceilings.append(h2.h2load(base + HEALTH_PATH, health_body, seconds, work / "h.log"))
+            resolves.append(h2.h2load(base + RESOLVE_PATH, resolve_body, seconds, work / "r.log"))
+        statuses += h2.grpc_statuses(base + RESOLVE_PATH, resolve_body, 5)
+        rss = rss_mib(server.process.pid)
     finally:
         stop_server(server)
-    share = resolve["rps"] / ceiling["rps"] * 100
+    ratios = [r.rps / c.rps for r, c in zip(resolves, ceilings, strict=True)]
     label = f"{workers} worker{'s' if workers > 1 else ''}"
-    if event_loop == "asyncio":
-        label += ", default asyncio loop"
+    label += f", IMAGEPIN_ACCESS_LOG={access_log}" if access_log else ", default settings"
+    non_200 = sum(r.non_200 for r in resolves + ceilings)
+    ok = sum(1 for s in statuses if s == "0")
+
+    def rates(results: list[h2.LoadResult]) -> str:
+        return (
+            f"{statistics.median(r.rps for r in results):.0f} req/s, "
+            f"p50 {statistics.median(r.p50_ms for r in results):.2f} ms, "
+            f"p99 {statistics.median(r.p99_ms for r in results):.2f} ms"
+        )
+
     return [
-        (
-            f"1. health check (ceiling), {label}",
-            f"{ceiling['rps']:.0f} req/s, p50 {ceiling['p50_ms']:.2f} ms, "
-            f"p99 {ceiling['p99_ms']:.2f} ms",
-        ),
+        (f"1. health check (the trivial RPC), {label}", rates(ceilings)),
         (
             f"1. warm ResolveReference, {label}",
-            f"{resolve['rps']:.0f} req/s, p50 {resolve['p50_ms']:.2f} ms, "
-            f"p99 {resolve['p99_ms']:.2f} ms = {share:.0f}% of the ceiling "
-            f"(errors: {resolve['errors']:.0f})",
+            f"{rates(resolves)} = **{statistics.median(ratios):.2f}** of the health check "
+            f"(median of {pairs} pairs, range {min(ratios):.2f}-{max(ratios):.2f}); "
+            f"non-200 streams {non_200}; grpc-status 0 in {ok}/{len(statuses)} checked calls; "
+            f"RSS after {rss:.0f} MiB",
         ),
     ]
 
 
-def cold_rows(setup: Setup, server: RunningServer) -> list[tuple[str, str]]:
-    stub = server.stub
-    stub.ResolveReference(fresh(setup.reference("warm")), timeout=10)  # token now cached
-    heads, gets = setup.count("HEAD", ".*"), setup.count("GET", ".*")
-    tokens = setup.token_server.request_count
-    latencies = [
-        timed(lambda i=i: stub.ResolveReference(fresh(setup.reference(f"cold-{i}")), timeout=10))
-        for i in range(20)
-    ]
-    head_per = (setup.count("HEAD", ".*") - heads) / 20
-    get_per = (setup.count("GET", ".*") - gets) / 20
-    token_requests = setup.token_server.request_count - tokens
+def cold_rows(setup: Setup, window_s: float) -> list[tuple[str, str]]:
+    """Cold tags on a fresh default server: what the registry saw in the window after."""
+    server = server_for(setup, 1, "cold")
+    try:
+        stub = server.stub
+        stub.ResolveReference(fresh(setup.reference("warm")), timeout=10)  # token now cached
+        time.sleep(window_s)  # let the warm-up's own background work finish before counting
+        heads, gets = setup.count("HEAD", ".*"), setup.count("GET", ".*")
+        tokens = setup.token_server.request_count
+        latencies = [
+            timed(
+                lambda i=i: stub.ResolveReference(
+                    pb.ResolveReferenceRequest(reference=setup.reference(f"cold-{i}")), timeout=10
+                )
+            )
+            for i in range(COLD)
+        ]
+        time.sleep(window_s)  # the measurement window: background work included
+        head_per = (setup.count("HEAD", ".*") - heads) / COLD
+        get_per = (setup.count("GET", ".*") - gets) / COLD
+        token_requests = setup.token_server.request_count - tokens
+        herd = coalescing_row(setup, server)
+    finally:
+        stop_server(server)
     creds = (USER, PASSWORD)
     skopeo_times = [
         timed(
@@ -202,14 +252,16 @@ def cold_rows(setup: Setup, server: RunningServer) -> list[tuple[str, str]]:
     ]
     return [
         (
-            "2. cold resolution: registry requests each",
-            f"{head_per:g} HEAD, {get_per:g} GET each; {token_requests} token requests for all 20",
+            f"2. cold resolution: registry requests each, over the {window_s:g} s after",
+            f"**{head_per:g} HEAD**, {get_per:g} GET; {token_requests} token requests "
+            f"for all {COLD}",
         ),
         (
             "2. cold resolution latency (p50)",
             f"imagepin {statistics.median(latencies) * 1000:.1f} ms; "
             f"skopeo inspect {statistics.median(skopeo_times) * 1000:.1f} ms",
         ),
+        herd,
     ]
 
 
@@ -234,18 +286,51 @@ def coalescing_row(setup: Setup, server: RunningServer) -> tuple[str, str]:
     )
 
 
-def batch_rows(setup: Setup, server: RunningServer) -> list[tuple[str, str]]:
-    stub = server.stub
-    batch = pb.BatchResolveReferencesRequest(
-        requests=[fresh(setup.reference(f"cold-{i}")) for i in range(BATCH)]
+def curl_heads(setup: Setup, tags: list[str]) -> float:
+    """The registry's own floor: HEADs of the tags, 16 at a time, by curl."""
+    token = setup.token_server.issue_token(
+        USER, [{"type": "repository", "name": REPOSITORY, "actions": ["pull"]}]
     )
-    batch_s = timed(lambda: stub.BatchResolveReferences(batch, timeout=60))
-    sequential_s = timed(
-        lambda: [
-            stub.ResolveReference(fresh(setup.reference(f"seq-{i}")), timeout=10)
-            for i in range(BATCH)
-        ]
-    )
+    command = [
+        h2.CURL, "-s", "-f", "-Z", "--parallel-max", "16", "-I",
+        "-H", f"Authorization: Bearer {token}",
+        "-H", f"Accept: {mediatypes.MANIFEST_ACCEPT}",
+    ]  # fmt: skip
+    for tag in tags:
+        command += [f"{setup.registry.url}/v2/{REPOSITORY}/manifests/{tag}", "-o", "/dev/null"]
+    return timed(lambda: subprocess.run(command, check=True, capture_output=True, timeout=60))
+
+
+def batch_rows(setup: Setup) -> list[tuple[str, str]]:
+    """100 cold tags: curl's parallel HEADs vs one BatchResolveReferences, side by side."""
+    server = server_for(setup, 1, "batch")
+    try:
+        stub = server.stub
+        stub.ResolveReference(fresh(setup.reference("warm")), timeout=10)  # token now cached
+        curls: list[float] = []
+        batches: list[float] = []
+        for round_ in ROUNDS:
+            # Rounds apart by the politeness bucket's refill (burst 100 at 50 requests/s), so
+            # each batch starts as a first one would: measured, not waited for, politeness.
+            time.sleep(POLITENESS_REFILL_S)
+            tags = [f"b{round_}-{i}" for i in range(BATCH)]
+            curls.append(curl_heads(setup, tags))
+            batch = pb.BatchResolveReferencesRequest(
+                requests=[
+                    pb.ResolveReferenceRequest(reference=setup.reference(tag)) for tag in tags
+                ]
+            )
+            batches.append(timed(lambda b=batch: stub.BatchResolveReferences(b, timeout=60)))
+        sequential_s = timed(
+            lambda: [
+                stub.ResolveReference(
+                    pb.ResolveReferenceRequest(reference=setup.reference(f"seq-{i}")), timeout=10
+                )
+                for i in range(BATCH)
+            ]
+        )
+    finally:
+        stop_server(server)
     creds = (USER, PASSWORD)
     skopeo_s = timed(
         lambda: [
@@ -253,40 +338,56 @@ def batch_rows(setup: Setup, server: RunningServer) -> list[tuple[str, str]]:
             for i in range(BATCH)
         ]
     )
+    curl_ms = statistics.median(curls) * 1000
+    batch_ms = statistics.median(batches) * 1000
     return [
         (
-            f"4. {BATCH} references",
-            f"batch {batch_s * 1000:.0f} ms; "
+            f"4. {BATCH} cold tags: BatchResolveReferences vs curl -Z --parallel-max 16 -I",
+            f"batch {batch_ms:.0f} ms; curl {curl_ms:.0f} ms = **{batch_ms / curl_ms:.1f}x** "
+            f"the curl floor (medians of {len(ROUNDS)} side-by-side rounds)",
+        ),
+        (
+            f"4. {BATCH} cold tags, one at a time",
             f"sequential ResolveReference {sequential_s * 1000:.0f} ms; "
             f"skopeo inspect x{BATCH} {skopeo_s * 1000:.0f} ms",
-        )
+        ),
     ]
+
+
+def cpu_model() -> str:
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return "unknown CPU"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
-    parser.add_argument("--seconds", type=float, default=5.0, help="length of each load run")
+    parser.add_argument("--seconds", type=float, default=3.0, help="length of each h2load run")
+    parser.add_argument("--pairs", type=int, default=5, help="health/resolve pairs per row")
+    parser.add_argument("--window", type=float, default=10.0, help="cold counting window (s)")
     args = parser.parse_args()
     rows: list[tuple[str, str]] = []
+    load_before = os.getloadavg()[0]
     with (
         tempfile.TemporaryDirectory(prefix="imagepin-bench-") as tmp,
         environment(Path(tmp)) as setup,
     ):
-        rows += throughput_rows(setup, args.seconds, workers=1)
-        rows += throughput_rows(setup, args.seconds, workers=1, event_loop="asyncio")
-        rows += throughput_rows(setup, args.seconds, workers=2)
-        server = server_for(setup, 1, "cold")
-        try:
-            rows += cold_rows(setup, server)
-            rows.append(coalescing_row(setup, server))
-            rows += batch_rows(setup, server)
-            rows.append(
-                ("5. server memory (RSS) after the runs", f"{rss_mib(server.process.pid):.0f} MiB")
-            )
-        finally:
-            stop_server(server)
+        for workers in (1, 2):
+            for access_log in (None, "all"):
+                rows += throughput_rows(setup, args.seconds, args.pairs, workers, access_log)
+        rows += cold_rows(setup, args.window)
+        rows += batch_rows(setup)
+    rows.append(
+        (
+            "0. machine",
+            f"{os.cpu_count()} CPUs ({cpu_model()}); load average {load_before:.1f} before, "
+            f"{os.getloadavg()[0]:.1f} after (other work shares the machine)",
+        )
+    )
+    rows.sort(key=lambda row: row[0][:2])  # the machine first; the rest in the order run
     width = max(len(name) for name, _ in rows)
     print(f"| {'measure'.ljust(width)} | result |")
     print(f"| {'-' * width} | --- |")

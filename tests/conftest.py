@@ -5,4 +5,5 @@ pytest_plugins = [
     "tests.support.secure_registry_fixtures",
     "tests.support.database_fixtures",
     "tests.support.server_fixtures",
+    "tests.support.counted_registry",
 ]

@@ -8,7 +8,6 @@ import dataclasses
 import re
 import threading
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,6 +17,7 @@ import pytest
 from google.rpc import code_pb2, error_details_pb2
 from imagepin.v1 import resolver_pb2 as pb
 
+from tests.support.counted_registry import CountedRegistry
 from tests.support.image_fixtures import (
     ImageCatalog,
     PushedImage,
@@ -26,34 +26,8 @@ from tests.support.image_fixtures import (
     push_layout,
 )
 from tests.support.oci_layouts import OciLayout, RuntimeConfig, small_image_spec
-from tests.support.registries import RunningRegistry, launch_registry
+from tests.support.registries import launch_registry
 from tests.support.server_fixtures import RunningServer, start_server, stop_server
-
-ACCESS_LOGGED = {"log": {"level": "info", "accesslog": {"disabled": False}}}
-
-
-class CountedRegistry:
-    """A real registry with its access log on, so tests count the requests it served."""
-
-    def __init__(self, registry: RunningRegistry, log_path: Path) -> None:
-        self.registry = registry
-        self.log_path = log_path
-
-    @property
-    def host(self) -> str:
-        return self.registry.host
-
-    def count(self, method: str, path_pattern: str) -> int:
-        """Requests served so far whose method and path match (path is a regex)."""
-        pattern = re.compile(rf'"{method} /v2/{path_pattern} HTTP/1\.1"')
-        return sum(1 for line in self.log_path.read_text().splitlines() if pattern.search(line))
-
-
-@pytest.fixture(scope="module")
-def counted(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CountedRegistry]:
-    workdir = tmp_path_factory.mktemp("counted-registry")
-    with launch_registry(workdir, config_extra=ACCESS_LOGGED) as registry:
-        yield CountedRegistry(registry, workdir / "registry.log")
 
 
 @pytest.fixture(scope="module")

@@ -34,6 +34,8 @@ def policy_from(settings: Settings) -> core.Policy:
         stale_if_error=timedelta(seconds=settings.stale_if_error_s),
         max_stale_if_error=timedelta(seconds=settings.max_stale_if_error_s),
         rollout_retention=timedelta(seconds=settings.rollout_retention_s),
+        negative_age=timedelta(seconds=settings.negative_age_s),
+        max_negative_age=timedelta(seconds=settings.max_negative_age_s),
     )
 
 
@@ -69,7 +71,9 @@ class Application:
             monotonic=time.monotonic,
             policy=policy_from(settings),
         )
-        self.indexer = core.BackgroundIndexer(content_deps)
+        self.indexer = core.BackgroundIndexer(
+            content_deps, gets_per_minute=settings.index_layers_budget
+        )
         self.deps = (
             dataclasses.replace(content_deps, on_resolved=self.indexer.schedule)
             if settings.index_layers

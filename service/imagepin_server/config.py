@@ -30,7 +30,10 @@ class Settings:
     stale_if_error_s: float = 3600.0
     max_stale_if_error_s: float = 86400.0
     rollout_retention_s: float = 7 * 86400.0
-    index_layers: bool = True
+    negative_age_s: float = 10.0  # NOT_FOUND / refused credentials remembered this long
+    max_negative_age_s: float = 60.0  # the most a request's max_negative_age may ask for
+    index_layers: bool = False  # background indexing of resolved tags spends registry GETs
+    index_layers_budget: int = 30  # ... at most this many a minute
     db_pool_size: int = 5
     db_max_overflow: int = 10
     metrics_listen: str | None = None
@@ -41,6 +44,8 @@ class Settings:
     tls_key_file: Path | None = None
     tls_client_ca_file: Path | None = None  # require client certificates signed by this CA
     auth_tokens_file: Path | None = None  # require one of these bearer tokens
+    access_log: str = "sampled"  # "all", "sampled" (cache hits sampled) or "errors"
+    access_log_sample_rate: float = 0.01  # the share of successful cache hits logged
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -59,7 +64,10 @@ class Settings:
             stale_if_error_s=_float(env, "IMAGEPIN_STALE_IF_ERROR", 3600.0),
             max_stale_if_error_s=_float(env, "IMAGEPIN_MAX_STALE_IF_ERROR", 86400.0),
             rollout_retention_s=_float(env, "IMAGEPIN_ROLLOUT_RETENTION", 7 * 86400.0),
-            index_layers=_bool(env, "IMAGEPIN_INDEX_LAYERS", default=True),
+            negative_age_s=_float(env, "IMAGEPIN_NEGATIVE_AGE", 10.0),
+            max_negative_age_s=_float(env, "IMAGEPIN_MAX_NEGATIVE_AGE", 60.0),
+            index_layers=_bool(env, "IMAGEPIN_INDEX_LAYERS", default=False),
+            index_layers_budget=_int(env, "IMAGEPIN_INDEX_LAYERS_BUDGET", 30),
             db_pool_size=_int(env, "IMAGEPIN_DB_POOL_SIZE", 5),
             db_max_overflow=_int(env, "IMAGEPIN_DB_MAX_OVERFLOW", 10),
             metrics_listen=env.get("IMAGEPIN_METRICS_LISTEN") or None,
@@ -70,6 +78,8 @@ class Settings:
             tls_key_file=_path(env.get("IMAGEPIN_TLS_KEY_FILE")),
             tls_client_ca_file=_path(env.get("IMAGEPIN_TLS_CLIENT_CA_FILE")),
             auth_tokens_file=_path(env.get("IMAGEPIN_AUTH_TOKENS_FILE")),
+            access_log=env.get("IMAGEPIN_ACCESS_LOG", "sampled").lower(),
+            access_log_sample_rate=_float(env, "IMAGEPIN_ACCESS_LOG_SAMPLE_RATE", 0.01),
         )
 
     def validate(self) -> Settings:
@@ -87,6 +97,8 @@ class Settings:
             ("IMAGEPIN_MAX_STALENESS", self.max_staleness_s),
             ("IMAGEPIN_STALE_IF_ERROR", self.stale_if_error_s),
             ("IMAGEPIN_MAX_STALE_IF_ERROR", self.max_stale_if_error_s),
+            ("IMAGEPIN_NEGATIVE_AGE", self.negative_age_s),
+            ("IMAGEPIN_MAX_NEGATIVE_AGE", self.max_negative_age_s),
         ):
             if value < 0:
                 raise SettingsError(f"{name} must not be negative")
@@ -104,6 +116,14 @@ class Settings:
             raise SettingsError(
                 f"IMAGEPIN_EVENT_LOOP {self.event_loop!r}: use auto, uvloop or asyncio"
             )
+        if self.index_layers_budget < 1:
+            raise SettingsError("IMAGEPIN_INDEX_LAYERS_BUDGET must be at least 1 (GETs a minute)")
+        if self.access_log not in {"all", "sampled", "errors"}:
+            raise SettingsError(
+                f"IMAGEPIN_ACCESS_LOG {self.access_log!r}: use all, sampled or errors"
+            )
+        if not 0 <= self.access_log_sample_rate <= 1:
+            raise SettingsError("IMAGEPIN_ACCESS_LOG_SAMPLE_RATE must be between 0 and 1")
         self._validate_caller_auth()
         return self
 

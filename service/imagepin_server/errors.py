@@ -139,6 +139,24 @@ class RateLimited(ImagepinError):
     reason = "REGISTRY_RATE_LIMITED"
 
 
+class PullLimited(RateLimited):
+    """Docker Hub's pull limit: manifest GETs per window, told by a 429 whose body says so."""
+
+    reason = "REGISTRY_PULL_LIMITED"
+
+
+class AbuseLimited(RateLimited):
+    """Docker Hub's overall (abuse) limit: a bare 429, all requests from an address."""
+
+    reason = "REGISTRY_ABUSE_LIMITED"
+
+
+class PullReserveReached(RateLimited):
+    """Our own floor: the registry's remaining pulls are at the configured `pull_reserve`."""
+
+    reason = "PULL_RESERVE_REACHED"
+
+
 class TooLarge(ImagepinError):
     """Content over one of our named size bounds."""
 

@@ -39,6 +39,28 @@ REGISTRY_RATE_LIMIT_REMAINING = Gauge(
     ["registry"],
     multiprocess_mode="mostrecent",
 )
+REGISTRY_RATE_LIMIT_LIMIT = Gauge(
+    "imagepin_registry_ratelimit_limit",
+    "The last RateLimit-Limit a registry sent (pulls per window)",
+    ["registry"],
+    multiprocess_mode="mostrecent",
+)
+REGISTRY_RATE_LIMIT_WINDOW = Gauge(
+    "imagepin_registry_ratelimit_window_seconds",
+    "The window (w=) of the last rate-limit headers a registry sent",
+    ["registry"],
+    multiprocess_mode="mostrecent",
+)
+REGISTRY_PULLS = Counter(
+    "imagepin_registry_pulls_total",
+    "Manifest GETs sent to registries (Docker Hub counts each as a pull; HEADs are free)",
+    ["registry"],
+)
+INDEX_SKIPPED = Counter(
+    "imagepin_index_skipped_total",
+    "Background layer-index fetches not made: no budget, budget spent, registry's pulls low",
+    ["why"],
+)
 CACHE_LOOKUPS = Counter("imagepin_cache_lookups_total", "Cache lookups", ["cache", "result"])
 COALESCED_WAITS = Counter(
     "imagepin_coalesced_waits_total", "Calls that joined an identical call already in flight"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -9,11 +10,25 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import httpx
+from imagepin_server import mediatypes
+from imagepin_server.digests import Digest
 from imagepin_server.reference import Reference, parse
 from imagepin_server.registry import Credentials, RegistryClient, RegistryHosts
 from imagepin_server.registry.config import Limits, RegistriesConfig
 
 from tests.support.registries import RunningRegistry
+
+# The smallest image manifest, as the scripted server serves it, with its headers.
+MANIFEST = json.dumps(
+    {
+        "schemaVersion": 2,
+        "mediaType": mediatypes.OCI_MANIFEST,
+        "config": {"mediaType": mediatypes.OCI_CONFIG, "digest": str(Digest.of(b"{}")), "size": 2},
+        "layers": [],
+    }
+).encode()
+DIGEST = Digest.of(MANIFEST)
+HEADERS = {"Content-Type": mediatypes.OCI_MANIFEST, "Docker-Content-Digest": str(DIGEST)}
 
 
 @dataclass

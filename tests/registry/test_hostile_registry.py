@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import gzip
 import json
-from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -26,7 +25,6 @@ from tests.support.hostile_registry import (
     HostileHandler,
     HostileRegistry,
     drip,
-    launch_hostile_registry,
     reply,
 )
 from tests.support.schema1 import sign_schema1
@@ -48,19 +46,6 @@ MANIFEST_DIGEST = Digest.of(MANIFEST)
 OTHER_DIGEST = Digest.of(b"some other manifest")
 OCI = {"Content-Type": mediatypes.OCI_MANIFEST}
 HUGE = 32 * 1024 * 1024  # far beyond any socket buffer, so a client that stops reading shows
-
-
-@pytest.fixture(scope="module")
-def hostile_server() -> Iterator[HostileRegistry]:
-    with launch_hostile_registry() as registry:
-        yield registry
-
-
-@pytest.fixture
-def hostile(hostile_server: HostileRegistry) -> HostileRegistry:
-    """The module's server with a clean script."""
-    hostile_server.reset()
-    return hostile_server
 
 
 def manifest_path(target: str) -> str:

@@ -6,19 +6,17 @@ Against the scripted server: a real registry never answers 503 on cue or resets 
 from __future__ import annotations
 
 import asyncio
-import json
 import time
-from collections.abc import Iterator
 
 import pytest
-from imagepin_server import deadlines, errors, mediatypes
+from imagepin_server import deadlines, errors
 from imagepin_server.digests import Digest
 from imagepin_server.reference import Tag
 from imagepin_server.registry import Credentials
 from imagepin_server.registry.config import Limits
 from imagepin_server.registry.politeness import HostBudgets, retry_delay
 
-from tests.registry.helpers import StaticKeychain, ref, registry_client
+from tests.registry.helpers import DIGEST, HEADERS, MANIFEST, StaticKeychain, ref, registry_client
 from tests.support.hostile_registry import (
     HostileHandler,
     HostileRegistry,
@@ -29,29 +27,7 @@ from tests.support.hostile_registry import (
 )
 
 REPOSITORY = "retry/app"
-MANIFEST = json.dumps(
-    {
-        "schemaVersion": 2,
-        "mediaType": mediatypes.OCI_MANIFEST,
-        "config": {"mediaType": mediatypes.OCI_CONFIG, "digest": str(Digest.of(b"{}")), "size": 2},
-        "layers": [],
-    }
-).encode()
-DIGEST = Digest.of(MANIFEST)
-HEADERS = {"Content-Type": mediatypes.OCI_MANIFEST, "Docker-Content-Digest": str(DIGEST)}
 FAST = {"retries": 3, "backoff_s": 0.01, "backoff_max_s": 0.02}
-
-
-@pytest.fixture(scope="module")
-def hostile_server() -> Iterator[HostileRegistry]:
-    with launch_hostile_registry() as registry:
-        yield registry
-
-
-@pytest.fixture
-def hostile(hostile_server: HostileRegistry) -> HostileRegistry:
-    hostile_server.reset()
-    return hostile_server
 
 
 def path(target: str) -> str:

@@ -151,6 +151,9 @@ def server_env(
     return {
         "DOCKER_CONFIG": str(docker_dir),
         "IMAGEPIN_REGISTRY_CA_FILE": str(tls_registry.ca_file),
+        # The layer-index tests need resolved tags indexed in the background (opt-in).
+        "IMAGEPIN_INDEX_LAYERS": "true",
+        "IMAGEPIN_INDEX_LAYERS_BUDGET": "100000",
     }
 
 

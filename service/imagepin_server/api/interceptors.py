@@ -20,8 +20,10 @@ from grpc.aio import ServicerContext
 
 from imagepin_server import deadlines, errors, metrics
 from imagepin_server.api import status
+from imagepin_server.api.access_log import CACHE_SOURCE, OK, AccessLog
+from imagepin_server.api.fastpath import WarmAnswers
 
-log = logging.getLogger("imagepin.rpc")
+log = logging.getLogger("imagepin.rpc")  # the access log's own logger, for failures
 
 rpc_log_fields: contextvars.ContextVar[dict[str, object]] = contextvars.ContextVar("rpc_log_fields")
 
@@ -47,35 +49,103 @@ def note(**fields: object) -> None:
 
 
 class RpcInterceptor(grpc.aio.ServerInterceptor):
-    """Wraps every unary-unary handler of our own services (health and reflection pass)."""
+    """Wraps every unary-unary handler of our own services (health and reflection pass).
 
-    def __init__(self, service_prefix: str) -> None:
+    Wrapped handlers are made once per method and kept. With `warm`, a warm ResolveReference
+    hit is answered at the top of the wrapper from its serialised bytes (api/fastpath.py).
+    """
+
+    def __init__(
+        self,
+        service_prefix: str,
+        *,
+        access_log: AccessLog | None = None,
+        warm: WarmAnswers | None = None,
+    ) -> None:
         self._prefix = service_prefix
+        self._access_log = access_log or AccessLog()
+        self._warm = warm
+        self._handlers: dict[str, Handler | None] = {}
 
     async def intercept_service(
         self,
         continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Handler | None]],
         handler_call_details: grpc.HandlerCallDetails,
     ) -> Handler | None:
-        handler = await continuation(handler_call_details)
         method = handler_call_details.method
+        try:
+            return self._handlers[method]
+        except KeyError:
+            pass
+        handler = await continuation(handler_call_details)
         if handler is None or handler.unary_unary is None or not method.startswith(self._prefix):
+            if handler is not None:
+                self._handlers[method] = handler  # a known method: the lookup is fixed
             return handler
-        return grpc.unary_unary_rpc_method_handler(
-            _wrap(method.rsplit("/", 1)[-1], cast(Behavior, handler.unary_unary)),
+        name = method.rsplit("/", 1)[-1]
+        serializer = handler.response_serializer
+        warm = self._warm if name == "ResolveReference" else None
+        wrapped = grpc.unary_unary_rpc_method_handler(
+            _wrap(name, cast(Behavior, handler.unary_unary), self._access_log, warm),
             request_deserializer=handler.request_deserializer,
-            response_serializer=handler.response_serializer,
+            response_serializer=_passing_bytes(serializer) if warm is not None else serializer,
         )
+        self._handlers[method] = wrapped
+        return wrapped
 
 
-def _wrap(method: str, behavior: Behavior) -> Behavior:
+def _passing_bytes(serializer: Callable[[Any], bytes] | None) -> Callable[[Any], bytes]:
+    """The method's serializer, letting already-serialised responses through as they are."""
+
+    def serialize(response: Any) -> bytes:
+        if isinstance(response, bytes):
+            return response
+        assert serializer is not None
+        return serializer(response)
+
+    return serialize
+
+
+def _wrap(
+    method: str, behavior: Behavior, access_log: AccessLog, warm: WarmAnswers | None
+) -> Behavior:
+    latency = metrics.RPC_LATENCY.labels(method)  # children bound once, not per call
+    counted: dict[str, Any] = {}
+
+    def count(code: str) -> None:
+        child = counted.get(code)
+        if child is None:
+            child = counted[code] = metrics.RPCS.labels(method, code)
+        child.inc()
+
     async def handle(request: Any, context: ServicerContext[Any, Any]) -> Any:
+        started = time.perf_counter()
+        if warm is not None:
+            hit = warm.lookup(request)
+            if hit is not None:
+                body, entry = hit
+                elapsed = time.perf_counter() - started
+                count(OK)
+                latency.observe(elapsed)
+                if access_log.sample_hit():
+                    access_log.write(
+                        method,
+                        {
+                            "method": method,
+                            "reference": redact(request.reference[:300]),
+                            "registry": entry.registry,
+                            "source": CACHE_SOURCE,
+                            "digest": entry.digest,
+                            "code": OK,
+                            "latency_ms": round(elapsed * 1000, 2),
+                        },
+                    )
+                return body
         fields: dict[str, object] = {"method": method}
         reference = getattr(request, "reference", "")
         if reference:
             fields["reference"] = redact(reference[:300])
         rpc_log_fields.set(fields)
-        started = time.perf_counter()
         remaining = context.time_remaining()
         deadlines.set_remaining(remaining)  # for retries below; the context is this RPC's own
         failure: status.RpcFailure | None = None
@@ -85,7 +155,7 @@ def _wrap(method: str, behavior: Behavior) -> Behavior:
             digest = getattr(response, "digest", "")
             if digest:
                 fields.setdefault("digest", digest)
-            fields["code"] = grpc.StatusCode.OK.name
+            fields["code"] = OK
             return response
         except errors.ImagepinError as exc:
             failure = status.failure_for(exc)
@@ -97,14 +167,16 @@ def _wrap(method: str, behavior: Behavior) -> Behavior:
             log.exception("unexpected failure in %s", method, extra={"fields": fields})
             failure = status.internal_failure()
         finally:
-            fields["latency_ms"] = round((time.perf_counter() - started) * 1000, 2)
+            elapsed = time.perf_counter() - started
+            fields["latency_ms"] = round(elapsed * 1000, 2)
             if failure is not None:
                 fields["code"] = failure.code.name
                 fields["error"] = redact(failure.message)
             fields.setdefault("code", grpc.StatusCode.CANCELLED.name)  # the caller went away
-            metrics.RPCS.labels(method, fields["code"]).inc()
-            metrics.RPC_LATENCY.labels(method).observe(time.perf_counter() - started)
-            log.info("rpc %s %s", method, fields["code"], extra={"fields": fields})
+            count(str(fields["code"]))
+            latency.observe(elapsed)
+            if access_log.wanted(fields):
+                access_log.write(method, fields)
         assert failure is not None
         await context.abort(failure.code, failure.message, failure.trailing_metadata)
         return None  # not reached: abort raises

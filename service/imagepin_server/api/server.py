@@ -12,7 +12,9 @@ from imagepin.v1 import resolver_pb2, resolver_pb2_grpc
 
 from imagepin_server import core
 from imagepin_server.api import reflection
+from imagepin_server.api.access_log import AccessLog, Mode
 from imagepin_server.api.caller_auth import CallerAuthInterceptor, TokenFile
+from imagepin_server.api.fastpath import WarmAnswers
 from imagepin_server.api.interceptors import RpcInterceptor
 from imagepin_server.api.servicer import ResolverServicer
 from imagepin_server.config import Settings
@@ -39,7 +41,9 @@ def server_credentials(settings: Settings) -> grpc.ServerCredentials | None:
     )
 
 
-def interceptors_for(settings: Settings) -> list[grpc.aio.ServerInterceptor]:
+def interceptors_for(
+    settings: Settings, warm: WarmAnswers | None = None
+) -> list[grpc.aio.ServerInterceptor]:
     """Caller authentication first (when configured), then the per-RPC error mapping and log."""
     chain: list[grpc.aio.ServerInterceptor] = []
     tokens = settings.auth_tokens_file
@@ -50,7 +54,8 @@ def interceptors_for(settings: Settings) -> list[grpc.aio.ServerInterceptor]:
                 require_client_cert=settings.tls_client_ca_file is not None,
             )
         )
-    chain.append(RpcInterceptor(f"/{SERVICE_NAME}/"))
+    access_log = AccessLog(Mode(settings.access_log), settings.access_log_sample_rate)
+    chain.append(RpcInterceptor(f"/{SERVICE_NAME}/", access_log=access_log, warm=warm))
     return chain
 
 
@@ -97,15 +102,18 @@ class GrpcServer:
     ) -> None:
         self.settings = settings
         self.health = health.aio.HealthServicer()
+        warm = WarmAnswers(deps, max_entries=int(deps.caches.tags.maxsize))
         self.server = grpc.aio.server(
-            interceptors=interceptors_for(settings),
+            interceptors=interceptors_for(settings, warm),
             options=[
                 ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
                 ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
                 ("grpc.so_reuseport", 1 if reuse_port else 0),
             ],
         )
-        resolver_pb2_grpc.add_ResolverServiceServicer_to_server(ResolverServicer(deps), self.server)
+        resolver_pb2_grpc.add_ResolverServiceServicer_to_server(
+            ResolverServicer(deps, warm=warm), self.server
+        )
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         reflection.enable((SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), self.server)
         self.port = 0

@@ -11,6 +11,7 @@ from imagepin.v1 import resolver_pb2_grpc as pb_grpc
 
 from imagepin_server import core
 from imagepin_server.api import convert
+from imagepin_server.api.fastpath import WarmAnswers
 from imagepin_server.api.interceptors import note
 
 Context = ServicerContext[Any, Any]
@@ -18,8 +19,9 @@ BATCH_BUDGET_SHARE: Final = 0.9
 
 
 class ResolverServicer(pb_grpc.ResolverServiceServicer):
-    def __init__(self, deps: core.Dependencies) -> None:
+    def __init__(self, deps: core.Dependencies, *, warm: WarmAnswers | None = None) -> None:
         self._deps = deps
+        self._warm = warm  # told of each answer, so a warm repeat skips all of this
 
     async def ResolveReference(  # noqa: N802 - the name is the RPC's
         self, request: pb.ResolveReferenceRequest, context: Context
@@ -32,8 +34,11 @@ class ResolverServicer(pb_grpc.ResolverServiceServicer):
             rollout_key=request.rollout_key,
             max_staleness=convert.duration_from_proto(request, "max_staleness"),
             stale_if_error=convert.duration_from_proto(request, "stale_if_error"),
+            max_negative_age=convert.duration_from_proto(request, "max_negative_age"),
         )
         note(registry=resolution.reference.registry, source=resolution.source.value)
+        if self._warm is not None:
+            self._warm.remember(request, resolution)
         return convert.resolution_to_proto(resolution)
 
     async def GetManifest(  # noqa: N802

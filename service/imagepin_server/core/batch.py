@@ -1,8 +1,11 @@
 """BatchResolveReferences: a whole release pinned in one call.
 
-Items are resolved concurrently, at most `per_registry_concurrency` at a time per registry so a
-large release does not hammer one registry; each item gets its own answer or error, in order,
-and one bad reference does not fail the batch.
+Items are resolved concurrently, at most `per_registry_concurrency` (16) at a time per
+registry, as many as a registry host's default `max_concurrency`, so a batch of cold tags runs
+at the registry's own speed. The registry client's politeness still holds underneath: its
+concurrency cap and token bucket (`requests_per_second`, `burst`) bound what actually goes out,
+so a batch larger than the bucket's burst proceeds at `requests_per_second`. Each item gets its
+own answer or error, in order, and one bad reference does not fail the batch.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ class BatchItem:
     max_staleness: timedelta | None = None
     stale_if_error: timedelta | None = None
     rollout_key: str = ""
+    max_negative_age: timedelta | None = None
     invalid: errors.ImagepinError | None = None  # set when the item itself was malformed
 
 
@@ -76,6 +80,7 @@ async def _one(
                 rollout_key=item.rollout_key,
                 max_staleness=item.max_staleness,
                 stale_if_error=item.stale_if_error,
+                max_negative_age=item.max_negative_age,
             )
         return BatchOutcome(item.text, resolution=resolution)
     except errors.ImagepinError as exc:

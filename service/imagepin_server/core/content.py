@@ -65,6 +65,14 @@ async def image_config(
     return None, b""
 
 
+async def held(deps: Dependencies, ref: Reference, digest: Digest, kind: Kind) -> bool:
+    """Whether the content is at hand (memory or store) for this repository: no GET needed."""
+    if deps.caches.contents.get((ref.registry, ref.repository, str(digest), kind)) is not None:
+        return True
+    stored = await _store_get(deps, ref, digest)
+    return stored is not None and stored.kind == kind
+
+
 async def remember(
     deps: Dependencies, ref: Reference, digest: Digest, kind: Kind, media_type: str, raw: bytes
 ) -> None:

@@ -14,6 +14,7 @@ from typing import Final
 
 from imagepin_server import store
 from imagepin_server.core.cache import CachedContent, Caches, ContentKey, TagAnswer, TagKey
+from imagepin_server.core.negative import NegativeCache
 from imagepin_server.core.ports import Registry
 from imagepin_server.core.recorder import ObservationRecorder
 from imagepin_server.digests import Digest
@@ -24,8 +25,10 @@ DEFAULT_MAX_STALENESS: Final = timedelta(seconds=30)
 DEFAULT_STALE_IF_ERROR: Final = timedelta(hours=1)
 MAX_STALE_IF_ERROR: Final = timedelta(hours=24)
 BATCH_LIMIT: Final = 1000
-PER_REGISTRY_CONCURRENCY: Final = 8
+PER_REGISTRY_CONCURRENCY: Final = 16  # = a host's default max_concurrency (registry/config.py)
 ROLLOUT_RETENTION: Final = timedelta(days=7)
+DEFAULT_NEGATIVE_AGE: Final = timedelta(seconds=10)
+MAX_NEGATIVE_AGE: Final = timedelta(seconds=60)
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +41,10 @@ class Policy:
     batch_limit: int = BATCH_LIMIT
     per_registry_concurrency: int = PER_REGISTRY_CONCURRENCY
     rollout_retention: timedelta = ROLLOUT_RETENTION  # how long a rollout's digest is kept
+    negative_age: timedelta = (
+        DEFAULT_NEGATIVE_AGE  # NOT_FOUND remembered, when the caller does not say
+    )
+    max_negative_age: timedelta = MAX_NEGATIVE_AGE  # the most a caller may ask for
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +58,7 @@ class Dependencies:
     monotonic: Callable[[], float]  # now, in seconds from an arbitrary start
     policy: Policy = field(default_factory=Policy)
     caches: Caches = field(default_factory=Caches)
+    negatives: NegativeCache = field(default_factory=NegativeCache)
     tag_flights: SingleFlight[TagKey, TagAnswer] = field(default_factory=SingleFlight)
     content_flights: SingleFlight[ContentKey, CachedContent] = field(default_factory=SingleFlight)
     # Told of each digest a resolution finds, so the layer index can catch up in the background.

@@ -1,9 +1,11 @@
 """The layer index: every manifest imagepin has seen, recorded with its layers.
 
 It answers "which of our images are built on this base layer" when a base image has a
-vulnerability. Images met through GetManifest/ListLayers are recorded on the spot; tags met
-through resolution are indexed in the background (a few at a time, bounded), since resolution
-itself only needs a HEAD and must stay fast.
+vulnerability. Images met through GetManifest/ListLayers are recorded on the spot, from what
+those calls fetch anyway. Resolution needs only a HEAD, and a manifest GET is a counted pull on
+Docker Hub, so indexing resolved tags in the background is opt-in (IMAGEPIN_INDEX_LAYERS): it
+spends at most `gets_per_minute` registry GETs (content already held costs none), and leaves a
+registry alone while it says its pull budget is low.
 """
 
 from __future__ import annotations
@@ -13,7 +15,9 @@ import contextvars
 import logging
 from typing import Final
 
-from imagepin_server import errors, store
+from aiolimiter import AsyncLimiter
+
+from imagepin_server import errors, metrics, store
 from imagepin_server.core import content
 from imagepin_server.core.context import Dependencies
 from imagepin_server.core.images import (
@@ -32,6 +36,7 @@ log = logging.getLogger("imagepin.layer_index")
 MAX_CHILDREN_INDEXED: Final = 64
 CONCURRENT_INDEXING: Final = 2
 PENDING_LIMIT: Final = 256
+DEFAULT_GETS_PER_MINUTE: Final = 30
 
 
 def platform_text(platform: Platform | None) -> str:
@@ -76,10 +81,13 @@ async def _write(deps: Dependencies, statement: Query[None]) -> None:
 
 
 class BackgroundIndexer:
-    """Indexes resolved digests off the request path, a few at a time, at most PENDING_LIMIT."""
+    """Indexes resolved digests off the request path, a few at a time, at most PENDING_LIMIT,
+    within a budget of registry GETs per minute."""
 
-    def __init__(self, deps: Dependencies) -> None:
+    def __init__(self, deps: Dependencies, *, gets_per_minute: int = DEFAULT_GETS_PER_MINUTE):
         self._deps = deps
+        # Its own bucket: aiolimiter, the primitive the registry client's politeness uses.
+        self._gets = AsyncLimiter(max(gets_per_minute, 1), 60) if gets_per_minute > 0 else None
         self._limit = asyncio.Semaphore(CONCURRENT_INDEXING)
         self._pending: dict[tuple[str, str, str], asyncio.Task[None]] = {}
         self._closed = False
@@ -119,6 +127,8 @@ class BackgroundIndexer:
         # Read through the content cache first, even when the layers are known: that is what
         # records that this repository holds the manifest, so a second repository with the
         # same image is found too.
+        if not await self._may_fetch(ref, digest, "manifest"):
+            return
         found = await content.manifest(self._deps, ref, digest)
         manifest = parse_manifest(found.raw, found.media_type)
         if isinstance(manifest, ImageManifest) and await self._already_indexed(digest):
@@ -129,12 +139,27 @@ class BackgroundIndexer:
                 for child in manifest.manifests[:MAX_CHILDREN_INDEXED]:
                     await self._index_manifest(ref, child.digest, depth=1)
             return
+        if not await self._may_fetch(ref, manifest.config.digest, "config"):
+            return
         try:
             config, _ = await content.image_config(self._deps, ref, manifest.config)
         except (errors.UnsupportedContent, errors.BlobNotFound, errors.TooLarge):
             # A config that is not one, gone, or too large: index the layers without diff_ids.
             config = None
         await record_image(self._deps, digest, manifest, config)
+
+    async def _may_fetch(self, ref: Reference, digest: Digest, kind: content.Kind) -> bool:
+        """Content already held is free; a GET needs the budget and a registry not short."""
+        if await content.held(self._deps, ref, digest, kind):
+            return True
+        if self._gets is None or self._deps.registry.pull_budget_low(ref.registry):
+            metrics.INDEX_SKIPPED.labels("pull_budget_low" if self._gets else "no_budget").inc()
+            return False
+        if not self._gets.has_capacity():
+            metrics.INDEX_SKIPPED.labels("budget_spent").inc()
+            return False
+        await self._gets.acquire()
+        return True
 
     async def _already_indexed(self, digest: Digest) -> bool:
         return await best_effort(

@@ -18,6 +18,10 @@ from imagepin_server.registry import BlobCheck, FetchedBlob, FetchedManifest, Ma
 class Registry(Protocol):
     """The OCI Distribution calls the use cases make (implemented by registry.RegistryClient)."""
 
+    def pull_budget_low(self, registry: str) -> bool:
+        """Whether background work should leave `registry` alone (its pull budget is low)."""
+        ...
+
     async def head_manifest(self, ref: Reference, target: Target) -> ManifestHead | None:
         """HEAD by tag or digest; None when the answer cannot be trusted (GET and hash then)."""
         ...

@@ -25,6 +25,7 @@ from imagepin_server.core.images import (
     Platform,
     parse_manifest,
 )
+from imagepin_server.core.negative import REMEMBERED
 from imagepin_server.core.storecall import best_effort
 from imagepin_server.digests import Digest
 from imagepin_server.reference import Reference, Tag
@@ -71,12 +72,17 @@ async def resolve(
     *,
     max_staleness: timedelta | None = None,
     stale_if_error: timedelta | None = None,
+    max_negative_age: timedelta | None = None,
 ) -> Resolution:
     """Resolve a reference; see the module docstring for where the answer comes from."""
     wanted = platforms.validate(platform) if platform else None
     ref = reference.with_default_tag()
     answer, source = await pin(
-        deps, ref, max_staleness=max_staleness, stale_if_error=stale_if_error
+        deps,
+        ref,
+        max_staleness=max_staleness,
+        stale_if_error=stale_if_error,
+        max_negative_age=max_negative_age,
     )
 
     children: tuple[Descriptor, ...] = ()
@@ -121,11 +127,12 @@ async def pin(
     *,
     max_staleness: timedelta | None = None,
     stale_if_error: timedelta | None = None,
+    max_negative_age: timedelta | None = None,
 ) -> tuple[TagAnswer, Source]:
     """The digest a parsed reference (tag or digest) names now, and where that came from."""
     if ref.digest:
         return await _by_digest(deps, ref), Source.REGISTRY
-    return await _by_tag(deps, ref, max_staleness, stale_if_error)
+    return await _by_tag(deps, ref, max_staleness, stale_if_error, max_negative_age)
 
 
 async def _by_digest(deps: Dependencies, ref: Reference) -> TagAnswer:
@@ -142,19 +149,34 @@ async def _by_tag(
     ref: Reference,
     max_staleness: timedelta | None,
     stale_if_error: timedelta | None,
+    max_negative_age: timedelta | None = None,
 ) -> tuple[TagAnswer, Source]:
     assert ref.tag is not None
     key: TagKey = (ref.registry, ref.repository, ref.tag)
     freshness = deps.policy.max_staleness if max_staleness is None else max_staleness
+    remembered = deps.caches.tags.get(key)
     if freshness > timedelta(0):
-        remembered = deps.caches.tags.get(key)
         if remembered is not None and remembered.age(deps.monotonic()) <= freshness:
             metrics.CACHE_LOOKUPS.labels("tag", "hit").inc()
             return remembered, Source.CACHE
         metrics.CACHE_LOOKUPS.labels("tag", "miss").inc()
+    negative = deps.negatives.recall(
+        key,
+        _negative_bound(deps, max_negative_age),
+        deps.monotonic(),
+        positive_since=remembered.observed_monotonic if remembered is not None else None,
+    )
+    if negative is not None:
+        metrics.CACHE_LOOKUPS.labels("negative", "hit").inc()
+        raise negative
     try:
         answer = await deps.tag_flights.run(key, lambda: _ask_registry(deps, ref, key))
         return answer, Source.REGISTRY
+    except REMEMBERED as failure:
+        deps.negatives.remember(
+            key, failure, deps.monotonic()
+        )  # a storm of retries stops here for a while
+        raise
     except _STALE_ELIGIBLE as failure:
         fallback = await _last_known(deps, ref, key, _stale_bound(deps, stale_if_error))
         if fallback is None:
@@ -196,6 +218,11 @@ async def _ask_registry(deps: Dependencies, ref: Reference, key: TagKey) -> TagA
     if deps.on_resolved is not None and (previous is None or previous.digest != digest):
         deps.on_resolved(ref, digest)  # new to this process: index its layers
     return answer
+
+
+def _negative_bound(deps: Dependencies, requested: timedelta | None) -> timedelta:
+    bound = deps.policy.negative_age if requested is None else requested
+    return min(bound, deps.policy.max_negative_age)
 
 
 def _stale_bound(deps: Dependencies, requested: timedelta | None) -> timedelta:

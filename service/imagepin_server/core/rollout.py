@@ -55,19 +55,21 @@ async def resolve_with_rollout(
     rollout_key: str = "",
     max_staleness: timedelta | None = None,
     stale_if_error: timedelta | None = None,
+    max_negative_age: timedelta | None = None,
 ) -> Resolution:
     """Resolve a reference; with a rollout key, the digest decided for that rollout."""
+    bounds = {
+        "max_staleness": max_staleness,
+        "stale_if_error": stale_if_error,
+        "max_negative_age": max_negative_age,
+    }
     if not rollout_key:
-        return await resolve(
-            deps, reference, platform, max_staleness=max_staleness, stale_if_error=stale_if_error
-        )
+        return await resolve(deps, reference, platform, **bounds)
     key = check_key(rollout_key)
     ref = reference.with_default_tag()
     if ref.tag is None or ref.digest is not None:
         # A digest names one build already: there is nothing for the rollout to agree on.
-        return await resolve(
-            deps, reference, platform, max_staleness=max_staleness, stale_if_error=stale_if_error
-        )
+        return await resolve(deps, reference, platform, **bounds)
     wanted = platforms.validate(platform) if platform else None
     subject = store.RolloutSubject(
         rollout_key=key,
@@ -82,9 +84,7 @@ async def resolve_with_rollout(
         lambda session: store.rollout_decision(session, subject, not_before=not_before),
     )
     if decided is None:
-        fresh = await resolve(
-            deps, reference, platform, max_staleness=max_staleness, stale_if_error=stale_if_error
-        )
+        fresh = await resolve(deps, reference, platform, **bounds)
         decided = await _decide(deps, subject, fresh, not_before)
         if decided.digest == str(fresh.resolved_digest):
             return fresh  # ours is the decision (or another replica's agreed with it)

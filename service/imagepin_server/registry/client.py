@@ -32,6 +32,7 @@ from imagepin_server.registry.errors import ERROR_BODY_LIMIT, Subject, error_for
 from imagepin_server.registry.hosts import Endpoint, RegistryHosts
 from imagepin_server.registry.netguard import AddressPolicy, guarded_transport
 from imagepin_server.registry.politeness import RETRY_STATUSES, HostBudgets
+from imagepin_server.registry.ratelimit import PullLedger
 from imagepin_server.registry.tls import default_context, host_context
 from imagepin_server.registry.transport import (
     RETRYABLE,
@@ -133,6 +134,7 @@ class RegistryClient:
         self._keychain = keychain
         self._tokens = TokenCache()
         self._budgets = HostBudgets(reserved=hosts.configured_hosts())
+        self.pulls = PullLedger()  # rate-limit headers read, manifest GETs counted
         metrics.reserve_registry_labels(hosts.configured_hosts())
         self._basic_registries: LRUCache[str, bool] = LRUCache(maxsize=BASIC_REGISTRIES_LIMIT)
         policy = policy or hosts.config.network
@@ -166,6 +168,11 @@ class RegistryClient:
     async def aclose(self) -> None:
         await self._tokens.flights.aclose()  # token fetches still in flight use the pool below
         await self._http.aclose()
+
+    def pull_budget_low(self, registry: str) -> bool:
+        """Whether background work should leave `registry` alone (see registry/ratelimit.py)."""
+        host = self._hosts.endpoint(registry).auth_host
+        return self.pulls.budget_low(host, self._hosts.config.host(host).limits.pull_reserve)
 
     async def head_manifest(self, ref: Reference, target: Target) -> ManifestHead | None:
         """HEAD a manifest by tag or digest.
@@ -392,6 +399,8 @@ class RegistryClient:
         waiting for the host's budget is bounded by the caller's deadline.
         """
         limits = self._hosts.limits(endpoint)
+        if method == "GET" and subject == "manifest":
+            self.pulls.check_reserve(endpoint.auth_host, limits.pull_reserve, name)
         timeout_s = limits.blob_timeout_s if long else limits.request_timeout_s
         backoff = Backoff(limits)
         scheme = SchemeFallback(self._hosts, endpoint)
@@ -443,6 +452,9 @@ class RegistryClient:
             ):
                 self._hosts.confirm(endpoint)
                 _observe(endpoint.auth_host, method, response)
+                self.pulls.observe(
+                    endpoint.auth_host, method, subject, response.status_code, response.headers
+                )
                 if response.status_code in RETRY_STATUSES:
                     delay = backoff.after_status(response.headers.get("retry-after"))
                     if delay is not None:
@@ -476,17 +488,10 @@ _ACCEPT: Final = {"Accept": mediatypes.MANIFEST_ACCEPT}
 
 
 def _observe(registry: str, method: str, response: httpx.Response | None) -> None:
-    """Count the request, and keep the registry's rate-limit budget when it tells us."""
+    """Count the request (its rate-limit headers are read by the PullLedger)."""
     label = metrics.registry_label(registry)
     status = str(response.status_code) if response is not None else "error"
     metrics.REGISTRY_REQUESTS.labels(label, method, status).inc()
-    if response is None:
-        return
-    remaining = response.headers.get("ratelimit-remaining")
-    if remaining:
-        head = remaining.split(";", 1)[0].strip()
-        if head.isdigit():
-            metrics.REGISTRY_RATE_LIMIT_REMAINING.labels(label).set(int(head))
 
 
 def _claimed_digest(response: httpx.Response) -> Digest | None:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Final
 from urllib.parse import urlsplit
 
+from imagepin_server.reference import DEFAULT_REGISTRY
 from imagepin_server.registry.credentials import Credentials
 from imagepin_server.registry.netguard import AddressPolicy, AllowedNetwork, is_loopback
 
@@ -44,6 +45,13 @@ class Limits:
     max_concurrency: int = 16  # requests in flight to this host at once
     requests_per_second: float = 50.0  # token bucket refill rate
     burst: int = 100  # token bucket size
+    pull_reserve: int = 0  # pulls (manifest GETs) left unspent when the registry says how many
+
+
+# Docker Hub limits each address overall to "thousands of requests per minute" (its abuse
+# limit, beside the pull limit on manifest GETs): unless configured, 10 a second (600 a minute,
+# bursts of `burst`) stays well inside it.
+DOCKER_HUB_REQUESTS_PER_SECOND: Final = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +98,15 @@ class RegistriesConfig:
     def host(self, name: str) -> HostConfig:
         """The table for `name`, or the defaults for a host nobody configured."""
         configured = self.hosts.get(name.lower())
-        return configured or HostConfig(name=name.lower(), limits=self.defaults)
+        if configured is not None:
+            return configured
+        limits = self.defaults
+        if name.lower() == DEFAULT_REGISTRY:
+            limits = replace(
+                limits,
+                requests_per_second=min(limits.requests_per_second, DOCKER_HUB_REQUESTS_PER_SECOND),
+            )
+        return HostConfig(name=name.lower(), limits=limits)
 
     def registry_allowed(self, registry: str) -> bool:
         """On the allow-list (exact names, or `*.suffix` patterns), or no allow-list at all."""
@@ -356,6 +372,7 @@ _LIMIT_KEYS: Final[dict[str, tuple[str, type, float]]] = {
     "max_concurrency": ("max_concurrency", int, 1),
     "requests_per_second": ("requests_per_second", float, 0.01),
     "burst": ("burst", int, 1),
+    "pull_reserve": ("pull_reserve", int, 0),
 }
 _HOST_KEYS: Final = {
     "endpoint",

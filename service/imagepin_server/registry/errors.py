@@ -14,6 +14,8 @@ from datetime import UTC, datetime
 from typing import Final, Literal
 
 from imagepin_server import errors
+from imagepin_server.reference import DEFAULT_REGISTRY
+from imagepin_server.registry.ratelimit import kind_of_429
 
 ERROR_BODY_LIMIT: Final = 64 * 1024
 MESSAGE_LIMIT: Final = 200  # a registry's message is quoted, but never at unbounded length
@@ -120,6 +122,17 @@ def error_for_status(
         return errors.AccessDenied(f"{where} denied access to {reference}{said}", **context)
     if status == 429:
         wait = _retry_after_text(retry_after)
+        kind = kind_of_429(body, docker_hub=registry == DEFAULT_REGISTRY)
+        if kind == "pull":
+            return errors.PullLimited(
+                f"{where} refused {reference}: its pull limit is reached{said}{wait}", **context
+            )
+        if kind == "abuse":
+            return errors.AbuseLimited(
+                f"{where} is limiting all requests from this address (its overall limit, "
+                f"not the pull limit) for {reference}{wait}",
+                **context,
+            )
         return errors.RateLimited(
             f"{where} is rate-limiting requests for {reference}{said}{wait}", **context
         )
