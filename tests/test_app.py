@@ -67,7 +67,7 @@ async def test_an_application_serves_resolutions_and_indexes_them(
     """One Application: the use cases answer over gRPC, and a resolved digest reaches the layer
     index through the indexer the root wired in (no part patched after construction)."""
     image = pushed_images.app_a
-    async with running(tmp_path) as application:
+    async with running(tmp_path, index_layers=True) as application:  # opt-in (costs GETs)
         assert await resolve_over_grpc(application, image.reference) == image.digest
         await application.indexer.idle()
         async with application.database.session() as session:

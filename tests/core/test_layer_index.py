@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 
 import pytest
 from imagepin_server import core, store
@@ -23,6 +25,8 @@ async def deps(sqlite_database: Database) -> AsyncIterator[core.Dependencies]:
         registry=registry,
         database=sqlite_database,
         recorder=core.ObservationRecorder(sqlite_database),
+        wall=lambda: datetime.now(UTC),
+        monotonic=time.monotonic,
     )
     await registry.aclose()
 
