@@ -192,6 +192,13 @@ def _key(value: str, policy: TagPolicy, semver_range: Any) -> Any:
             return None
         if not semver_range.test(version, include_prerelease=policy.include_prereleases):
             return None
+        if version.prerelease and policy.include_prereleases:
+            # As npm's includePrerelease does now (`<8` is `<8.0.0-0`): 8.0.0-beta is no 7.x.
+            release = nodesemver.make_semver(
+                f"{version.major}.{version.minor}.{version.patch}", True
+            )
+            if not semver_range.test(release, include_prerelease=True):
+                return None
         return _SemverKey(version)
     if isinstance(policy, Numerical):
         if not _NUMBER.fullmatch(value):

@@ -77,6 +77,7 @@ async def read_tags(
     path = f"tags/list?{urlencode({'n': bounds.page_request})}"
     pages = 0
     bound: Bound | None = None
+    linked = False  # the registry pages by Link: a page without one is the last
     started = monotonic()
     while True:
         if pages >= bounds.max_pages:
@@ -116,7 +117,8 @@ async def read_tags(
             seen.add(tag)
         if bound is not None or not fresh:  # a registry repeating itself makes no progress
             break
-        following = next_page(link, ref, page, bounds.page_request)
+        linked = linked or link is not None
+        following = next_page(link, ref, page, bounds.page_request, linked=linked)
         if following is None:
             break
         path = following
@@ -144,12 +146,15 @@ def parse_page(body: bytes, ref: Reference) -> list[str]:
     return [tag for tag in listed if isinstance(tag, str) and _valid_tag(ref, tag)]
 
 
-def next_page(link: str | None, ref: Reference, page: list[str], asked: int) -> str | None:
+def next_page(
+    link: str | None, ref: Reference, page: list[str], asked: int, *, linked: bool = False
+) -> str | None:
     """The path of the next page, or None when this was the last.
 
     With a `Link: <…>; rel="next"`, its query (the path must be this repository's tag list).
-    Without one, a page of exactly `n` tags may have more after it: ask on from its last tag, as
-    the spec says. A page of more than `n` tags is a registry that ignores `n`: it sent all.
+    A registry that pages by Link (`linked`) ends its list with a page without one. One that
+    never sent a Link may have more after a page of exactly `n` tags: ask on from its last tag
+    with `last`. A page of more than `n` tags is a registry that ignores `n`: it sent all.
     """
     if link is not None:
         target = _next_target(link)
@@ -159,7 +164,7 @@ def next_page(link: str | None, ref: Reference, page: list[str], asked: int) -> 
                 raise _bad(ref, f"a Link to another listing ({parts.path[:120]!r})")
             query = urlencode(parse_qsl(parts.query, keep_blank_values=True))
             return f"tags/list?{query}" if query else "tags/list"
-    if len(page) == asked and page:
+    if not linked and len(page) == asked and page:
         return f"tags/list?{urlencode({'n': asked, 'last': page[-1]}, quote_via=quote)}"
     return None
 
