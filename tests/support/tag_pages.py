@@ -30,7 +30,7 @@ def _answer(handler: HostileHandler, name: str, tags: list[str], link: str | Non
 def spec_pages(
     name: str, tags: Sequence[str], *, link: bool = True, default_n: int = 50
 ) -> Behaviour:
-    """The spec's paging over `tags`; without `link`, no Link header (the client pages by `last`)."""
+    """The spec's paging over `tags`; without `link`, no Link header (the client uses `last`)."""
     ordered = sorted(set(tags))
 
     def behave(handler: HostileHandler) -> None:
