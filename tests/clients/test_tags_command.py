@@ -79,6 +79,8 @@ def test_exit_codes(service: RunningServer, repository: tuple[str, PushedImage])
     assert run(service, name, "--policy", "newest").exit_code == 4
     assert run(service, name, "--policy", "semver:not-a-range").exit_code == 4
     assert run(service, name, "--pattern", "x").exit_code == 4
+    assert run(service, name, "--platform", "linux/arm64").exit_code == 4
+    assert run(service, name, "--policy", "alphabetical:asc", "--filter", "x").exit_code == 4
     assert run(service, f"{name}:1.2.0").exit_code == 4
 
 

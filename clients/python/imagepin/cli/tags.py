@@ -64,10 +64,14 @@ def tags(
     """
     with service_errors(), ResolverClient(connection=connection) as client:
         if policy is None:
-            if pattern or extract or prereleases:
-                raise ValueError("--pattern, --extract and --prereleases go with --policy")
+            if pattern or extract or prereleases or platform:
+                raise ValueError(
+                    "--pattern, --extract, --prereleases and --platform go with --policy"
+                )
             listed = _every_tag(client, repository, filter_, max_staleness)
         else:
+            if filter_:
+                raise ValueError("--filter goes with a listing; with --policy give --pattern")
             chosen = client.select_tag(
                 repository,
                 policy,
