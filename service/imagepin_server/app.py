@@ -68,6 +68,7 @@ class Application:
             wall=wall_clock,
             monotonic=time.monotonic,
             policy=policy_from(settings),
+            tag_lists=core.TagLists(),  # ListTags / SelectTag: kept lists, one read per repository
         )
         self.indexer = core.BackgroundIndexer(content_deps)
         self.deps = (
@@ -102,6 +103,7 @@ class Application:
         # Everything still using the registry client or the database stops before they close:
         # a task left waiting on a closed SQLite connection would never finish.
         await self.deps.tag_flights.aclose()  # first: a finishing flight schedules indexing
+        await self.deps.tag_lists.flights.aclose()
         await self.indexer.aclose()
         await self.deps.content_flights.aclose()
         try:

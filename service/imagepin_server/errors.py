@@ -66,6 +66,22 @@ class BadRolloutKey(InvalidArgument):
     reason = "INVALID_ROLLOUT_KEY"
 
 
+class BadPattern(InvalidArgument):
+    """A tag filter or pattern that is no regular expression, or an extract template too long."""
+
+    reason = "INVALID_PATTERN"
+
+
+class BadTagPolicy(InvalidArgument):
+    """No policy, or a semver range that does not parse."""
+
+    reason = "INVALID_TAG_POLICY"
+
+
+class BadPageToken(InvalidArgument):
+    reason = "INVALID_PAGE_TOKEN"
+
+
 # --- the thing asked for does not exist --------------------------------------------------------
 class NotFound(ImagepinError):
     reason = "NOT_FOUND"
@@ -85,6 +101,12 @@ class BlobNotFound(NotFound):
 
 class PlatformNotFound(NotFound):
     reason = "PLATFORM_NOT_FOUND"
+
+
+class NoMatchingTag(NotFound):
+    """SelectTag found no tag its policy and pattern accept."""
+
+    reason = "NO_MATCHING_TAG"
 
 
 # --- the registry refuses us -------------------------------------------------------------------

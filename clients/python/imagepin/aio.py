@@ -15,7 +15,7 @@ from typing import Any
 import grpc
 import grpc.aio
 
-from imagepin import messages
+from imagepin import messages, tag_requests
 from imagepin.connection import Connection
 from imagepin.errors import ImagepinError, Unimplemented, from_rpc_error
 from imagepin.messages import BatchResult, Delay, PlatformArg
@@ -204,5 +204,55 @@ class AsyncResolverClient:
         request = resolver_pb2.ListImagesWithLayerRequest(digest=digest, limit=limit)
         result: resolver_pb2.ListImagesWithLayerResponse = await self._call(
             self._stub.ListImagesWithLayer, request, timeout
+        )
+        return result
+
+    async def list_tags(
+        self,
+        reference: str,
+        *,
+        page_size: int = 0,
+        page_token: str = "",
+        filter: str = "",
+        max_staleness: Delay = None,
+        timeout: float | None = None,
+    ) -> resolver_pb2.ListTagsResponse:
+        """One page of the repository's tags, sorted; `filter` is a full-match RE2 pattern."""
+        request = tag_requests.list_tags_request(
+            reference,
+            page_size=page_size,
+            page_token=page_token,
+            filter=filter,
+            max_staleness=max_staleness,
+        )
+        result: resolver_pb2.ListTagsResponse = await self._call(
+            self._stub.ListTags, request, timeout
+        )
+        return result
+
+    async def select_tag(
+        self,
+        reference: str,
+        policy: str,
+        *,
+        pattern: str = "",
+        extract: str = "",
+        include_prereleases: bool = False,
+        platform: PlatformArg = None,
+        max_staleness: Delay = None,
+        timeout: float | None = None,
+    ) -> resolver_pb2.SelectTagResponse:
+        """The repository's tag `policy` chooses (`semver:^7.2`, `numerical:asc`, …), pinned."""
+        request = tag_requests.select_tag_request(
+            reference,
+            policy,
+            pattern=pattern,
+            extract=extract,
+            include_prereleases=include_prereleases,
+            platform=platform,
+            max_staleness=max_staleness,
+        )
+        result: resolver_pb2.SelectTagResponse = await self._call(
+            self._stub.SelectTag, request, timeout
         )
         return result

@@ -23,10 +23,12 @@ from imagepin_server.core import (
     Source,
     TagHistory,
     Verification,
+    tag_policy,
 )
 from imagepin_server.core.images import Descriptor, ImageConfig, ImageIndex, ImageManifest
 from imagepin_server.core.platforms import ManifestKind, classify
 from imagepin_server.core.platforms import validate as validate_platform
+from imagepin_server.core.tags import Bound, TagPage, TagSelection
 from imagepin_server.core.verify import BlobResult
 from imagepin_server.digests import Digest, InvalidDigest
 from imagepin_server.errors import BadDigest, BadReference, ConflictingDigests
@@ -54,6 +56,17 @@ def parse_reference(text: str) -> Reference:
         return references.parse(text)
     except references.InvalidReference as exc:
         raise BadReference(str(exc), reference=text[:REFERENCE_INPUT_LIMIT]) from exc
+
+
+def parse_repository(text: str) -> Reference:
+    """A caller's repository (ListTags, SelectTag): a reference without tag or digest."""
+    ref = parse_reference(text)
+    if ref.tag is not None or ref.digest is not None:
+        raise BadReference(
+            f"{text[:200]!r} names a tag or digest; give the repository alone, e.g. {ref.name!r}",
+            reference=str(ref),
+        )
+    return ref
 
 
 def parse_digest(text: str, *, field: str = "digest") -> Digest:
@@ -95,7 +108,8 @@ def platform_from_proto(
     request: pb.ResolveReferenceRequest
     | pb.GetManifestRequest
     | pb.ListLayersRequest
-    | pb.VerifyDigestRequest,
+    | pb.VerifyDigestRequest
+    | pb.SelectTagRequest,
 ) -> Platform | None:
     """The requested platform, checked (BadPlatform), or None when absent or left empty."""
     if not request.HasField("platform"):
@@ -163,7 +177,9 @@ _SOURCE = {
 MAX_DURATION = timedelta(days=3650)
 
 
-def duration_from_proto(message: pb.ResolveReferenceRequest, field: str) -> timedelta | None:
+def duration_from_proto(
+    message: pb.ResolveReferenceRequest | pb.ListTagsRequest | pb.SelectTagRequest, field: str
+) -> timedelta | None:
     """An optional Duration field: None when unset; negative or absurd values are refused."""
     if not message.HasField(field):
         return None
@@ -405,3 +421,59 @@ def images_with_layer_to_proto(images: list[ImageWithLayer]) -> pb.ListImagesWit
             message.platform.CopyFrom(platform_to_proto(found.platform))
         messages.append(message)
     return pb.ListImagesWithLayerResponse(images=messages)
+
+
+# --- ListTags, SelectTag ------------------------------------------------------------------------
+_BOUND = {
+    None: pb.TAG_LIST_BOUND_UNSPECIFIED,
+    Bound.TAGS: pb.TAG_LIST_BOUND_TAGS,
+    Bound.PAGES: pb.TAG_LIST_BOUND_PAGES,
+    Bound.TIME: pb.TAG_LIST_BOUND_TIME,
+}
+_ORDER: dict[int, tag_policy.Order] = {
+    pb.SORT_ORDER_UNSPECIFIED: tag_policy.Order.ASCENDING,
+    pb.SORT_ORDER_ASCENDING: tag_policy.Order.ASCENDING,
+    pb.SORT_ORDER_DESCENDING: tag_policy.Order.DESCENDING,
+}
+
+
+def tag_page_to_proto(page: TagPage) -> pb.ListTagsResponse:
+    return pb.ListTagsResponse(
+        normalized_repository=page.repository.name,
+        tags=list(page.tags),
+        next_page_token=page.next_page_token,
+        bound=_BOUND[page.bound],
+        total_tags=page.total,
+    )
+
+
+def tag_policy_from_proto(request: pb.SelectTagRequest) -> tag_policy.TagPolicy | None:
+    """The request's policy, or None when none was set (the use case refuses that)."""
+    chosen = request.WhichOneof("policy")
+    if chosen == "semver":
+        return tag_policy.Semver(
+            range=request.semver.range,
+            include_prereleases=request.semver.include_prereleases,
+        )
+    if chosen == "numerical":
+        return tag_policy.Numerical(order=_order(request.numerical.order))
+    if chosen == "alphabetical":
+        return tag_policy.Alphabetical(order=_order(request.alphabetical.order))
+    return None
+
+
+def _order(value: int) -> tag_policy.Order:
+    order = _ORDER.get(value)
+    if order is None:
+        raise errors.BadTagPolicy(f"order {value} is not a sort order")
+    return order
+
+
+def selection_to_proto(selection: TagSelection) -> pb.SelectTagResponse:
+    return pb.SelectTagResponse(
+        tag=selection.tag,
+        resolution=resolution_to_proto(selection.resolution),
+        tags_considered=selection.considered,
+        tags_listed=selection.listed,
+        bound=_BOUND[selection.bound],
+    )

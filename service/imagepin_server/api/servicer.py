@@ -101,3 +101,32 @@ class ResolverServicer(pb_grpc.ResolverServiceServicer):
         images = await core.images_with_layer(self._deps, digest, limit=request.limit)
         note(images=len(images))
         return convert.images_with_layer_to_proto(images)
+
+    async def ListTags(  # noqa: N802
+        self, request: pb.ListTagsRequest, context: Context
+    ) -> pb.ListTagsResponse:
+        page = await core.list_tags(
+            self._deps,
+            convert.parse_repository(request.reference),
+            page_size=request.page_size,
+            page_token=request.page_token,
+            filter=request.filter,
+            max_staleness=convert.duration_from_proto(request, "max_staleness"),
+        )
+        note(registry=page.repository.registry, tags=len(page.tags))
+        return convert.tag_page_to_proto(page)
+
+    async def SelectTag(  # noqa: N802
+        self, request: pb.SelectTagRequest, context: Context
+    ) -> pb.SelectTagResponse:
+        selection = await core.select_tag(
+            self._deps,
+            convert.parse_repository(request.reference),
+            convert.tag_policy_from_proto(request),
+            pattern=request.pattern,
+            extract=request.extract,
+            platform=convert.platform_from_proto(request),
+            max_staleness=convert.duration_from_proto(request, "max_staleness"),
+        )
+        note(registry=selection.resolution.reference.registry, tag=selection.tag)
+        return convert.selection_to_proto(selection)

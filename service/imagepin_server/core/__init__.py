@@ -15,6 +15,8 @@ from imagepin_server.core.layer_index import BackgroundIndexer
 from imagepin_server.core.recorder import ObservationRecorder
 from imagepin_server.core.resolve import Resolution, Source, resolve
 from imagepin_server.core.rollout import resolve_with_rollout
+from imagepin_server.core.tag_lists import TagLists
+from imagepin_server.core.tags import TagPage, TagSelection, list_tags, select_tag
 from imagepin_server.core.verify import Verification, verify
 
 __all__ = [
@@ -31,14 +33,19 @@ __all__ = [
     "Resolution",
     "Source",
     "TagHistory",
+    "TagLists",
     "TagMove",
+    "TagPage",
+    "TagSelection",
     "Verification",
     "get_manifest",
     "images_with_layer",
     "list_layers",
+    "list_tags",
     "resolve",
     "resolve_many",
     "resolve_with_rollout",
+    "select_tag",
     "tag_history",
     "verify",
 ]

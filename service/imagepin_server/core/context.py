@@ -17,6 +17,7 @@ from imagepin_server.core.cache import CachedContent, Caches, ContentKey, TagAns
 from imagepin_server.core.coalesce import SingleFlight
 from imagepin_server.core.ports import Registry
 from imagepin_server.core.recorder import ObservationRecorder
+from imagepin_server.core.tag_lists import TagLists
 from imagepin_server.digests import Digest
 from imagepin_server.reference import Reference
 
@@ -55,6 +56,7 @@ class Dependencies:
     content_flights: SingleFlight[ContentKey, CachedContent] = field(default_factory=SingleFlight)
     # Told of each digest a resolution finds, so the layer index can catch up in the background.
     on_resolved: Callable[[Reference, Digest], None] | None = None
+    tag_lists: TagLists = field(default_factory=TagLists)  # ListTags / SelectTag (core/tags.py)
 
     async def record_tag(self, ref: Reference, digest: Digest, media_type: str) -> None:
         """Record that `ref`'s tag pointed at `digest` just now; a database outage queues it."""

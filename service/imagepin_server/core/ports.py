@@ -41,3 +41,9 @@ class Registry(Protocol):
     async def check_blob(self, ref: Reference, digest: Digest, *, size: int | None) -> BlobCheck:
         """Stream a blob through a hasher and say what it hashed to, never holding it."""
         ...
+
+    async def get_listing(
+        self, ref: Reference, path: str, *, limit: int
+    ) -> tuple[bytes, str | None]:
+        """GET one page of `ref`'s tag list (`tags/list?…`): at most `limit` bytes, and its Link."""
+        ...

@@ -331,6 +331,26 @@ class RegistryClient:
             accept=lambda check: check.verified,
         )
 
+    async def get_listing(
+        self, ref: Reference, path: str, *, limit: int
+    ) -> tuple[bytes, str | None]:
+        """GET one page of a listing API (`tags/list?n=…`) of `ref`'s repository, from the
+        registry or a mirror trusted to resolve: the body, at most `limit` bytes, and the `Link`
+        header. Reading the body is left to the caller (registry/tags.py)."""
+        name = f"{ref.name} ({path.partition('?')[0]})"
+
+        async def read(response: httpx.Response) -> tuple[bytes, str | None]:
+            await _raise_for_status(response, ref, name, "manifest")
+            body = await _read_bounded(response, limit, name, ref, "tag list")
+            return body, response.headers.get("link")
+
+        return await self._across(
+            ref,
+            "",
+            lambda endpoint: self._exchange(endpoint, ref, "GET", path, name, "manifest", read),
+            accept=lambda _: True,
+        )
+
     async def _across(
         self,
         ref: Reference,

@@ -34,6 +34,19 @@ class Compression(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     COMPRESSION_NONE: _ClassVar[Compression]
     COMPRESSION_GZIP: _ClassVar[Compression]
     COMPRESSION_ZSTD: _ClassVar[Compression]
+
+class TagListBound(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    TAG_LIST_BOUND_UNSPECIFIED: _ClassVar[TagListBound]
+    TAG_LIST_BOUND_TAGS: _ClassVar[TagListBound]
+    TAG_LIST_BOUND_PAGES: _ClassVar[TagListBound]
+    TAG_LIST_BOUND_TIME: _ClassVar[TagListBound]
+
+class SortOrder(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    SORT_ORDER_UNSPECIFIED: _ClassVar[SortOrder]
+    SORT_ORDER_ASCENDING: _ClassVar[SortOrder]
+    SORT_ORDER_DESCENDING: _ClassVar[SortOrder]
 MANIFEST_KIND_UNSPECIFIED: ManifestKind
 MANIFEST_KIND_IMAGE: ManifestKind
 MANIFEST_KIND_INDEX: ManifestKind
@@ -48,6 +61,13 @@ COMPRESSION_UNSPECIFIED: Compression
 COMPRESSION_NONE: Compression
 COMPRESSION_GZIP: Compression
 COMPRESSION_ZSTD: Compression
+TAG_LIST_BOUND_UNSPECIFIED: TagListBound
+TAG_LIST_BOUND_TAGS: TagListBound
+TAG_LIST_BOUND_PAGES: TagListBound
+TAG_LIST_BOUND_TIME: TagListBound
+SORT_ORDER_UNSPECIFIED: SortOrder
+SORT_ORDER_ASCENDING: SortOrder
+SORT_ORDER_DESCENDING: SortOrder
 
 class Platform(_message.Message):
     __slots__ = ("os", "architecture", "variant", "os_version", "os_features")
@@ -439,3 +459,85 @@ class VerifyDigestResponse(_message.Message):
     media_type: str
     blobs: _containers.RepeatedCompositeFieldContainer[BlobVerification]
     def __init__(self, normalized_reference: _Optional[str] = ..., verified: _Optional[bool] = ..., expected_digest: _Optional[str] = ..., actual_digest: _Optional[str] = ..., media_type: _Optional[str] = ..., blobs: _Optional[_Iterable[_Union[BlobVerification, _Mapping]]] = ...) -> None: ...
+
+class ListTagsRequest(_message.Message):
+    __slots__ = ("reference", "page_size", "page_token", "filter", "max_staleness")
+    REFERENCE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    FILTER_FIELD_NUMBER: _ClassVar[int]
+    MAX_STALENESS_FIELD_NUMBER: _ClassVar[int]
+    reference: str
+    page_size: int
+    page_token: str
+    filter: str
+    max_staleness: _duration_pb2.Duration
+    def __init__(self, reference: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., filter: _Optional[str] = ..., max_staleness: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
+
+class ListTagsResponse(_message.Message):
+    __slots__ = ("normalized_repository", "tags", "next_page_token", "bound", "total_tags")
+    NORMALIZED_REPOSITORY_FIELD_NUMBER: _ClassVar[int]
+    TAGS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    BOUND_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_TAGS_FIELD_NUMBER: _ClassVar[int]
+    normalized_repository: str
+    tags: _containers.RepeatedScalarFieldContainer[str]
+    next_page_token: str
+    bound: TagListBound
+    total_tags: int
+    def __init__(self, normalized_repository: _Optional[str] = ..., tags: _Optional[_Iterable[str]] = ..., next_page_token: _Optional[str] = ..., bound: _Optional[_Union[TagListBound, str]] = ..., total_tags: _Optional[int] = ...) -> None: ...
+
+class SemverPolicy(_message.Message):
+    __slots__ = ("range", "include_prereleases")
+    RANGE_FIELD_NUMBER: _ClassVar[int]
+    INCLUDE_PRERELEASES_FIELD_NUMBER: _ClassVar[int]
+    range: str
+    include_prereleases: bool
+    def __init__(self, range: _Optional[str] = ..., include_prereleases: _Optional[bool] = ...) -> None: ...
+
+class NumericalPolicy(_message.Message):
+    __slots__ = ("order",)
+    ORDER_FIELD_NUMBER: _ClassVar[int]
+    order: SortOrder
+    def __init__(self, order: _Optional[_Union[SortOrder, str]] = ...) -> None: ...
+
+class AlphabeticalPolicy(_message.Message):
+    __slots__ = ("order",)
+    ORDER_FIELD_NUMBER: _ClassVar[int]
+    order: SortOrder
+    def __init__(self, order: _Optional[_Union[SortOrder, str]] = ...) -> None: ...
+
+class SelectTagRequest(_message.Message):
+    __slots__ = ("reference", "semver", "numerical", "alphabetical", "pattern", "extract", "platform", "max_staleness")
+    REFERENCE_FIELD_NUMBER: _ClassVar[int]
+    SEMVER_FIELD_NUMBER: _ClassVar[int]
+    NUMERICAL_FIELD_NUMBER: _ClassVar[int]
+    ALPHABETICAL_FIELD_NUMBER: _ClassVar[int]
+    PATTERN_FIELD_NUMBER: _ClassVar[int]
+    EXTRACT_FIELD_NUMBER: _ClassVar[int]
+    PLATFORM_FIELD_NUMBER: _ClassVar[int]
+    MAX_STALENESS_FIELD_NUMBER: _ClassVar[int]
+    reference: str
+    semver: SemverPolicy
+    numerical: NumericalPolicy
+    alphabetical: AlphabeticalPolicy
+    pattern: str
+    extract: str
+    platform: Platform
+    max_staleness: _duration_pb2.Duration
+    def __init__(self, reference: _Optional[str] = ..., semver: _Optional[_Union[SemverPolicy, _Mapping]] = ..., numerical: _Optional[_Union[NumericalPolicy, _Mapping]] = ..., alphabetical: _Optional[_Union[AlphabeticalPolicy, _Mapping]] = ..., pattern: _Optional[str] = ..., extract: _Optional[str] = ..., platform: _Optional[_Union[Platform, _Mapping]] = ..., max_staleness: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
+
+class SelectTagResponse(_message.Message):
+    __slots__ = ("tag", "resolution", "tags_considered", "tags_listed", "bound")
+    TAG_FIELD_NUMBER: _ClassVar[int]
+    RESOLUTION_FIELD_NUMBER: _ClassVar[int]
+    TAGS_CONSIDERED_FIELD_NUMBER: _ClassVar[int]
+    TAGS_LISTED_FIELD_NUMBER: _ClassVar[int]
+    BOUND_FIELD_NUMBER: _ClassVar[int]
+    tag: str
+    resolution: ResolveReferenceResponse
+    tags_considered: int
+    tags_listed: int
+    bound: TagListBound
+    def __init__(self, tag: _Optional[str] = ..., resolution: _Optional[_Union[ResolveReferenceResponse, _Mapping]] = ..., tags_considered: _Optional[int] = ..., tags_listed: _Optional[int] = ..., bound: _Optional[_Union[TagListBound, str]] = ...) -> None: ...

@@ -73,6 +73,16 @@ class ResolverServiceStub:
                 request_serializer=imagepin_dot_v1_dot_resolver__pb2.ListImagesWithLayerRequest.SerializeToString,
                 response_deserializer=imagepin_dot_v1_dot_resolver__pb2.ListImagesWithLayerResponse.FromString,
                 _registered_method=True)
+        self.ListTags = channel.unary_unary(
+                '/imagepin.v1.ResolverService/ListTags',
+                request_serializer=imagepin_dot_v1_dot_resolver__pb2.ListTagsRequest.SerializeToString,
+                response_deserializer=imagepin_dot_v1_dot_resolver__pb2.ListTagsResponse.FromString,
+                _registered_method=True)
+        self.SelectTag = channel.unary_unary(
+                '/imagepin.v1.ResolverService/SelectTag',
+                request_serializer=imagepin_dot_v1_dot_resolver__pb2.SelectTagRequest.SerializeToString,
+                response_deserializer=imagepin_dot_v1_dot_resolver__pb2.SelectTagResponse.FromString,
+                _registered_method=True)
 
 
 class ResolverServiceServicer:
@@ -131,6 +141,22 @@ class ResolverServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListTags(self, request, context):
+        """Lists a repository's tags, sorted, a page at a time, optionally only those a regular
+        expression matches.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SelectTag(self, request, context):
+        """Chooses a repository's newest tag by a policy (semver range, numerical or alphabetical order),
+        as Flux's ImagePolicy does, and pins it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ResolverServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -168,6 +194,16 @@ def add_ResolverServiceServicer_to_server(servicer, server):
                     servicer.ListImagesWithLayer,
                     request_deserializer=imagepin_dot_v1_dot_resolver__pb2.ListImagesWithLayerRequest.FromString,
                     response_serializer=imagepin_dot_v1_dot_resolver__pb2.ListImagesWithLayerResponse.SerializeToString,
+            ),
+            'ListTags': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListTags,
+                    request_deserializer=imagepin_dot_v1_dot_resolver__pb2.ListTagsRequest.FromString,
+                    response_serializer=imagepin_dot_v1_dot_resolver__pb2.ListTagsResponse.SerializeToString,
+            ),
+            'SelectTag': grpc.unary_unary_rpc_method_handler(
+                    servicer.SelectTag,
+                    request_deserializer=imagepin_dot_v1_dot_resolver__pb2.SelectTagRequest.FromString,
+                    response_serializer=imagepin_dot_v1_dot_resolver__pb2.SelectTagResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -363,6 +399,60 @@ class ResolverService:
             '/imagepin.v1.ResolverService/ListImagesWithLayer',
             imagepin_dot_v1_dot_resolver__pb2.ListImagesWithLayerRequest.SerializeToString,
             imagepin_dot_v1_dot_resolver__pb2.ListImagesWithLayerResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListTags(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/imagepin.v1.ResolverService/ListTags',
+            imagepin_dot_v1_dot_resolver__pb2.ListTagsRequest.SerializeToString,
+            imagepin_dot_v1_dot_resolver__pb2.ListTagsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SelectTag(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/imagepin.v1.ResolverService/SelectTag',
+            imagepin_dot_v1_dot_resolver__pb2.SelectTagRequest.SerializeToString,
+            imagepin_dot_v1_dot_resolver__pb2.SelectTagResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -51,6 +51,14 @@ class ResolverServiceStub:
     """Lists every digest a tag has been seen pointing at, newest first."""
     ListImagesWithLayer: _grpc.UnaryUnaryMultiCallable[_resolver_pb2.ListImagesWithLayerRequest, _resolver_pb2.ListImagesWithLayerResponse]
     """Lists every recorded image that contains a layer, found by distribution digest or diff_id."""
+    ListTags: _grpc.UnaryUnaryMultiCallable[_resolver_pb2.ListTagsRequest, _resolver_pb2.ListTagsResponse]
+    """Lists a repository's tags, sorted, a page at a time, optionally only those a regular
+    expression matches.
+    """
+    SelectTag: _grpc.UnaryUnaryMultiCallable[_resolver_pb2.SelectTagRequest, _resolver_pb2.SelectTagResponse]
+    """Chooses a repository's newest tag by a policy (semver range, numerical or alphabetical order),
+    as Flux's ImagePolicy does, and pins it.
+    """
 
 @_typing.type_check_only
 class ResolverServiceAsyncStub(ResolverServiceStub):
@@ -75,6 +83,14 @@ class ResolverServiceAsyncStub(ResolverServiceStub):
     """Lists every digest a tag has been seen pointing at, newest first."""
     ListImagesWithLayer: _aio.UnaryUnaryMultiCallable[_resolver_pb2.ListImagesWithLayerRequest, _resolver_pb2.ListImagesWithLayerResponse]  # type: ignore[assignment]
     """Lists every recorded image that contains a layer, found by distribution digest or diff_id."""
+    ListTags: _aio.UnaryUnaryMultiCallable[_resolver_pb2.ListTagsRequest, _resolver_pb2.ListTagsResponse]  # type: ignore[assignment]
+    """Lists a repository's tags, sorted, a page at a time, optionally only those a regular
+    expression matches.
+    """
+    SelectTag: _aio.UnaryUnaryMultiCallable[_resolver_pb2.SelectTagRequest, _resolver_pb2.SelectTagResponse]  # type: ignore[assignment]
+    """Chooses a repository's newest tag by a policy (semver range, numerical or alphabetical order),
+    as Flux's ImagePolicy does, and pins it.
+    """
 
 class ResolverServiceServicer(metaclass=_abc_1.ABCMeta):
     """ResolverService answers what an image reference points at and what that image is.
@@ -138,5 +154,25 @@ class ResolverServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_resolver_pb2.ListImagesWithLayerResponse, _abc.Awaitable[_resolver_pb2.ListImagesWithLayerResponse]]:
         """Lists every recorded image that contains a layer, found by distribution digest or diff_id."""
+
+    @_abc_1.abstractmethod
+    def ListTags(
+        self,
+        request: _resolver_pb2.ListTagsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_resolver_pb2.ListTagsResponse, _abc.Awaitable[_resolver_pb2.ListTagsResponse]]:
+        """Lists a repository's tags, sorted, a page at a time, optionally only those a regular
+        expression matches.
+        """
+
+    @_abc_1.abstractmethod
+    def SelectTag(
+        self,
+        request: _resolver_pb2.SelectTagRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_resolver_pb2.SelectTagResponse, _abc.Awaitable[_resolver_pb2.SelectTagResponse]]:
+        """Chooses a repository's newest tag by a policy (semver range, numerical or alphabetical order),
+        as Flux's ImagePolicy does, and pins it.
+        """
 
 def add_ResolverServiceServicer_to_server(servicer: ResolverServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
