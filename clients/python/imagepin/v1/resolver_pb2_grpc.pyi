@@ -51,6 +51,10 @@ class ResolverServiceStub:
     """Lists every digest a tag has been seen pointing at, newest first."""
     ListImagesWithLayer: _grpc.UnaryUnaryMultiCallable[_resolver_pb2.ListImagesWithLayerRequest, _resolver_pb2.ListImagesWithLayerResponse]
     """Lists every recorded image that contains a layer, found by distribution digest or diff_id."""
+    ListReferrers: _grpc.UnaryUnaryMultiCallable[_resolver_pb2.ListReferrersRequest, _resolver_pb2.ListReferrersResponse]
+    """What is attached to an image: signatures, SBOMs, provenance, from every source it can be in."""
+    VerifySignatures: _grpc.UnaryUnaryMultiCallable[_resolver_pb2.VerifySignaturesRequest, _resolver_pb2.VerifySignaturesResponse]
+    """Whether an image carries a cosign signature that verifies under the given keys or policy."""
 
 @_typing.type_check_only
 class ResolverServiceAsyncStub(ResolverServiceStub):
@@ -75,6 +79,10 @@ class ResolverServiceAsyncStub(ResolverServiceStub):
     """Lists every digest a tag has been seen pointing at, newest first."""
     ListImagesWithLayer: _aio.UnaryUnaryMultiCallable[_resolver_pb2.ListImagesWithLayerRequest, _resolver_pb2.ListImagesWithLayerResponse]  # type: ignore[assignment]
     """Lists every recorded image that contains a layer, found by distribution digest or diff_id."""
+    ListReferrers: _aio.UnaryUnaryMultiCallable[_resolver_pb2.ListReferrersRequest, _resolver_pb2.ListReferrersResponse]  # type: ignore[assignment]
+    """What is attached to an image: signatures, SBOMs, provenance, from every source it can be in."""
+    VerifySignatures: _aio.UnaryUnaryMultiCallable[_resolver_pb2.VerifySignaturesRequest, _resolver_pb2.VerifySignaturesResponse]  # type: ignore[assignment]
+    """Whether an image carries a cosign signature that verifies under the given keys or policy."""
 
 class ResolverServiceServicer(metaclass=_abc_1.ABCMeta):
     """ResolverService answers what an image reference points at and what that image is.
@@ -138,5 +146,21 @@ class ResolverServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_resolver_pb2.ListImagesWithLayerResponse, _abc.Awaitable[_resolver_pb2.ListImagesWithLayerResponse]]:
         """Lists every recorded image that contains a layer, found by distribution digest or diff_id."""
+
+    @_abc_1.abstractmethod
+    def ListReferrers(
+        self,
+        request: _resolver_pb2.ListReferrersRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_resolver_pb2.ListReferrersResponse, _abc.Awaitable[_resolver_pb2.ListReferrersResponse]]:
+        """What is attached to an image: signatures, SBOMs, provenance, from every source it can be in."""
+
+    @_abc_1.abstractmethod
+    def VerifySignatures(
+        self,
+        request: _resolver_pb2.VerifySignaturesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_resolver_pb2.VerifySignaturesResponse, _abc.Awaitable[_resolver_pb2.VerifySignaturesResponse]]:
+        """Whether an image carries a cosign signature that verifies under the given keys or policy."""
 
 def add_ResolverServiceServicer_to_server(servicer: ResolverServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
