@@ -37,6 +37,7 @@ class Settings:
     workers: int = 1
     event_loop: str = "auto"  # "auto" (uvloop when installed), "uvloop" or "asyncio"
     registries_config: Path | None = None  # the registries file (registry/config.py)
+    trust_policies_file: Path | None = None  # signature trust policies (core/trust.py)
     tls_cert_file: Path | None = None  # serve TLS with this certificate and key
     tls_key_file: Path | None = None
     tls_client_ca_file: Path | None = None  # require client certificates signed by this CA
@@ -67,6 +68,7 @@ class Settings:
             workers=_int(env, "IMAGEPIN_WORKERS", 1),
             event_loop=env.get("IMAGEPIN_EVENT_LOOP", "auto").lower(),
             registries_config=_path(env.get("IMAGEPIN_REGISTRIES_CONFIG")),
+            trust_policies_file=_path(env.get("IMAGEPIN_TRUST_POLICIES_FILE")),
             tls_cert_file=_path(env.get("IMAGEPIN_TLS_CERT_FILE")),
             tls_key_file=_path(env.get("IMAGEPIN_TLS_KEY_FILE")),
             tls_client_ca_file=_path(env.get("IMAGEPIN_TLS_CLIENT_CA_FILE")),
@@ -107,6 +109,7 @@ class Settings:
             )
         self._validate_caller_auth()
         self._validate_registries()
+        self._validate_trust_policies()
         return self
 
     def _validate_caller_auth(self) -> None:
@@ -137,6 +140,15 @@ class Settings:
             load_config(self.registries_config)
         except RegistryConfigError as exc:
             raise SettingsError(f"IMAGEPIN_REGISTRIES_CONFIG: {exc}") from exc
+
+    def _validate_trust_policies(self) -> None:
+        """The trust policies file is read whole now, like the registries file."""
+        from imagepin_server.core.trust import TrustPolicyError, load_trust_policies
+
+        try:
+            load_trust_policies(self.trust_policies_file)
+        except TrustPolicyError as exc:
+            raise SettingsError(f"IMAGEPIN_TRUST_POLICIES_FILE: {exc}") from exc
 
 
 def _host_port(text: str, name: str) -> tuple[str, int]:

@@ -19,8 +19,11 @@ from imagepin_server.core import (
     Source,
     Verification,
 )
+from imagepin_server.core.attachments import ReferrerSource
 from imagepin_server.core.images import Descriptor, ImageConfig, ImageIndex, ImageManifest
 from imagepin_server.core.platforms import ManifestKind, classify
+from imagepin_server.core.referrers import ReferrerListing
+from imagepin_server.core.signatures import SignatureVerification
 from imagepin_server.core.verify import BlobResult
 
 _COMPRESSION = {
@@ -35,7 +38,8 @@ def platform_from_proto(
     request: pb.ResolveReferenceRequest
     | pb.GetManifestRequest
     | pb.ListLayersRequest
-    | pb.VerifyDigestRequest,
+    | pb.VerifyDigestRequest
+    | pb.VerifySignaturesRequest,
 ) -> Platform | None:
     """The requested platform, or None when the field is absent or left empty."""
     if not request.HasField("platform"):
@@ -348,3 +352,43 @@ def images_with_layer_to_proto(
             )
         images.append(image)
     return pb.ListImagesWithLayerResponse(images=images)
+
+
+_REFERRER_SOURCE = {
+    ReferrerSource.REFERRERS_API: pb.REFERRER_SOURCE_REFERRERS_API,
+    ReferrerSource.FALLBACK_TAG: pb.REFERRER_SOURCE_FALLBACK_TAG,
+    ReferrerSource.COSIGN_TAG: pb.REFERRER_SOURCE_COSIGN_TAG,
+    ReferrerSource.INDEX_ATTESTATION: pb.REFERRER_SOURCE_INDEX_ATTESTATION,
+}
+
+
+def referrers_to_proto(listing: ReferrerListing) -> pb.ListReferrersResponse:
+    return pb.ListReferrersResponse(
+        digest=str(listing.digest),
+        referrers=[
+            pb.Referrer(
+                descriptor=descriptor_to_proto(referrer.descriptor),
+                subject_digest=str(referrer.subject),
+                source=_REFERRER_SOURCE[referrer.source],
+            )
+            for referrer in listing.referrers
+        ],
+        truncated=listing.truncated,
+    )
+
+
+def signatures_to_proto(verification: SignatureVerification) -> pb.VerifySignaturesResponse:
+    return pb.VerifySignaturesResponse(
+        digest=str(verification.digest),
+        verified=verification.verified,
+        signatures=[
+            pb.SignatureResult(
+                signature_digest=str(check.signature_digest),
+                key_id=check.key_id,
+                verified=check.verified,
+                error=check.error,
+                source=_REFERRER_SOURCE[check.source],
+            )
+            for check in verification.signatures
+        ],
+    )

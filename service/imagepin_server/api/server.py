@@ -130,6 +130,9 @@ class ImagepinServer:
             database=self.database,
             recorder=self.recorder,
             policy=policy_from(settings),
+            attachments=core.Attachments(
+                trust=core.load_trust_policies(settings.trust_policies_file)
+            ),
         )
         self.indexer = core.BackgroundIndexer(self.deps)
         if settings.index_layers:

@@ -95,3 +95,36 @@ class ResolverServicer(pb_grpc.ResolverServiceServicer):
         records = await core.images_with_layer(self._deps, request.digest, limit=request.limit)
         note(images=len(records))
         return convert.images_with_layer_to_proto(records)
+
+    async def ListReferrers(  # noqa: N802
+        self, request: pb.ListReferrersRequest, context: Context
+    ) -> pb.ListReferrersResponse:
+        listing = await core.list_referrers(
+            self._deps,
+            request.reference,
+            artifact_type=request.artifact_type,
+            include_children=request.include_children,
+        )
+        note(
+            registry=listing.reference.registry,
+            digest=str(listing.digest),
+            referrers=len(listing.referrers),
+        )
+        return convert.referrers_to_proto(listing)
+
+    async def VerifySignatures(  # noqa: N802
+        self, request: pb.VerifySignaturesRequest, context: Context
+    ) -> pb.VerifySignaturesResponse:
+        verification = await core.verify_signatures(
+            self._deps,
+            request.reference,
+            convert.platform_from_proto(request),
+            public_keys=list(request.public_keys),
+            policy=request.policy,
+        )
+        note(
+            registry=verification.reference.registry,
+            digest=str(verification.digest),
+            verified=str(verification.verified).lower(),
+        )
+        return convert.signatures_to_proto(verification)

@@ -1,5 +1,6 @@
 """The use cases: resolve (one or many, per rollout), get a manifest, list layers, verify, audit."""
 
+from imagepin_server.core.attachments import Attachments, Referrer, ReferrerSource, SignatureCheck
 from imagepin_server.core.audit import images_with_layer, tag_history
 from imagepin_server.core.batch import BatchItem, BatchOutcome, resolve_many
 from imagepin_server.core.context import Dependencies, Policy
@@ -7,11 +8,15 @@ from imagepin_server.core.images import Platform
 from imagepin_server.core.inspect import LayerListing, ManifestView, get_manifest, list_layers
 from imagepin_server.core.layer_index import BackgroundIndexer
 from imagepin_server.core.recorder import ObservationRecorder
+from imagepin_server.core.referrers import ReferrerListing, list_referrers
 from imagepin_server.core.resolve import Resolution, Source, resolve
 from imagepin_server.core.rollout import resolve_with_rollout
+from imagepin_server.core.signatures import SignatureVerification, verify_signatures
+from imagepin_server.core.trust import TrustPolicies, TrustPolicyError, load_trust_policies
 from imagepin_server.core.verify import Verification, verify
 
 __all__ = [
+    "Attachments",
     "BackgroundIndexer",
     "BatchItem",
     "BatchOutcome",
@@ -21,15 +26,25 @@ __all__ = [
     "ObservationRecorder",
     "Platform",
     "Policy",
+    "Referrer",
+    "ReferrerListing",
+    "ReferrerSource",
     "Resolution",
+    "SignatureCheck",
+    "SignatureVerification",
     "Source",
+    "TrustPolicies",
+    "TrustPolicyError",
     "Verification",
     "get_manifest",
     "images_with_layer",
     "list_layers",
+    "list_referrers",
+    "load_trust_policies",
     "resolve",
     "resolve_many",
     "resolve_with_rollout",
     "tag_history",
     "verify",
+    "verify_signatures",
 ]

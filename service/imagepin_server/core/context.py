@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Final
 
 from imagepin_server import store
+from imagepin_server.core.attachments import Attachments
 from imagepin_server.core.cache import CachedContent, Caches, ContentKey, TagAnswer, TagKey
 from imagepin_server.core.coalesce import SingleFlight
 from imagepin_server.core.recorder import ObservationRecorder
@@ -51,6 +52,8 @@ class Dependencies:
     tag_flights: SingleFlight[TagKey, TagAnswer] = field(default_factory=SingleFlight)
     content_flights: SingleFlight[ContentKey, CachedContent] = field(default_factory=SingleFlight)
     clock: Callable[[], datetime] = field(default=utc_now)
+    # Referrers and signature verdicts (core/referrers.py, core/signatures.py), and trust policies.
+    attachments: Attachments = field(default_factory=Attachments)
     # Told of each digest a resolution finds, so the layer index can catch up in the background.
     on_resolved: Callable[[Reference, Digest], None] | None = None
 
