@@ -171,7 +171,7 @@ async def _from_api(
             return found[:MAX_REFERRERS], True
         query = page.next_query
         if query is None:
-            return found, False
+            return found, page.next_refused
     return found, True
 
 

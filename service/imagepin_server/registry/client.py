@@ -31,7 +31,7 @@ from imagepin_server.registry.hosts import DOCKER_HUB, DOCKER_HUB_API_HOST, Endp
 from imagepin_server.registry.lru import LruSet
 from imagepin_server.registry.netguard import AddressPolicy, guarded_transport
 from imagepin_server.registry.politeness import RETRY_STATUSES, HostBudgets, retry_delay
-from imagepin_server.registry.referrers import ReferrersPage, next_page_query, referrers_path
+from imagepin_server.registry.referrers import ReferrersPage, next_page, referrers_path
 from imagepin_server.registry.tls import default_context, host_context, peer_speaks_plain_http
 
 log = logging.getLogger(__name__)
@@ -348,11 +348,12 @@ class RegistryClient:
                 return None
             await _raise_for_status(response, ref, name, "manifest")
             raw = await _read_bounded(response, MANIFEST_LIMIT, name, ref, "referrers listing")
-            link = response.headers.get("link", "")
+            query, refused = next_page(response.headers.get("link", ""), ref.repository, digest)
             return ReferrersPage(
                 raw=raw,
                 media_type=mediatypes.base(response.headers.get("content-type", "")),
-                next_query=next_page_query(link, ref.repository, digest),
+                next_query=query,
+                next_refused=refused,
             )
 
         return await self._across(

@@ -25,6 +25,7 @@ class ReferrersPage:
     raw: bytes
     media_type: str
     next_query: str | None  # the query string of the next page, None on the last page
+    next_refused: bool = False  # a next page was linked, but elsewhere: the listing is partial
 
 
 def referrers_path(digest: Digest, query: str | None = None) -> str:
@@ -32,16 +33,17 @@ def referrers_path(digest: Digest, query: str | None = None) -> str:
     return f"referrers/{digest}" + (f"?{query}" if query else "")
 
 
-def next_page_query(link: str, repository: str, digest: Digest) -> str | None:
-    """The query of the next page from a `Link` header, when it points at this same listing.
+def next_page(link: str, repository: str, digest: Digest) -> tuple[str | None, bool]:
+    """(query of the next page, whether a next page was linked but refused) from `Link`.
 
-    A link to another repository, subject or path is ignored (the listing ends there), and so
-    is one without a query: it could only repeat the page we have.
+    Only a link to this same listing (this repository, this subject) is followed, on the
+    endpoint we asked; one elsewhere, or without a query (it could only repeat the page we
+    have), ends the listing there, and the caller says it was cut short.
     """
     match = _LINK.search(link or "")
     if match is None:
-        return None
+        return None, False
     target = urlsplit(match.group(1))
     if target.path != f"/v2/{repository}/{referrers_path(digest)}" or not target.query:
-        return None
-    return target.query
+        return None, True
+    return target.query, False
