@@ -11,6 +11,7 @@ counts what imagepin really asked.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -19,6 +20,8 @@ from pathlib import Path
 
 import grpc
 import pytest
+from click.testing import CliRunner, Result
+from imagepin.cli import cli
 from imagepin.v1 import resolver_pb2 as pb
 
 from tests.support import attachments as att
@@ -474,3 +477,82 @@ def test_trust_errors_are_the_callers(setup: Setup) -> None:
             signatures(setup, setup.signed.reference, **fields)
         assert failed.value.code() == code, fields
         assert error_info(failed.value).reason == reason
+
+
+# --- the imagepin command -----------------------------------------------------------------------
+
+
+def run(setup: Setup, *args: str) -> Result:
+    command, *rest = args
+    result = CliRunner().invoke(cli, [command, "--server", setup.server.target, *rest])
+    if result.exception and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return result
+
+
+def test_the_referrers_command(setup: Setup) -> None:
+    table = run(setup, "referrers", setup.signed.reference)
+    assert table.exit_code == 0, table.output
+    for pushed, source in (
+        (setup.sig_tag, "cosign-tag"),
+        (setup.sig_referrer, "fallback-tag"),
+        (setup.sbom, "fallback-tag"),
+    ):
+        line = next(line for line in table.stdout.splitlines() if pushed.digest in line)
+        assert source in line
+        assert pushed.artifact_type in line or pushed is setup.sig_tag
+    as_json = run(
+        setup, "referrers", setup.signed.reference, "--artifact-type", SBOM_TYPE, "-o", "json"
+    )
+    assert as_json.exit_code == 0, as_json.output
+    document = json.loads(as_json.stdout)
+    assert document["digest"] == setup.signed.digest
+    assert [r["descriptor"]["digest"] for r in document["referrers"]] == [setup.sbom.digest]
+    assert document["referrers"][0]["source"] == "REFERRER_SOURCE_FALLBACK_TAG"
+    children = run(setup, "referrers", setup.buildx, "--children", "-o", "json")
+    digests = {r["descriptor"]["digest"] for r in json.loads(children.stdout)["referrers"]}
+    assert setup.amd64_sig.digest in digests
+
+
+def test_verify_signatures_command(setup: Setup, tmp_path: Path) -> None:
+    good, other = tmp_path / "a.pub", tmp_path / "c.pub"
+    good.write_text(setup.a.public_pem)
+    other.write_text(setup.c.public_pem)
+    signed = run(setup, "verify", setup.signed.reference, "--signatures", "--public-key", str(good))
+    assert signed.exit_code == 0, signed.output
+    assert signed.stdout.startswith(f"signed: {setup.signed.reference}")
+    assert setup.a.key_id in signed.stdout
+
+    unsigned = run(
+        setup,
+        "verify",
+        setup.signed.reference,
+        "--signatures",
+        "--public-key",
+        str(other),
+        "-o",
+        "json",
+    )
+    assert unsigned.exit_code == 1, unsigned.output
+    document = json.loads(unsigned.stdout)
+    assert document["digest"] == setup.signed.digest
+    assert "verified" not in document  # false is left out of proto JSON
+    assert len(document["signatures"]) == 4
+
+    by_policy = run(setup, "verify", setup.signed.reference, "--signatures", "--policy", "prod")
+    assert by_policy.exit_code == 0, by_policy.output
+    unknown = run(setup, "verify", setup.signed.reference, "--signatures", "--policy", "nope")
+    assert unknown.exit_code == 3, unknown.output
+    both = run(
+        setup,
+        "verify",
+        setup.signed.reference,
+        "--signatures",
+        "--policy",
+        "prod",
+        "--public-key",
+        str(good),
+    )
+    assert both.exit_code == 2
+    stray = run(setup, "verify", setup.signed.pinned_reference, "--policy", "prod")
+    assert stray.exit_code == 2
