@@ -11,6 +11,7 @@ counts what imagepin really asked.
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from collections.abc import Iterator
@@ -24,6 +25,8 @@ from click.testing import CliRunner, Result
 from imagepin.cli import cli
 from imagepin.v1 import resolver_pb2 as pb
 
+from tests.clients import admission
+from tests.clients.test_webhook import Webhook, start_webhook, stop
 from tests.support import attachments as att
 from tests.support import skopeo
 from tests.support.image_fixtures import PushedImage, build_small_image, push_layout
@@ -556,3 +559,63 @@ def test_verify_signatures_command(setup: Setup, tmp_path: Path) -> None:
     assert both.exit_code == 2
     stray = run(setup, "verify", setup.signed.pinned_reference, "--policy", "prod")
     assert stray.exit_code == 2
+
+
+# --- the admission webhook: --require-signature ---------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def signing_webhook(tmp_path_factory: pytest.TempPathFactory, setup: Setup) -> Iterator[Webhook]:
+    hook = start_webhook(
+        tmp_path_factory.mktemp("signing-webhook"),
+        setup.server.target,
+        "--require-signature",
+        "prod",
+    )
+    yield hook
+    stop(hook)
+
+
+def _pod(*images: str) -> dict[str, object]:
+    return admission.review(
+        admission.deployment_pod("shop", [(f"c{i}", image) for i, image in enumerate(images)])
+    )
+
+
+def test_the_webhook_admits_a_signed_image_and_pins_it(
+    setup: Setup, signing_webhook: Webhook
+) -> None:
+    response = signing_webhook.review(_pod(setup.signed.reference))
+    assert response["allowed"] is True
+    patch = json.loads(base64.b64decode(response["patch"]))
+    assert patch[0]["value"] == f"{setup.signed.reference}@{setup.signed.digest}"
+    assert "warnings" not in response
+
+
+def test_the_webhook_denies_unsigned_images_pinned_or_not(
+    setup: Setup, signing_webhook: Webhook
+) -> None:
+    for image in (setup.unsigned.reference, setup.unsigned.pinned_reference):
+        response = signing_webhook.review(_pod(setup.signed.reference, image))
+        assert response["allowed"] is False, image
+        message = response["status"]["message"]
+        assert setup.unsigned.digest in message
+        assert "attach/unsigned" in message
+        assert "'prod'" in message
+        assert setup.signed.digest not in message, "the signed image is not blamed"
+
+
+def test_warn_mode_reports_and_a_namespace_may_name_another_policy(
+    setup: Setup, signing_webhook: Webhook
+) -> None:
+    warned = signing_webhook.review(_pod(setup.unsigned.reference), "/warn")
+    assert warned["allowed"] is True
+    assert "patch" not in warned
+    assert any(
+        "no valid signature under trust policy 'prod'" in w and "attach/unsigned" in w
+        for w in warned["warnings"]
+    )
+    other = signing_webhook.review(_pod(setup.signed.reference), "?require-signature=elsewhere")
+    assert other["allowed"] is False
+    assert "'elsewhere'" in other["status"]["message"]
+    assert "trusts no key" in other["status"]["message"]
