@@ -234,12 +234,7 @@ class AsyncResolverClient:
         timeout: float | None = None,
     ) -> resolver_pb2.VerifySignaturesResponse:
         """Whether a cosign signature verifies under the keys (PEM) or the server's policy."""
-        request = resolver_pb2.VerifySignaturesRequest(
-            reference=reference,
-            public_keys=list(public_keys),
-            policy=policy,
-            platform=messages.platform_message(platform),
-        )
+        request = messages.signatures_request(reference, public_keys, policy, platform)
         result: resolver_pb2.VerifySignaturesResponse = await self._call(
             self._stub.VerifySignatures, request, timeout
         )
