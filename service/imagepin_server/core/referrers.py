@@ -73,9 +73,11 @@ async def list_referrers(
             attestations = index_attestations(index)
             if include_children:
                 attested = {r.descriptor.digest for r in attestations}
-                children = [c.digest for c in index.manifests if c.digest not in attested]
+                children = list(
+                    dict.fromkeys(c.digest for c in index.manifests if c.digest not in attested)
+                )
                 truncated = len(children) > MAX_CHILDREN
-                subjects += list(dict.fromkeys(children))[:MAX_CHILDREN]
+                subjects += children[:MAX_CHILDREN]
     gate = asyncio.Semaphore(CONCURRENT_SUBJECTS)
 
     async def one(subject: Digest) -> SubjectReferrers:
