@@ -69,6 +69,11 @@ class Application:
             monotonic=time.monotonic,
             policy=policy_from(settings),
             tag_lists=core.TagLists(),  # ListTags / SelectTag: kept lists, one read per repository
+            # ListReferrers / VerifySignatures: kept listings and verdicts, and the trust policies
+            # (Settings.validate has checked the file; it is read again here, once per process).
+            attachments=core.Attachments(
+                trust=core.load_trust_policies(settings.trust_policies_file)
+            ),
         )
         self.indexer = core.BackgroundIndexer(content_deps)
         self.deps = (
@@ -104,6 +109,7 @@ class Application:
         # a task left waiting on a closed SQLite connection would never finish.
         await self.deps.tag_flights.aclose()  # first: a finishing flight schedules indexing
         await self.deps.tag_lists.flights.aclose()
+        await self.deps.attachments.flights.aclose()
         await self.indexer.aclose()
         await self.deps.content_flights.aclose()
         try:

@@ -37,6 +37,7 @@ class Settings:
     workers: int = 1
     event_loop: str = "auto"  # "auto" (uvloop when installed), "uvloop" or "asyncio"
     registries_config: Path | None = None  # the registries file (registry/config.py)
+    trust_policies_file: Path | None = None  # signature trust policies (core/trust.py)
     tls_cert_file: Path | None = None  # serve TLS with this certificate and key
     tls_key_file: Path | None = None
     tls_client_ca_file: Path | None = None  # require client certificates signed by this CA
@@ -67,6 +68,7 @@ class Settings:
             workers=_int(env, "IMAGEPIN_WORKERS", 1),
             event_loop=env.get("IMAGEPIN_EVENT_LOOP", "auto").lower(),
             registries_config=_path(env.get("IMAGEPIN_REGISTRIES_CONFIG")),
+            trust_policies_file=_path(env.get("IMAGEPIN_TRUST_POLICIES_FILE")),
             tls_cert_file=_path(env.get("IMAGEPIN_TLS_CERT_FILE")),
             tls_key_file=_path(env.get("IMAGEPIN_TLS_KEY_FILE")),
             tls_client_ca_file=_path(env.get("IMAGEPIN_TLS_CLIENT_CA_FILE")),
@@ -106,6 +108,7 @@ class Settings:
                 f"IMAGEPIN_EVENT_LOOP {self.event_loop!r}: use auto, uvloop or asyncio"
             )
         self._validate_caller_auth()
+        self._validate_trust_policies()
         return self
 
     def _validate_caller_auth(self) -> None:
@@ -127,6 +130,15 @@ class Settings:
             raise SettingsError("IMAGEPIN_TLS_CERT_FILE and IMAGEPIN_TLS_KEY_FILE go together")
         if self.tls_client_ca_file is not None and self.tls_cert_file is None:
             raise SettingsError("IMAGEPIN_TLS_CLIENT_CA_FILE needs TLS (IMAGEPIN_TLS_CERT_FILE)")
+
+    def _validate_trust_policies(self) -> None:
+        """The trust policies file is read whole now, like the registries file."""
+        from imagepin_server.core.trust import TrustPolicyError, load_trust_policies
+
+        try:
+            load_trust_policies(self.trust_policies_file)
+        except TrustPolicyError as exc:
+            raise SettingsError(f"IMAGEPIN_TRUST_POLICIES_FILE: {exc}") from exc
 
 
 def _host_port(text: str, name: str) -> tuple[str, int]:

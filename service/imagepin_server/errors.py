@@ -204,3 +204,22 @@ def schema1_refused(
         reference=reference,
         registry=registry,
     )
+
+
+# --- signatures: what the caller trusts --------------------------------------------------------
+class BadTrust(InvalidArgument):
+    """Neither or both of public keys and a trust policy were given."""
+
+    reason = "INVALID_TRUST"
+
+
+class BadPublicKey(InvalidArgument):
+    """A public key that is not PEM SubjectPublicKeyInfo of a supported kind."""
+
+    reason = "INVALID_PUBLIC_KEY"
+
+
+class TrustPolicyNotFound(NotFound):
+    """A trust policy the server's policies file does not define."""
+
+    reason = "TRUST_POLICY_NOT_FOUND"

@@ -50,6 +50,9 @@ EXPECTED: dict[type[errors.ImagepinError], grpc.StatusCode] = {
     errors.DigestMismatch: Code.DATA_LOSS,
     errors.UnsupportedContent: Code.FAILED_PRECONDITION,
     errors.BadRegistryResponse: Code.FAILED_PRECONDITION,
+    errors.BadTrust: Code.INVALID_ARGUMENT,
+    errors.BadPublicKey: Code.INVALID_ARGUMENT,
+    errors.TrustPolicyNotFound: Code.NOT_FOUND,
 }
 
 

@@ -256,3 +256,36 @@ class AsyncResolverClient:
             self._stub.SelectTag, request, timeout
         )
         return result
+
+    async def list_referrers(
+        self,
+        reference: str,
+        *,
+        artifact_type: str = "",
+        include_children: bool = False,
+        timeout: float | None = None,
+    ) -> resolver_pb2.ListReferrersResponse:
+        """What refers to the image: signatures, SBOMs, attestations, and where each was found."""
+        request = resolver_pb2.ListReferrersRequest(
+            reference=reference, artifact_type=artifact_type, include_children=include_children
+        )
+        result: resolver_pb2.ListReferrersResponse = await self._call(
+            self._stub.ListReferrers, request, timeout
+        )
+        return result
+
+    async def verify_signatures(
+        self,
+        reference: str,
+        *,
+        public_keys: Iterable[str] = (),
+        policy: str = "",
+        platform: PlatformArg = None,
+        timeout: float | None = None,
+    ) -> resolver_pb2.VerifySignaturesResponse:
+        """Whether a cosign signature verifies under the keys (PEM) or the server's policy."""
+        request = messages.signatures_request(reference, public_keys, policy, platform)
+        result: resolver_pb2.VerifySignaturesResponse = await self._call(
+            self._stub.VerifySignatures, request, timeout
+        )
+        return result

@@ -72,6 +72,17 @@ def resolve_request(
     )
 
 
+def signatures_request(
+    reference: str, public_keys: Iterable[str], policy: str, platform: PlatformArg
+) -> resolver_pb2.VerifySignaturesRequest:
+    return resolver_pb2.VerifySignaturesRequest(
+        reference=reference,
+        public_keys=list(public_keys),
+        policy=policy,
+        platform=platform_message(platform),
+    )
+
+
 def batch_requests(
     references: Iterable[str | resolver_pb2.ResolveReferenceRequest],
     platform: PlatformArg,

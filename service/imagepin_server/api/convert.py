@@ -25,9 +25,12 @@ from imagepin_server.core import (
     Verification,
     tag_policy,
 )
+from imagepin_server.core.attachments import ReferrerSource
 from imagepin_server.core.images import Descriptor, ImageConfig, ImageIndex, ImageManifest
 from imagepin_server.core.platforms import ManifestKind, classify
 from imagepin_server.core.platforms import validate as validate_platform
+from imagepin_server.core.referrers import ReferrerListing
+from imagepin_server.core.signatures import SignatureVerification
 from imagepin_server.core.tags import Bound, TagPage, TagSelection
 from imagepin_server.core.verify import BlobResult
 from imagepin_server.digests import Digest, InvalidDigest
@@ -109,7 +112,8 @@ def platform_from_proto(
     | pb.GetManifestRequest
     | pb.ListLayersRequest
     | pb.VerifyDigestRequest
-    | pb.SelectTagRequest,
+    | pb.SelectTagRequest
+    | pb.VerifySignaturesRequest,
 ) -> Platform | None:
     """The requested platform, checked (BadPlatform), or None when absent or left empty."""
     if not request.HasField("platform"):
@@ -476,4 +480,44 @@ def selection_to_proto(selection: TagSelection) -> pb.SelectTagResponse:
         tags_considered=selection.considered,
         tags_listed=selection.listed,
         bound=_BOUND[selection.bound],
+    )
+
+
+_REFERRER_SOURCE = {
+    ReferrerSource.REFERRERS_API: pb.REFERRER_SOURCE_REFERRERS_API,
+    ReferrerSource.FALLBACK_TAG: pb.REFERRER_SOURCE_FALLBACK_TAG,
+    ReferrerSource.COSIGN_TAG: pb.REFERRER_SOURCE_COSIGN_TAG,
+    ReferrerSource.INDEX_ATTESTATION: pb.REFERRER_SOURCE_INDEX_ATTESTATION,
+}
+
+
+def referrers_to_proto(listing: ReferrerListing) -> pb.ListReferrersResponse:
+    return pb.ListReferrersResponse(
+        digest=str(listing.digest),
+        referrers=[
+            pb.Referrer(
+                descriptor=descriptor_to_proto(referrer.descriptor),
+                subject_digest=str(referrer.subject),
+                source=_REFERRER_SOURCE[referrer.source],
+            )
+            for referrer in listing.referrers
+        ],
+        truncated=listing.truncated,
+    )
+
+
+def signatures_to_proto(verification: SignatureVerification) -> pb.VerifySignaturesResponse:
+    return pb.VerifySignaturesResponse(
+        digest=str(verification.digest),
+        verified=verification.verified,
+        signatures=[
+            pb.SignatureResult(
+                signature_digest=str(check.signature_digest),
+                key_id=check.key_id,
+                verified=check.verified,
+                error=check.error,
+                source=_REFERRER_SOURCE[check.source],
+            )
+            for check in verification.signatures
+        ],
     )

@@ -130,3 +130,36 @@ class ResolverServicer(pb_grpc.ResolverServiceServicer):
         )
         note(registry=selection.resolution.reference.registry, tag=selection.tag)
         return convert.selection_to_proto(selection)
+
+    async def ListReferrers(  # noqa: N802
+        self, request: pb.ListReferrersRequest, context: Context
+    ) -> pb.ListReferrersResponse:
+        listing = await core.list_referrers(
+            self._deps,
+            convert.parse_reference(request.reference),
+            artifact_type=request.artifact_type,
+            include_children=request.include_children,
+        )
+        note(
+            registry=listing.reference.registry,
+            digest=str(listing.digest),
+            referrers=len(listing.referrers),
+        )
+        return convert.referrers_to_proto(listing)
+
+    async def VerifySignatures(  # noqa: N802
+        self, request: pb.VerifySignaturesRequest, context: Context
+    ) -> pb.VerifySignaturesResponse:
+        verification = await core.verify_signatures(
+            self._deps,
+            convert.parse_reference(request.reference),
+            convert.platform_from_proto(request),
+            public_keys=list(request.public_keys),
+            policy=request.policy,
+        )
+        note(
+            registry=verification.reference.registry,
+            digest=str(verification.digest),
+            verified=str(verification.verified).lower(),
+        )
+        return convert.signatures_to_proto(verification)

@@ -1,5 +1,6 @@
 """The use cases: resolve (one or many, per rollout), get a manifest, list layers, verify, audit."""
 
+from imagepin_server.core.attachments import Attachments, Referrer, ReferrerSource, SignatureCheck
 from imagepin_server.core.audit import (
     ImageWithLayer,
     TagHistory,
@@ -13,13 +14,17 @@ from imagepin_server.core.images import Platform
 from imagepin_server.core.inspect import LayerListing, ManifestView, get_manifest, list_layers
 from imagepin_server.core.layer_index import BackgroundIndexer
 from imagepin_server.core.recorder import ObservationRecorder
+from imagepin_server.core.referrers import ReferrerListing, list_referrers
 from imagepin_server.core.resolve import Resolution, Source, resolve
 from imagepin_server.core.rollout import resolve_with_rollout
+from imagepin_server.core.signatures import SignatureVerification, verify_signatures
 from imagepin_server.core.tag_lists import TagLists
 from imagepin_server.core.tags import TagPage, TagSelection, list_tags, select_tag
+from imagepin_server.core.trust import TrustPolicies, TrustPolicyError, load_trust_policies
 from imagepin_server.core.verify import Verification, verify
 
 __all__ = [
+    "Attachments",
     "BackgroundIndexer",
     "BatchItem",
     "BatchOutcome",
@@ -30,22 +35,32 @@ __all__ = [
     "ObservationRecorder",
     "Platform",
     "Policy",
+    "Referrer",
+    "ReferrerListing",
+    "ReferrerSource",
     "Resolution",
+    "SignatureCheck",
+    "SignatureVerification",
     "Source",
     "TagHistory",
     "TagLists",
     "TagMove",
     "TagPage",
     "TagSelection",
+    "TrustPolicies",
+    "TrustPolicyError",
     "Verification",
     "get_manifest",
     "images_with_layer",
     "list_layers",
+    "list_referrers",
     "list_tags",
+    "load_trust_policies",
     "resolve",
     "resolve_many",
     "resolve_with_rollout",
     "select_tag",
     "tag_history",
     "verify",
+    "verify_signatures",
 ]

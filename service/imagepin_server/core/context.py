@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from typing import Final
 
 from imagepin_server import store
+from imagepin_server.core.attachments import Attachments
 from imagepin_server.core.cache import CachedContent, Caches, ContentKey, TagAnswer, TagKey
 from imagepin_server.core.coalesce import SingleFlight
 from imagepin_server.core.ports import Registry
@@ -54,6 +55,8 @@ class Dependencies:
     caches: Caches = field(default_factory=Caches)
     tag_flights: SingleFlight[TagKey, TagAnswer] = field(default_factory=SingleFlight)
     content_flights: SingleFlight[ContentKey, CachedContent] = field(default_factory=SingleFlight)
+    # Referrers and signature verdicts (core/referrers.py, core/signatures.py), and trust policies.
+    attachments: Attachments = field(default_factory=Attachments)
     # Told of each digest a resolution finds, so the layer index can catch up in the background.
     on_resolved: Callable[[Reference, Digest], None] | None = None
     tag_lists: TagLists = field(default_factory=TagLists)  # ListTags / SelectTag (core/tags.py)

@@ -13,6 +13,7 @@ from typing import Protocol
 from imagepin_server.digests import Digest
 from imagepin_server.reference import Reference
 from imagepin_server.registry import BlobCheck, FetchedBlob, FetchedManifest, ManifestHead
+from imagepin_server.registry.referrers import ReferrersPage
 
 
 class Registry(Protocol):
@@ -46,4 +47,10 @@ class Registry(Protocol):
         self, ref: Reference, path: str, *, limit: int
     ) -> tuple[bytes, str | None]:
         """GET one page of `ref`'s tag list (`tags/list?…`): at most `limit` bytes, and its Link."""
+        ...
+
+    async def get_referrers(
+        self, ref: Reference, digest: Digest, *, query: str | None = None
+    ) -> ReferrersPage | None:
+        """One page of the OCI 1.1 referrers listing of `digest`; None without a referrers API."""
         ...

@@ -31,6 +31,7 @@ from imagepin_server.registry.hosts import DOCKER_HUB, DOCKER_HUB_API_HOST, Endp
 from imagepin_server.registry.lru import LruSet
 from imagepin_server.registry.netguard import AddressPolicy, guarded_transport
 from imagepin_server.registry.politeness import RETRY_STATUSES, HostBudgets, retry_delay
+from imagepin_server.registry.referrers import ReferrersPage, next_page, referrers_path
 from imagepin_server.registry.tls import default_context, host_context, peer_speaks_plain_http
 
 log = logging.getLogger(__name__)
@@ -349,6 +350,39 @@ class RegistryClient:
             "",
             lambda endpoint: self._exchange(endpoint, ref, "GET", path, name, "manifest", read),
             accept=lambda _: True,
+        )
+
+    async def get_referrers(
+        self, ref: Reference, digest: Digest, *, query: str | None = None
+    ) -> ReferrersPage | None:
+        """One page of the OCI 1.1 referrers listing of `digest`; None when the registry has no
+        referrers API (it answers 404, as the spec says such a registry does).
+
+        A listing changes as artifacts are pushed, so it is taken like a tag's answer (from the
+        registry, or a mirror trusted to resolve), bounded like a manifest, and not hashed.
+        """
+        name = display(ref, str(digest))
+
+        async def read(response: httpx.Response) -> ReferrersPage | None:
+            if response.status_code == 404:
+                return None
+            await _raise_for_status(response, ref, name, "manifest")
+            raw = await _read_bounded(response, MANIFEST_LIMIT, name, ref, "referrers listing")
+            query, refused = next_page(response.headers.get("link", ""), ref.repository, digest)
+            return ReferrersPage(
+                raw=raw,
+                media_type=mediatypes.base(response.headers.get("content-type", "")),
+                next_query=query,
+                next_refused=refused,
+            )
+
+        return await self._across(
+            ref,
+            "referrers",  # no ":": only endpoints trusted to resolve tags may answer
+            lambda endpoint: self._exchange(
+                endpoint, ref, "GET", referrers_path(digest, query), name, "manifest", read
+            ),
+            accept=lambda page: page is not None,
         )
 
     async def _across(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from imagepin.cli.attachments import referrers
 from imagepin.cli.pin import pin
 from imagepin.cli.query import history, inspect, layers, resolve, verify
 from imagepin.cli.tags import tags
@@ -16,7 +17,7 @@ def cli() -> None:
     """Pin container image references to digests with the imagepin service."""
 
 
-for command in (resolve, inspect, layers, verify, history, pin, tags, webhook):
+for command in (resolve, inspect, layers, verify, history, pin, tags, referrers, webhook):
     cli.add_command(command)
 
 

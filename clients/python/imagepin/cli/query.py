@@ -5,11 +5,12 @@ from __future__ import annotations
 import datetime
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
 
-from imagepin.cli import exitcodes, render
+from imagepin.cli import attachments, exitcodes, render
 from imagepin.cli.options import (
     CLI_MAX_STALENESS_ENV,
     connection_options,
@@ -226,6 +227,17 @@ def layers(reference: str, platform: str | None, output: str, connection: Connec
 @click.argument("reference")
 @click.option("--digest", "expected", default="", help="Expected digest, when REF has none.")
 @click.option("--layers", "include_layers", is_flag=True, help="Also hash config and layers.")
+@click.option(
+    "--signatures", is_flag=True, help="Check cosign signatures instead (with a key or policy)."
+)
+@click.option(
+    "--public-key",
+    "key_files",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="With --signatures: a trusted public key (PEM); repeatable.",
+)
+@click.option("--policy", help="With --signatures: a trust policy of the service.")
 @platform_option
 @output_option
 @connection_options
@@ -233,11 +245,22 @@ def verify(
     reference: str,
     expected: str,
     include_layers: bool,
+    signatures: bool,
+    key_files: tuple[Path, ...],
+    policy: str | None,
     platform: str | None,
     output: str,
     connection: Connection,
 ) -> None:
-    """Check that REF@DIGEST's content hashes to DIGEST. Exits 0 verified, 1 mismatch."""
+    """Check that REF@DIGEST's content hashes to DIGEST. Exits 0 verified, 1 mismatch.
+
+    With --signatures: check that REF carries a cosign signature verifying under --public-key
+    or the service's --policy. Exits 0 signed, 1 not.
+    """
+    if signatures:
+        attachments.verify_signatures(reference, key_files, policy, platform, output, connection)
+    elif key_files or policy:
+        fail("--public-key and --policy go with --signatures", exitcodes.USAGE)
     with service_errors(), ResolverClient(connection=connection) as client:
         answer = client.verify_digest(
             reference, expected, include_layers=include_layers, platform=platform

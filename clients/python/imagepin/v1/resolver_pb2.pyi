@@ -47,6 +47,14 @@ class SortOrder(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     SORT_ORDER_UNSPECIFIED: _ClassVar[SortOrder]
     SORT_ORDER_ASCENDING: _ClassVar[SortOrder]
     SORT_ORDER_DESCENDING: _ClassVar[SortOrder]
+
+class ReferrerSource(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    REFERRER_SOURCE_UNSPECIFIED: _ClassVar[ReferrerSource]
+    REFERRER_SOURCE_REFERRERS_API: _ClassVar[ReferrerSource]
+    REFERRER_SOURCE_FALLBACK_TAG: _ClassVar[ReferrerSource]
+    REFERRER_SOURCE_COSIGN_TAG: _ClassVar[ReferrerSource]
+    REFERRER_SOURCE_INDEX_ATTESTATION: _ClassVar[ReferrerSource]
 MANIFEST_KIND_UNSPECIFIED: ManifestKind
 MANIFEST_KIND_IMAGE: ManifestKind
 MANIFEST_KIND_INDEX: ManifestKind
@@ -68,6 +76,11 @@ TAG_LIST_BOUND_TIME: TagListBound
 SORT_ORDER_UNSPECIFIED: SortOrder
 SORT_ORDER_ASCENDING: SortOrder
 SORT_ORDER_DESCENDING: SortOrder
+REFERRER_SOURCE_UNSPECIFIED: ReferrerSource
+REFERRER_SOURCE_REFERRERS_API: ReferrerSource
+REFERRER_SOURCE_FALLBACK_TAG: ReferrerSource
+REFERRER_SOURCE_COSIGN_TAG: ReferrerSource
+REFERRER_SOURCE_INDEX_ATTESTATION: ReferrerSource
 
 class Platform(_message.Message):
     __slots__ = ("os", "architecture", "variant", "os_version", "os_features")
@@ -541,3 +554,69 @@ class SelectTagResponse(_message.Message):
     tags_listed: int
     bound: TagListBound
     def __init__(self, tag: _Optional[str] = ..., resolution: _Optional[_Union[ResolveReferenceResponse, _Mapping]] = ..., tags_considered: _Optional[int] = ..., tags_listed: _Optional[int] = ..., bound: _Optional[_Union[TagListBound, str]] = ...) -> None: ...
+
+class ListReferrersRequest(_message.Message):
+    __slots__ = ("reference", "artifact_type", "include_children")
+    REFERENCE_FIELD_NUMBER: _ClassVar[int]
+    ARTIFACT_TYPE_FIELD_NUMBER: _ClassVar[int]
+    INCLUDE_CHILDREN_FIELD_NUMBER: _ClassVar[int]
+    reference: str
+    artifact_type: str
+    include_children: bool
+    def __init__(self, reference: _Optional[str] = ..., artifact_type: _Optional[str] = ..., include_children: _Optional[bool] = ...) -> None: ...
+
+class Referrer(_message.Message):
+    __slots__ = ("descriptor", "subject_digest", "source")
+    DESCRIPTOR_FIELD_NUMBER: _ClassVar[int]
+    SUBJECT_DIGEST_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    descriptor: Descriptor
+    subject_digest: str
+    source: ReferrerSource
+    def __init__(self, descriptor: _Optional[_Union[Descriptor, _Mapping]] = ..., subject_digest: _Optional[str] = ..., source: _Optional[_Union[ReferrerSource, str]] = ...) -> None: ...
+
+class ListReferrersResponse(_message.Message):
+    __slots__ = ("digest", "referrers", "truncated")
+    DIGEST_FIELD_NUMBER: _ClassVar[int]
+    REFERRERS_FIELD_NUMBER: _ClassVar[int]
+    TRUNCATED_FIELD_NUMBER: _ClassVar[int]
+    digest: str
+    referrers: _containers.RepeatedCompositeFieldContainer[Referrer]
+    truncated: bool
+    def __init__(self, digest: _Optional[str] = ..., referrers: _Optional[_Iterable[_Union[Referrer, _Mapping]]] = ..., truncated: _Optional[bool] = ...) -> None: ...
+
+class VerifySignaturesRequest(_message.Message):
+    __slots__ = ("reference", "platform", "public_keys", "policy")
+    REFERENCE_FIELD_NUMBER: _ClassVar[int]
+    PLATFORM_FIELD_NUMBER: _ClassVar[int]
+    PUBLIC_KEYS_FIELD_NUMBER: _ClassVar[int]
+    POLICY_FIELD_NUMBER: _ClassVar[int]
+    reference: str
+    platform: Platform
+    public_keys: _containers.RepeatedScalarFieldContainer[str]
+    policy: str
+    def __init__(self, reference: _Optional[str] = ..., platform: _Optional[_Union[Platform, _Mapping]] = ..., public_keys: _Optional[_Iterable[str]] = ..., policy: _Optional[str] = ...) -> None: ...
+
+class SignatureResult(_message.Message):
+    __slots__ = ("signature_digest", "key_id", "verified", "error", "source")
+    SIGNATURE_DIGEST_FIELD_NUMBER: _ClassVar[int]
+    KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    VERIFIED_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    signature_digest: str
+    key_id: str
+    verified: bool
+    error: str
+    source: ReferrerSource
+    def __init__(self, signature_digest: _Optional[str] = ..., key_id: _Optional[str] = ..., verified: _Optional[bool] = ..., error: _Optional[str] = ..., source: _Optional[_Union[ReferrerSource, str]] = ...) -> None: ...
+
+class VerifySignaturesResponse(_message.Message):
+    __slots__ = ("digest", "verified", "signatures")
+    DIGEST_FIELD_NUMBER: _ClassVar[int]
+    VERIFIED_FIELD_NUMBER: _ClassVar[int]
+    SIGNATURES_FIELD_NUMBER: _ClassVar[int]
+    digest: str
+    verified: bool
+    signatures: _containers.RepeatedCompositeFieldContainer[SignatureResult]
+    def __init__(self, digest: _Optional[str] = ..., verified: _Optional[bool] = ..., signatures: _Optional[_Iterable[_Union[SignatureResult, _Mapping]]] = ...) -> None: ...

@@ -83,6 +83,16 @@ class ResolverServiceStub:
                 request_serializer=imagepin_dot_v1_dot_resolver__pb2.SelectTagRequest.SerializeToString,
                 response_deserializer=imagepin_dot_v1_dot_resolver__pb2.SelectTagResponse.FromString,
                 _registered_method=True)
+        self.ListReferrers = channel.unary_unary(
+                '/imagepin.v1.ResolverService/ListReferrers',
+                request_serializer=imagepin_dot_v1_dot_resolver__pb2.ListReferrersRequest.SerializeToString,
+                response_deserializer=imagepin_dot_v1_dot_resolver__pb2.ListReferrersResponse.FromString,
+                _registered_method=True)
+        self.VerifySignatures = channel.unary_unary(
+                '/imagepin.v1.ResolverService/VerifySignatures',
+                request_serializer=imagepin_dot_v1_dot_resolver__pb2.VerifySignaturesRequest.SerializeToString,
+                response_deserializer=imagepin_dot_v1_dot_resolver__pb2.VerifySignaturesResponse.FromString,
+                _registered_method=True)
 
 
 class ResolverServiceServicer:
@@ -157,6 +167,20 @@ class ResolverServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListReferrers(self, request, context):
+        """What is attached to an image: signatures, SBOMs, provenance, from every source it can be in.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def VerifySignatures(self, request, context):
+        """Whether an image carries a cosign signature that verifies under the given keys or policy.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ResolverServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -204,6 +228,16 @@ def add_ResolverServiceServicer_to_server(servicer, server):
                     servicer.SelectTag,
                     request_deserializer=imagepin_dot_v1_dot_resolver__pb2.SelectTagRequest.FromString,
                     response_serializer=imagepin_dot_v1_dot_resolver__pb2.SelectTagResponse.SerializeToString,
+            ),
+            'ListReferrers': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListReferrers,
+                    request_deserializer=imagepin_dot_v1_dot_resolver__pb2.ListReferrersRequest.FromString,
+                    response_serializer=imagepin_dot_v1_dot_resolver__pb2.ListReferrersResponse.SerializeToString,
+            ),
+            'VerifySignatures': grpc.unary_unary_rpc_method_handler(
+                    servicer.VerifySignatures,
+                    request_deserializer=imagepin_dot_v1_dot_resolver__pb2.VerifySignaturesRequest.FromString,
+                    response_serializer=imagepin_dot_v1_dot_resolver__pb2.VerifySignaturesResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -453,6 +487,60 @@ class ResolverService:
             '/imagepin.v1.ResolverService/SelectTag',
             imagepin_dot_v1_dot_resolver__pb2.SelectTagRequest.SerializeToString,
             imagepin_dot_v1_dot_resolver__pb2.SelectTagResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListReferrers(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/imagepin.v1.ResolverService/ListReferrers',
+            imagepin_dot_v1_dot_resolver__pb2.ListReferrersRequest.SerializeToString,
+            imagepin_dot_v1_dot_resolver__pb2.ListReferrersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def VerifySignatures(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/imagepin.v1.ResolverService/VerifySignatures',
+            imagepin_dot_v1_dot_resolver__pb2.VerifySignaturesRequest.SerializeToString,
+            imagepin_dot_v1_dot_resolver__pb2.VerifySignaturesResponse.FromString,
             options,
             channel_credentials,
             insecure,

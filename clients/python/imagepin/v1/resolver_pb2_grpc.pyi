@@ -59,6 +59,10 @@ class ResolverServiceStub:
     """Chooses a repository's newest tag by a policy (semver range, numerical or alphabetical order),
     as Flux's ImagePolicy does, and pins it.
     """
+    ListReferrers: _grpc.UnaryUnaryMultiCallable[_resolver_pb2.ListReferrersRequest, _resolver_pb2.ListReferrersResponse]
+    """What is attached to an image: signatures, SBOMs, provenance, from every source it can be in."""
+    VerifySignatures: _grpc.UnaryUnaryMultiCallable[_resolver_pb2.VerifySignaturesRequest, _resolver_pb2.VerifySignaturesResponse]
+    """Whether an image carries a cosign signature that verifies under the given keys or policy."""
 
 @_typing.type_check_only
 class ResolverServiceAsyncStub(ResolverServiceStub):
@@ -91,6 +95,10 @@ class ResolverServiceAsyncStub(ResolverServiceStub):
     """Chooses a repository's newest tag by a policy (semver range, numerical or alphabetical order),
     as Flux's ImagePolicy does, and pins it.
     """
+    ListReferrers: _aio.UnaryUnaryMultiCallable[_resolver_pb2.ListReferrersRequest, _resolver_pb2.ListReferrersResponse]  # type: ignore[assignment]
+    """What is attached to an image: signatures, SBOMs, provenance, from every source it can be in."""
+    VerifySignatures: _aio.UnaryUnaryMultiCallable[_resolver_pb2.VerifySignaturesRequest, _resolver_pb2.VerifySignaturesResponse]  # type: ignore[assignment]
+    """Whether an image carries a cosign signature that verifies under the given keys or policy."""
 
 class ResolverServiceServicer(metaclass=_abc_1.ABCMeta):
     """ResolverService answers what an image reference points at and what that image is.
@@ -174,5 +182,21 @@ class ResolverServiceServicer(metaclass=_abc_1.ABCMeta):
         """Chooses a repository's newest tag by a policy (semver range, numerical or alphabetical order),
         as Flux's ImagePolicy does, and pins it.
         """
+
+    @_abc_1.abstractmethod
+    def ListReferrers(
+        self,
+        request: _resolver_pb2.ListReferrersRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_resolver_pb2.ListReferrersResponse, _abc.Awaitable[_resolver_pb2.ListReferrersResponse]]:
+        """What is attached to an image: signatures, SBOMs, provenance, from every source it can be in."""
+
+    @_abc_1.abstractmethod
+    def VerifySignatures(
+        self,
+        request: _resolver_pb2.VerifySignaturesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_resolver_pb2.VerifySignaturesResponse, _abc.Awaitable[_resolver_pb2.VerifySignaturesResponse]]:
+        """Whether an image carries a cosign signature that verifies under the given keys or policy."""
 
 def add_ResolverServiceServicer_to_server(servicer: ResolverServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
