@@ -21,7 +21,7 @@ from imagepin_server.core import (
 )
 from imagepin_server.core.images import Descriptor, ImageConfig, ImageIndex, ImageManifest
 from imagepin_server.core.platforms import ManifestKind, classify
-from imagepin_server.core.verify import BlobResult
+from imagepin_server.core.verify import BlobResult, VerifyMode
 
 _COMPRESSION = {
     mediatypes.Compression.UNKNOWN: pb.COMPRESSION_UNSPECIFIED,
@@ -250,6 +250,23 @@ def layers_to_proto(listing: LayerListing) -> pb.ListLayersResponse:
     )
 
 
+_VERIFY_MODES = {
+    pb.VERIFY_MODE_UNSPECIFIED: None,
+    pb.VERIFY_MODE_MANIFEST: VerifyMode.MANIFEST,
+    pb.VERIFY_MODE_EXISTENCE: VerifyMode.EXISTENCE,
+    pb.VERIFY_MODE_BLOBS: VerifyMode.BLOBS,
+    pb.VERIFY_MODE_CONTENT: VerifyMode.CONTENT,
+}
+
+
+def verify_mode_from_proto(request: pb.VerifyDigestRequest) -> VerifyMode | None:
+    """The requested mode; None when unspecified. A number this server does not know is refused."""
+    try:
+        return _VERIFY_MODES[request.mode]
+    except KeyError:
+        raise errors.InvalidArgument(f"mode {request.mode} is not a known VerifyMode") from None
+
+
 def _blob_to_proto(blob: BlobResult) -> pb.BlobVerification:
     message = pb.BlobVerification(
         kind=blob.kind,
@@ -261,6 +278,8 @@ def _blob_to_proto(blob: BlobResult) -> pb.BlobVerification:
         actual_size=blob.actual_size,
         error=blob.error,
         skipped=blob.skipped,
+        diff_id=blob.diff_id,
+        actual_diff_id=str(blob.actual_diff_id) if blob.actual_diff_id else "",
     )
     if blob.descriptor.platform is not None:
         message.platform.CopyFrom(platform_to_proto(blob.descriptor.platform))

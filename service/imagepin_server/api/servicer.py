@@ -60,6 +60,7 @@ class ResolverServicer(pb_grpc.ResolverServiceServicer):
             request.expected_digest,
             include_layers=request.include_layers,
             platform=platform,
+            mode=convert.verify_mode_from_proto(request),
         )
         note(
             registry=verification.reference.registry,

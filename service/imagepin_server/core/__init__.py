@@ -9,7 +9,7 @@ from imagepin_server.core.layer_index import BackgroundIndexer
 from imagepin_server.core.recorder import ObservationRecorder
 from imagepin_server.core.resolve import Resolution, Source, resolve
 from imagepin_server.core.rollout import resolve_with_rollout
-from imagepin_server.core.verify import Verification, verify
+from imagepin_server.core.verify import Verification, VerifyMode, verify
 
 __all__ = [
     "BackgroundIndexer",
@@ -24,6 +24,7 @@ __all__ = [
     "Resolution",
     "Source",
     "Verification",
+    "VerifyMode",
     "get_manifest",
     "images_with_layer",
     "list_layers",
