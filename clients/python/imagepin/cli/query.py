@@ -222,10 +222,23 @@ def layers(reference: str, platform: str | None, output: str, connection: Connec
     )
 
 
+_VERIFY_MODES = {
+    "manifest": resolver_pb2.VERIFY_MODE_MANIFEST,
+    "existence": resolver_pb2.VERIFY_MODE_EXISTENCE,
+    "blobs": resolver_pb2.VERIFY_MODE_BLOBS,
+    "content": resolver_pb2.VERIFY_MODE_CONTENT,
+}
+
+
 @click.command()
 @click.argument("reference")
 @click.option("--digest", "expected", default="", help="Expected digest, when REF has none.")
 @click.option("--layers", "include_layers", is_flag=True, help="Also hash config and layers.")
+@click.option(
+    "--mode",
+    type=click.Choice(list(_VERIFY_MODES)),
+    help="How deep: manifests, blob existence (HEAD), blobs hashed, or layer content vs diff_ids.",
+)
 @platform_option
 @output_option
 @connection_options
@@ -233,6 +246,7 @@ def verify(
     reference: str,
     expected: str,
     include_layers: bool,
+    mode: str | None,
     platform: str | None,
     output: str,
     connection: Connection,
@@ -240,7 +254,11 @@ def verify(
     """Check that REF@DIGEST's content hashes to DIGEST. Exits 0 verified, 1 mismatch."""
     with service_errors(), ResolverClient(connection=connection) as client:
         answer = client.verify_digest(
-            reference, expected, include_layers=include_layers, platform=platform
+            reference,
+            expected,
+            include_layers=include_layers,
+            platform=platform,
+            mode=_VERIFY_MODES[mode] if mode else resolver_pb2.VERIFY_MODE_UNSPECIFIED,
         )
     if output == "json":
         render.print_json(render.message_dict(answer))
