@@ -55,7 +55,7 @@ def logged_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runnin
 def _verify(
     server: RunningServer,
     reference: str,
-    mode: pb.VerifyMode.ValueType,
+    mode: pb.VerifyMode,
     *,
     include_layers: bool = False,
 ) -> pb.VerifyDigestResponse:
@@ -313,11 +313,11 @@ def test_manifest_mode_hashes_an_index_and_its_children_only(
 
 @pytest.mark.parametrize("mode", [pb.VERIFY_MODE_MANIFEST, pb.VERIFY_MODE_EXISTENCE])
 def test_include_layers_contradicts_the_modes_that_download_no_blob(
-    server: RunningServer, logged_registry: RunningRegistry, tmp_path: Path, mode: int
+    server: RunningServer, logged_registry: RunningRegistry, tmp_path: Path, mode: pb.VerifyMode
 ) -> None:
     image = _push(logged_registry, tmp_path, f"contradiction-{mode}", [_layer("c", "gzip")])
     with pytest.raises(grpc.RpcError) as caught:
-        _verify(server, image.pinned_reference, mode, include_layers=True)  # type: ignore[arg-type]
+        _verify(server, image.pinned_reference, mode, include_layers=True)
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert error_info(caught.value).reason == "INVALID_ARGUMENT"
     assert "include_layers" in (caught.value.details() or "")

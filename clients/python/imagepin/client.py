@@ -115,7 +115,7 @@ class ResolverClient:
         *,
         include_layers: bool = False,
         platform: PlatformArg = None,
-        mode: resolver_pb2.VerifyMode.ValueType = resolver_pb2.VERIFY_MODE_UNSPECIFIED,
+        mode: resolver_pb2.VerifyMode = resolver_pb2.VERIFY_MODE_UNSPECIFIED,
         timeout: float | None = None,
     ) -> resolver_pb2.VerifyDigestResponse:
         """Whether the registry's content hashes to the digest (a mismatch is an answer);
