@@ -7,8 +7,9 @@ are) is measured four ways, each the best of `--repeat` runs:
 
 - `gzip -dc | sha256sum`, the reference (two processes, so up to two cores), and the same pinned
   to one core;
-- what CONTENT does per layer, in process on one core: the blob hashed, inflated (ISA-L; zlib and,
-  when installed, zlib-ng for comparison) and the content hashed, 256 KiB at a time as the registry client reads;
+- what CONTENT does per layer, in process on one core: the blob hashed, inflated (ISA-L; zlib
+  and, when installed, zlib-ng for comparison) and the content hashed, 256 KiB at a time, as
+  the registry client reads it;
 - end to end: the real imagepin-server, pinned to one core, answering VerifyDigest CONTENT for
   an image with that layer in a real registry (the registry on the other core).
 
