@@ -134,7 +134,7 @@ class _Chunks:
     def __init__(self) -> None:
         self.seen = bytearray()
 
-    def update(self, chunk: bytes) -> None:
+    async def update(self, chunk: bytes) -> None:
         self.seen += chunk
 
 

@@ -93,7 +93,7 @@ class FetchedBlob:
 class BlobSink(Protocol):
     """Sees a blob's bytes as they stream past check_blob (a layer's decompressor)."""
 
-    def update(self, chunk: bytes) -> None: ...
+    async def update(self, chunk: bytes) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -375,7 +375,7 @@ class RegistryClient:
                         f"blob is larger than the {size} bytes declared",
                     )
                 if seen is not None:
-                    seen.update(chunk)
+                    await seen.update(chunk)
             return BlobCheck(digest, hasher.digest(), size, hasher.size, sink=seen)
 
         return await self._across(
