@@ -14,10 +14,13 @@ SERVICE = ROOT / "service" / "imagepin_server"
 CLIENT = ROOT / "clients" / "python" / "imagepin"
 PURE = ["reference", "mediatypes", "digests", "errors"]
 # The layer each package may not import from (imports point down).
+# Only app.py (and __main__) knows every part: api sees core and the pure modules, never the
+# store or the registry client.
 FORBIDDEN = {
-    "registry": ["core", "api", "store"],
-    "store": ["core", "api", "registry"],
-    "core": ["api"],
+    "registry": ["core", "api", "store", "app"],
+    "store": ["core", "api", "registry", "app"],
+    "core": ["api", "app"],
+    "api": ["store", "registry", "app"],
 }
 
 
@@ -103,3 +106,21 @@ def test_media_type_strings_live_only_in_mediatypes() -> None:
             continue
         text = path.read_text()
         assert '"application/vnd.' not in text, f"{path.relative_to(ROOT)} spells a media type"
+
+
+def test_core_knows_a_registry_only_by_its_protocol() -> None:
+    """core/ports.py lists what the use cases ask of a registry; the concrete client is app's."""
+    for path in (SERVICE / "core").rglob("*.py"):
+        tree = ast.parse(path.read_text(), filename=str(path))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom):
+                names = {alias.name for alias in node.names}
+                assert "RegistryClient" not in names, f"{path.relative_to(ROOT)} imports it"
+                assert "build_client" not in names, f"{path.relative_to(ROOT)} imports it"
+
+
+@pytest.mark.parametrize("reading", ["datetime.now(", "time.monotonic(", "time.time(", "utcnow("])
+def test_core_reads_no_clock_of_its_own(reading: str) -> None:
+    """The use cases take their clocks from Dependencies, so tests can move time by hand."""
+    for path in (SERVICE / "core").rglob("*.py"):
+        assert reading not in path.read_text(), f"{path.relative_to(ROOT)} calls {reading}"

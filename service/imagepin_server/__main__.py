@@ -17,6 +17,7 @@ from typing import Any
 
 from imagepin_server import logs, store
 from imagepin_server.config import Settings, SettingsError, metrics_address
+from imagepin_server.registry import RegistriesConfig, RegistryConfigError, load_config
 
 
 def _version() -> str:
@@ -95,6 +96,14 @@ def settings_from(args: argparse.Namespace) -> Settings:
     ).validate()
 
 
+def load_registries(settings: Settings) -> RegistriesConfig:
+    """The registries file, read whole at start so that a mistake in it stops the start."""
+    try:
+        return load_config(settings.registries_config)
+    except RegistryConfigError as exc:
+        raise SettingsError(f"IMAGEPIN_REGISTRIES_CONFIG: {exc}") from exc
+
+
 def run(coroutine: Coroutine[Any, Any, None], event_loop: str) -> None:
     """Run on uvloop when asked for (or, with "auto", when it is installed), else asyncio."""
     if event_loop != "asyncio":
@@ -118,22 +127,24 @@ async def _migrate(settings: Settings) -> None:
         await database.close()
 
 
-def _serve_one(settings: Settings, reuse_port: bool) -> None:
+def _serve_one(settings: Settings, registries: RegistriesConfig, reuse_port: bool) -> None:
     """One serving process (the only one, or one of --workers)."""
-    from imagepin_server.api.server import serve  # imported late: `migrate` needs no gRPC
+    from imagepin_server.app import serve  # imported late: `migrate` needs no gRPC
 
     logs.configure(settings.log_level)
-    run(serve(settings, reuse_port=reuse_port), settings.event_loop)
+    run(serve(settings, registries, reuse_port=reuse_port), settings.event_loop)
 
 
-def _serve_workers(settings: Settings) -> int:
+def _serve_workers(settings: Settings, registries: RegistriesConfig) -> int:
     """Migrate once, then run N processes sharing the port (SO_REUSEPORT); SIGTERM drains all."""
     if settings.migrate_on_start:
         asyncio.run(_migrate(settings))
     worker_settings = dataclasses.replace(settings, migrate_on_start=False)
     context = multiprocessing.get_context("spawn")
     workers = [
-        context.Process(target=_serve_one, args=(worker_settings, True), name=f"worker-{i}")
+        context.Process(
+            target=_serve_one, args=(worker_settings, registries, True), name=f"worker-{i}"
+        )
         for i in range(settings.workers)
     ]
     for worker in workers:
@@ -155,6 +166,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         settings = settings_from(args)
+        registries = load_registries(settings)  # parsed once, here; workers are given it
     except SettingsError as exc:
         print(f"imagepin-server: {exc}", file=sys.stderr)
         return 2
@@ -172,8 +184,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             metrics.serve(*address)
         if settings.workers > 1:
-            return _serve_workers(settings)
-        _serve_one(settings, reuse_port=False)
+            return _serve_workers(settings, registries)
+        _serve_one(settings, registries, reuse_port=False)
     except store.StoreUnavailable as exc:
         print(f"imagepin-server: {exc}", file=sys.stderr)
         return 1

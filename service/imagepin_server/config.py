@@ -114,7 +114,6 @@ class Settings:
                 f"IMAGEPIN_EVENT_LOOP {self.event_loop!r}: use auto, uvloop or asyncio"
             )
         self._validate_caller_auth()
-        self._validate_registries()
         return self
 
     def _validate_caller_auth(self) -> None:
@@ -136,15 +135,6 @@ class Settings:
             raise SettingsError("IMAGEPIN_TLS_CERT_FILE and IMAGEPIN_TLS_KEY_FILE go together")
         if self.tls_client_ca_file is not None and self.tls_cert_file is None:
             raise SettingsError("IMAGEPIN_TLS_CLIENT_CA_FILE needs TLS (IMAGEPIN_TLS_CERT_FILE)")
-
-    def _validate_registries(self) -> None:
-        """The registries file is read whole now, so a mistake in it stops the start."""
-        from imagepin_server.registry import RegistryConfigError, load_config
-
-        try:
-            load_config(self.registries_config)
-        except RegistryConfigError as exc:
-            raise SettingsError(f"IMAGEPIN_REGISTRIES_CONFIG: {exc}") from exc
 
 
 def _host_port(text: str, name: str) -> tuple[str, int]:

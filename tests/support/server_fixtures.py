@@ -20,7 +20,7 @@ from imagepin.v1 import resolver_pb2_grpc
 
 from tests.support.registries import RunningRegistry, free_port
 
-STARTUP_TIMEOUT_S = 20.0
+STARTUP_TIMEOUT_S = 60.0  # a bound, not a pause: a loaded CI machine can take a while to import
 SERVER_BINARY = str(Path(sys.executable).with_name("imagepin-server"))
 
 

@@ -1,27 +1,87 @@
-"""proto <-> domain conversion; no logic beyond copying fields."""
+"""proto <-> domain conversion, once, at the edge: what a caller typed becomes checked values
+(Reference, Digest, Platform) with errors a person can act on, and answers become messages."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Final
 
 from google.protobuf import duration_pb2, timestamp_pb2
 from imagepin.v1 import resolver_pb2 as pb
 
-from imagepin_server import errors, mediatypes, store
+from imagepin_server import errors, mediatypes
+from imagepin_server import reference as references
 from imagepin_server.api.status import status_for
 from imagepin_server.core import (
     BatchItem,
     BatchOutcome,
+    ImageWithLayer,
     LayerListing,
     ManifestView,
     Platform,
     Resolution,
     Source,
+    TagHistory,
     Verification,
 )
 from imagepin_server.core.images import Descriptor, ImageConfig, ImageIndex, ImageManifest
 from imagepin_server.core.platforms import ManifestKind, classify
+from imagepin_server.core.platforms import validate as validate_platform
 from imagepin_server.core.verify import BlobResult, VerifyMode
+from imagepin_server.digests import Digest, InvalidDigest
+from imagepin_server.errors import BadDigest, BadReference, ConflictingDigests
+from imagepin_server.reference import Reference
+
+# Longer than any valid reference (255-char name, 128-char tag, sha512 digest), so the grammar
+# is never run over megabytes of input.
+REFERENCE_INPUT_LIMIT: Final = 1024
+
+
+def _shown(text: str) -> str:
+    return repr(text[:80] + "…") if len(text) > 80 else repr(text)
+
+
+def parse_reference(text: str) -> Reference:
+    """Parse a caller's reference, raising BadReference with the parser's explanation."""
+    if not text:
+        raise BadReference("reference is required, e.g. 'redis:7' or 'ghcr.io/org/app:1.0'")
+    if len(text) > REFERENCE_INPUT_LIMIT:
+        raise BadReference(
+            f"reference {_shown(text)} is {len(text)} characters; "
+            f"no valid reference is longer than {REFERENCE_INPUT_LIMIT}"
+        )
+    try:
+        return references.parse(text)
+    except references.InvalidReference as exc:
+        raise BadReference(str(exc), reference=text[:REFERENCE_INPUT_LIMIT]) from exc
+
+
+def parse_digest(text: str, *, field: str = "digest") -> Digest:
+    """Parse a caller's digest, raising BadDigest naming the field."""
+    try:
+        return Digest.parse(text)
+    except InvalidDigest as exc:
+        raise BadDigest(f"{field}: {exc}") from exc
+
+
+def expected_digest(ref: Reference, expected_text: str) -> Digest:
+    """The digest a VerifyDigest call expects: the field, or the reference's own digest."""
+    expected = parse_digest(expected_text, field="expected_digest") if expected_text else None
+    pinned = Digest.parse(ref.digest) if ref.digest else None
+    if expected and pinned and expected != pinned:
+        raise ConflictingDigests(
+            f"reference {ref} pins {pinned} but expected_digest is {expected}; give one, "
+            "or make them agree",
+            reference=str(ref),
+        )
+    chosen = expected or pinned
+    if chosen is None:
+        raise BadDigest(
+            f"expected_digest is required unless the reference is pinned (name@sha256:…): {ref}",
+            reference=str(ref),
+        )
+    return chosen
+
 
 _COMPRESSION = {
     mediatypes.Compression.UNKNOWN: pb.COMPRESSION_UNSPECIFIED,
@@ -37,18 +97,20 @@ def platform_from_proto(
     | pb.ListLayersRequest
     | pb.VerifyDigestRequest,
 ) -> Platform | None:
-    """The requested platform, or None when the field is absent or left empty."""
+    """The requested platform, checked (BadPlatform), or None when absent or left empty."""
     if not request.HasField("platform"):
         return None
     p = request.platform
     if not (p.os or p.architecture or p.variant or p.os_version or p.os_features):
         return None
-    return Platform(
-        os=p.os,
-        architecture=p.architecture,
-        variant=p.variant,
-        os_version=p.os_version,
-        os_features=tuple(p.os_features),
+    return validate_platform(
+        Platform(
+            os=p.os,
+            architecture=p.architecture,
+            variant=p.variant,
+            os_version=p.os_version,
+            os_features=tuple(p.os_features),
+        )
     )
 
 
@@ -302,17 +364,19 @@ def batch_items_from_proto(request: pb.BatchResolveReferencesRequest) -> list[Ba
     items = []
     for item in request.requests:
         try:
+            platform = platform_from_proto(item)
             items.append(
                 BatchItem(
-                    reference=item.reference,
-                    platform=platform_from_proto(item),
+                    text=item.reference,
+                    reference=parse_reference(item.reference),
+                    platform=platform,
                     max_staleness=duration_from_proto(item, "max_staleness"),
                     stale_if_error=duration_from_proto(item, "stale_if_error"),
                     rollout_key=item.rollout_key,
                 )
             )
         except errors.InvalidArgument as exc:
-            items.append(BatchItem(reference=item.reference, invalid=exc))
+            items.append(BatchItem(text=item.reference, invalid=exc))
     return items
 
 
@@ -328,42 +392,35 @@ def batch_to_proto(outcomes: list[BatchOutcome]) -> pb.BatchResolveReferencesRes
     return pb.BatchResolveReferencesResponse(results=results)
 
 
-def history_to_proto(
-    normalized: str, records: list[store.TagMappingRecord]
-) -> pb.ListTagHistoryResponse:
+def history_to_proto(history: TagHistory) -> pb.ListTagHistoryResponse:
     return pb.ListTagHistoryResponse(
-        normalized_reference=normalized,
+        normalized_reference=str(history.reference),
         entries=[
             pb.TagHistoryEntry(
-                digest=record.digest,
-                media_type=record.media_type,
-                first_seen=timestamp(record.first_seen),
-                last_seen=timestamp(record.last_seen),
+                digest=move.digest,
+                media_type=move.media_type,
+                first_seen=timestamp(move.first_seen),
+                last_seen=timestamp(move.last_seen),
             )
-            for record in records
+            for move in history.moves
         ],
     )
 
 
-def images_with_layer_to_proto(
-    records: list[store.ImageWithLayerRecord],
-) -> pb.ListImagesWithLayerResponse:
-    images = []
-    for record in records:
-        image = pb.ImageWithLayer(
-            registry=record.registry,
-            repository=record.repository,
-            tags=list(record.tags),
-            manifest_digest=record.manifest_digest,
-            index_digests=list(record.index_digests),
-            layer_index=record.layer_index,
-            layer_digest=record.layer_digest,
-            diff_id=record.diff_id,
+def images_with_layer_to_proto(images: list[ImageWithLayer]) -> pb.ListImagesWithLayerResponse:
+    messages = []
+    for found in images:
+        message = pb.ImageWithLayer(
+            registry=found.registry,
+            repository=found.repository,
+            tags=list(found.tags),
+            manifest_digest=found.manifest_digest,
+            index_digests=list(found.index_digests),
+            layer_index=found.layer_index,
+            layer_digest=found.layer_digest,
+            diff_id=found.diff_id,
         )
-        parts = record.platform.split("/") if record.platform else []
-        if len(parts) >= 2:
-            image.platform.CopyFrom(
-                pb.Platform(os=parts[0], architecture=parts[1], variant="/".join(parts[2:]))
-            )
-        images.append(image)
-    return pb.ListImagesWithLayerResponse(images=images)
+        if found.platform is not None:
+            message.platform.CopyFrom(platform_to_proto(found.platform))
+        messages.append(message)
+    return pb.ListImagesWithLayerResponse(images=messages)

@@ -1,27 +1,21 @@
-"""The gRPC server: our service, health and reflection, metrics, and a graceful shutdown."""
+"""The gRPC server wiring: our service, health and reflection, TLS, interceptors, binding."""
 
 from __future__ import annotations
 
 import asyncio
-import logging
-import signal
 import socket
-from datetime import timedelta
 from typing import Final
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from imagepin.v1 import resolver_pb2, resolver_pb2_grpc
 
-from imagepin_server import core, store
+from imagepin_server import core
 from imagepin_server.api import reflection
 from imagepin_server.api.caller_auth import CallerAuthInterceptor, TokenFile
 from imagepin_server.api.interceptors import RpcInterceptor
 from imagepin_server.api.servicer import ResolverServicer
 from imagepin_server.config import Settings
-from imagepin_server.registry import build_client, load_config
-
-log = logging.getLogger("imagepin.server")
 
 SERVICE_NAME: Final = resolver_pb2.DESCRIPTOR.services_by_name["ResolverService"].full_name
 # Health of the database writes: NOT_SERVING while observations wait in the write queue.
@@ -60,17 +54,6 @@ def interceptors_for(settings: Settings) -> list[grpc.aio.ServerInterceptor]:
     return chain
 
 
-def policy_from(settings: Settings) -> core.Policy:
-    return core.Policy(
-        max_staleness=timedelta(seconds=settings.max_staleness_s),
-        stale_if_error=timedelta(seconds=settings.stale_if_error_s),
-        max_stale_if_error=timedelta(seconds=settings.max_stale_if_error_s),
-        rollout_retention=timedelta(seconds=settings.rollout_retention_s),
-        content_max_ratio=settings.content_max_ratio,
-        content_max_bytes=settings.content_max_bytes,
-    )
-
-
 def listen_failure(listen: str, why: str) -> str:
     """The one line a person sees when the server cannot listen: what failed and the flag."""
     return (
@@ -106,36 +89,14 @@ def refuse_unbindable(listen: str) -> None:
         raise OSError(listen_failure(listen, reasons[0].lower()))
 
 
-class ImagepinServer:
-    """Owns the process's long-lived parts: gRPC server, registry client, database, caches."""
+class GrpcServer:
+    """The gRPC side of the process: our service over `deps`, health, reflection, interceptors."""
 
-    def __init__(self, settings: Settings, *, reuse_port: bool = False) -> None:
+    def __init__(
+        self, settings: Settings, deps: core.Dependencies, *, reuse_port: bool = False
+    ) -> None:
         self.settings = settings
-        self.reuse_port = reuse_port  # with SO_REUSEPORT a bound port is no reason to stop
-        self.database = store.Database(
-            settings.database_url,
-            pool_size=settings.db_pool_size,
-            max_overflow=settings.db_max_overflow,
-        )
-        self.registry = build_client(
-            load_config(settings.registries_config),
-            insecure=settings.insecure_registries,
-            extra_ca=settings.ca_file,
-            docker_config=settings.docker_config,
-        )
         self.health = health.aio.HealthServicer()
-        self.recorder = core.ObservationRecorder(
-            self.database, on_health_change=self._store_health_changed
-        )
-        self.deps = core.Dependencies(
-            registry=self.registry,
-            database=self.database,
-            recorder=self.recorder,
-            policy=policy_from(settings),
-        )
-        self.indexer = core.BackgroundIndexer(self.deps)
-        if settings.index_layers:
-            self.deps.on_resolved = self.indexer.schedule
         self.server = grpc.aio.server(
             interceptors=interceptors_for(settings),
             options=[
@@ -144,20 +105,14 @@ class ImagepinServer:
                 ("grpc.so_reuseport", 1 if reuse_port else 0),
             ],
         )
-        resolver_pb2_grpc.add_ResolverServiceServicer_to_server(
-            ResolverServicer(self.deps), self.server
-        )
+        resolver_pb2_grpc.add_ResolverServiceServicer_to_server(ResolverServicer(deps), self.server)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         reflection.enable((SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), self.server)
         self.port = 0
         self._health_updates: set[asyncio.Task[None]] = set()
 
     async def start(self) -> int:
-        """Migrate (if configured), bind, start serving; returns the bound port."""
-        if not self.reuse_port:
-            refuse_unbindable(self.settings.listen)  # before migrating: fail fast, say why
-        if self.settings.migrate_on_start:
-            await self.database.migrate()
+        """Bind, start serving, say so to health checks; returns the bound port."""
         credentials = server_credentials(self.settings)
         try:
             self.port = (
@@ -172,59 +127,17 @@ class ImagepinServer:
         await self.server.start()
         for name in ("", SERVICE_NAME, STORE_HEALTH_NAME):
             await self.health.set(name, SERVING)
-        log.info(
-            "serving",
-            extra={
-                "fields": {
-                    "listen": self.settings.listen,
-                    "port": self.port,
-                    "database": store.safe_url(self.settings.database_url),
-                }
-            },
-        )
         return self.port
 
     async def stop(self) -> None:
-        """Stop taking calls, let in-flight ones finish within the grace period, close the rest."""
+        """Stop taking calls and let in-flight ones finish within the grace period."""
         await self.health.enter_graceful_shutdown()
         await self.server.stop(self.settings.shutdown_grace_s)
-        # Everything still using the registry client or the database stops before they close:
-        # a task left waiting on a closed SQLite connection would never finish.
-        await self.deps.tag_flights.aclose()  # first: a finishing flight schedules indexing
-        await self.indexer.aclose()
-        await self.deps.content_flights.aclose()
-        try:
-            async with asyncio.timeout(self.settings.shutdown_grace_s):
-                await self.recorder.flush()
-        except TimeoutError:
-            pass
-        await self.recorder.aclose()
-        await self.registry.aclose()
-        await self.database.close()
-        log.info("stopped")
 
-    def _store_health_changed(self, healthy: bool) -> None:
-        log.log(
-            logging.INFO if healthy else logging.WARNING,
-            "database writes %s",
-            "caught up" if healthy else "queued: the database is unavailable",
-            extra={"fields": {"pending": self.recorder.pending, "dropped": self.recorder.dropped}},
-        )
+    def report_store_health(self, healthy: bool) -> None:
+        """NOT_SERVING for imagepin.store while database writes are queued, SERVING after."""
         task = asyncio.create_task(
             self.health.set(STORE_HEALTH_NAME, SERVING if healthy else NOT_SERVING)
         )
         self._health_updates.add(task)
         task.add_done_callback(self._health_updates.discard)
-
-
-async def serve(settings: Settings, *, reuse_port: bool = False) -> None:
-    """Run until SIGTERM or SIGINT, then shut down gracefully."""
-    server = ImagepinServer(settings, reuse_port=reuse_port)
-    await server.start()
-    stopping = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stopping.set)
-    await stopping.wait()
-    log.info("shutting down", extra={"fields": {"grace_s": settings.shutdown_grace_s}})
-    await server.stop()

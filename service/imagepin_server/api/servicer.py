@@ -1,4 +1,5 @@
-"""imagepin.v1.ResolverService: thin; each RPC converts, calls a use case, converts back."""
+"""imagepin.v1.ResolverService: thin; each RPC converts (once, here), calls a use case, converts
+back."""
 
 from __future__ import annotations
 
@@ -23,10 +24,11 @@ class ResolverServicer(pb_grpc.ResolverServiceServicer):
     async def ResolveReference(  # noqa: N802 - the name is the RPC's
         self, request: pb.ResolveReferenceRequest, context: Context
     ) -> pb.ResolveReferenceResponse:
+        platform = convert.platform_from_proto(request)
         resolution = await core.resolve_with_rollout(
             self._deps,
-            request.reference,
-            convert.platform_from_proto(request),
+            convert.parse_reference(request.reference),
+            platform,
             rollout_key=request.rollout_key,
             max_staleness=convert.duration_from_proto(request, "max_staleness"),
             stale_if_error=convert.duration_from_proto(request, "stale_if_error"),
@@ -38,7 +40,8 @@ class ResolverServicer(pb_grpc.ResolverServiceServicer):
         self, request: pb.GetManifestRequest, context: Context
     ) -> pb.GetManifestResponse:
         platform = convert.platform_from_proto(request)
-        view = await core.get_manifest(self._deps, request.reference, platform)
+        ref = convert.parse_reference(request.reference)
+        view = await core.get_manifest(self._deps, ref, platform)
         note(registry=view.reference.registry)
         return convert.manifest_to_proto(view)
 
@@ -46,7 +49,8 @@ class ResolverServicer(pb_grpc.ResolverServiceServicer):
         self, request: pb.ListLayersRequest, context: Context
     ) -> pb.ListLayersResponse:
         platform = convert.platform_from_proto(request)
-        listing = await core.list_layers(self._deps, request.reference, platform)
+        ref = convert.parse_reference(request.reference)
+        listing = await core.list_layers(self._deps, ref, platform)
         note(registry=listing.reference.registry)
         return convert.layers_to_proto(listing)
 
@@ -54,10 +58,11 @@ class ResolverServicer(pb_grpc.ResolverServiceServicer):
         self, request: pb.VerifyDigestRequest, context: Context
     ) -> pb.VerifyDigestResponse:
         platform = convert.platform_from_proto(request)
+        ref = convert.parse_reference(request.reference)
         verification = await core.verify(
             self._deps,
-            request.reference,
-            request.expected_digest,
+            ref,
+            convert.expected_digest(ref, request.expected_digest),
             include_layers=request.include_layers,
             platform=platform,
             mode=convert.verify_mode_from_proto(request),
@@ -84,15 +89,16 @@ class ResolverServicer(pb_grpc.ResolverServiceServicer):
         self, request: pb.ListTagHistoryRequest, context: Context
     ) -> pb.ListTagHistoryResponse:
         as_of = convert.timestamp_from_proto(request, "as_of")
-        ref, records = await core.tag_history(
-            self._deps, request.reference, as_of=as_of, limit=request.limit
+        history = await core.tag_history(
+            self._deps, convert.parse_reference(request.reference), as_of=as_of, limit=request.limit
         )
-        note(registry=ref.registry, entries=len(records))
-        return convert.history_to_proto(str(ref), records)
+        note(registry=history.reference.registry, entries=len(history.moves))
+        return convert.history_to_proto(history)
 
     async def ListImagesWithLayer(  # noqa: N802
         self, request: pb.ListImagesWithLayerRequest, context: Context
     ) -> pb.ListImagesWithLayerResponse:
-        records = await core.images_with_layer(self._deps, request.digest, limit=request.limit)
-        note(images=len(records))
-        return convert.images_with_layer_to_proto(records)
+        digest = convert.parse_digest(request.digest, field="digest")
+        images = await core.images_with_layer(self._deps, digest, limit=request.limit)
+        note(images=len(images))
+        return convert.images_with_layer_to_proto(images)

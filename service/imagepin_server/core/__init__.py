@@ -1,6 +1,12 @@
 """The use cases: resolve (one or many, per rollout), get a manifest, list layers, verify, audit."""
 
-from imagepin_server.core.audit import images_with_layer, tag_history
+from imagepin_server.core.audit import (
+    ImageWithLayer,
+    TagHistory,
+    TagMove,
+    images_with_layer,
+    tag_history,
+)
 from imagepin_server.core.batch import BatchItem, BatchOutcome, resolve_many
 from imagepin_server.core.context import Dependencies, Policy
 from imagepin_server.core.images import Platform
@@ -16,6 +22,7 @@ __all__ = [
     "BatchItem",
     "BatchOutcome",
     "Dependencies",
+    "ImageWithLayer",
     "LayerListing",
     "ManifestView",
     "ObservationRecorder",
@@ -23,6 +30,8 @@ __all__ = [
     "Policy",
     "Resolution",
     "Source",
+    "TagHistory",
+    "TagMove",
     "Verification",
     "VerifyMode",
     "get_manifest",

@@ -2,24 +2,50 @@
 
 from __future__ import annotations
 
-import asyncio
-import logging
-from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Final, TypeVar
+from typing import Final
 
 from imagepin_server import errors, store
 from imagepin_server.core.context import Dependencies
-from imagepin_server.core.requests import parse_digest, parse_reference
+from imagepin_server.core.images import Platform
+from imagepin_server.core.storecall import store_call
+from imagepin_server.digests import Digest
 from imagepin_server.reference import Reference
-
-log = logging.getLogger("imagepin.audit")
 
 DEFAULT_LIMIT: Final = 100
 MAX_LIMIT: Final = 1000
-STORE_TIMEOUT_S: Final = 5.0
 
-T = TypeVar("T")
+
+@dataclass(frozen=True, slots=True)
+class TagMove:
+    """One stretch of a tag at a digest, from its first to its last sighting (aware UTC)."""
+
+    digest: str
+    media_type: str
+    first_seen: datetime
+    last_seen: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class TagHistory:
+    reference: Reference  # normalised, with ":latest" added when no tag was given
+    moves: tuple[TagMove, ...]  # newest first
+
+
+@dataclass(frozen=True, slots=True)
+class ImageWithLayer:
+    """An image manifest holding the layer asked about, as seen in one repository."""
+
+    registry: str
+    repository: str
+    tags: tuple[str, ...]  # tags recorded pointing at the manifest or an index listing it
+    manifest_digest: str
+    index_digests: tuple[str, ...]  # indexes seen in this repository listing the manifest
+    layer_index: int  # the layer's (first) position in the manifest
+    layer_digest: str
+    diff_id: str
+    platform: Platform | None  # the manifest's platform according to its index, when known
 
 
 def page_size(requested: int) -> int:
@@ -30,51 +56,60 @@ def page_size(requested: int) -> int:
 
 
 async def tag_history(
-    deps: Dependencies, text: str, *, as_of: datetime | None, limit: int
-) -> tuple[Reference, list[store.TagMappingRecord]]:
+    deps: Dependencies, ref: Reference, *, as_of: datetime | None, limit: int
+) -> TagHistory:
     """Every move of the tag (one entry per stretch at a digest), newest first; with as_of, as
     imagepin had recorded it then."""
-    ref = parse_reference(text)
     if ref.digest:
         raise errors.BadReference(
             f"{ref} names a digest; tag history needs a tag reference such as {ref.name}:latest",
-            reference=text,
+            reference=str(ref),
         )
     ref = ref.with_default_tag()
     assert ref.tag is not None
     tag = ref.tag
     size = page_size(limit)
-    records = await _read(
-        deps,
+    records = await store_call(
+        deps.database,
         lambda session: store.tag_history(
             session, ref.registry, ref.repository, tag, as_of=as_of, limit=size
         ),
     )
-    return ref, records
+    moves = tuple(
+        TagMove(record.digest, record.media_type, record.first_seen, record.last_seen)
+        for record in records
+    )
+    return TagHistory(ref, moves)
 
 
 async def images_with_layer(
-    deps: Dependencies, text: str, *, limit: int
-) -> list[store.ImageWithLayerRecord]:
+    deps: Dependencies, digest: Digest, *, limit: int
+) -> list[ImageWithLayer]:
     """Every recorded image containing a layer, by distribution digest or diff_id."""
-    digest = parse_digest(text, field="digest")
     size = page_size(limit)
-    return await _read(
-        deps, lambda session: store.images_with_layer(session, str(digest), limit=size)
+    records = await store_call(
+        deps.database, lambda session: store.images_with_layer(session, str(digest), limit=size)
+    )
+    return [_image_with_layer(record) for record in records]
+
+
+def _image_with_layer(record: store.ImageWithLayerRecord) -> ImageWithLayer:
+    return ImageWithLayer(
+        registry=record.registry,
+        repository=record.repository,
+        tags=tuple(record.tags),
+        manifest_digest=record.manifest_digest,
+        index_digests=tuple(record.index_digests),
+        layer_index=record.layer_index,
+        layer_digest=record.layer_digest,
+        diff_id=record.diff_id,
+        platform=_stored_platform(record.platform),
     )
 
 
-async def _read(deps: Dependencies, query: Callable[[Any], Awaitable[T]]) -> T:
-    try:
-        async with asyncio.timeout(STORE_TIMEOUT_S), deps.database.session() as session:
-            return await query(session)
-    except TimeoutError as exc:
-        raise errors.StoreUnavailable(
-            f"the database did not answer within {STORE_TIMEOUT_S:g}s"
-        ) from exc
-    except store.StoreError as exc:
-        # The details (database host, user, driver message) go to the log, not to callers.
-        log.warning("database read failed", extra={"fields": {"error": str(exc)[:300]}})
-        raise errors.StoreUnavailable(
-            "imagepin's database is unavailable; try again later (the server log has details)"
-        ) from exc
+def _stored_platform(text: str) -> Platform | None:
+    """The store keeps a platform as os/architecture[/variant]; "" or a lone os is unknown."""
+    parts = text.split("/") if text else []
+    if len(parts) < 2:
+        return None
+    return Platform(os=parts[0], architecture=parts[1], variant="/".join(parts[2:]))

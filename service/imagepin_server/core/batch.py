@@ -16,16 +16,19 @@ from datetime import timedelta
 from imagepin_server import errors
 from imagepin_server.core.context import Dependencies
 from imagepin_server.core.images import Platform
-from imagepin_server.core.requests import parse_reference
 from imagepin_server.core.resolve import Resolution
 from imagepin_server.core.rollout import resolve_with_rollout
+from imagepin_server.reference import Reference
 
 log = logging.getLogger("imagepin.batch")
 
 
 @dataclass(frozen=True, slots=True)
 class BatchItem:
-    reference: str
+    """One request of a batch, converted at the edge; `text` is what the caller sent."""
+
+    text: str
+    reference: Reference | None = None  # None only when the item is `invalid`
     platform: Platform | None = None
     max_staleness: timedelta | None = None
     stale_if_error: timedelta | None = None
@@ -62,10 +65,10 @@ async def _one(
     budget_s: float | None,
 ) -> BatchOutcome:
     if item.invalid is not None:
-        return BatchOutcome(item.reference, error=item.invalid)
+        return BatchOutcome(item.text, error=item.invalid)
+    assert item.reference is not None  # set whenever the item is valid
     try:
-        registry = parse_reference(item.reference).registry
-        async with asyncio.timeout(budget_s), limits[registry]:
+        async with asyncio.timeout(budget_s), limits[item.reference.registry]:
             resolution = await resolve_with_rollout(
                 deps,
                 item.reference,
@@ -74,21 +77,21 @@ async def _one(
                 max_staleness=item.max_staleness,
                 stale_if_error=item.stale_if_error,
             )
-        return BatchOutcome(item.reference, resolution=resolution)
+        return BatchOutcome(item.text, resolution=resolution)
     except errors.ImagepinError as exc:
-        return BatchOutcome(item.reference, error=exc)
+        return BatchOutcome(item.text, error=exc)
     except TimeoutError:
         return BatchOutcome(
-            item.reference,
+            item.text,
             error=errors.Timeout(
-                f"{item.reference} was not resolved within the batch's time budget",
-                reference=item.reference,
+                f"{item.text} was not resolved within the batch's time budget",
+                reference=item.text,
             ),
         )
     except Exception:
         log.exception("unexpected failure resolving a batch item")
         return BatchOutcome(
-            item.reference,
+            item.text,
             error=errors.ImagepinError(
                 "imagepin failed unexpectedly; the server log has the details"
             ),

@@ -6,7 +6,6 @@ Content addressed by digest never changes, so it is kept until evicted for room.
 
 from __future__ import annotations
 
-import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -36,9 +35,9 @@ class TagAnswer:
     observed_at: datetime  # wall clock, UTC: for responses and the store
     observed_monotonic: float  # for ages, immune to wall-clock jumps
 
-    def age(self, now_monotonic: float | None = None) -> timedelta:
-        now = time.monotonic() if now_monotonic is None else now_monotonic
-        return timedelta(seconds=max(0.0, now - self.observed_monotonic))
+    def age(self, now_monotonic: float) -> timedelta:
+        """How old the answer is at `now_monotonic` (the Dependencies' monotonic clock)."""
+        return timedelta(seconds=max(0.0, now_monotonic - self.observed_monotonic))
 
 
 class LruCache(Generic[K, V]):

@@ -7,22 +7,17 @@ repository says nothing about another.
 
 from __future__ import annotations
 
-import asyncio
-import logging
-from typing import Final, Literal
+from typing import Literal
 
 from imagepin_server import mediatypes, metrics, store
 from imagepin_server.core.cache import CachedContent
 from imagepin_server.core.context import Dependencies
 from imagepin_server.core.images import Descriptor, ImageConfig, parse_config
+from imagepin_server.core.storecall import best_effort
 from imagepin_server.digests import Digest
 from imagepin_server.errors import TooLarge, UnsupportedContent
 from imagepin_server.reference import Reference
 from imagepin_server.registry.client import CONFIG_LIMIT
-
-log = logging.getLogger("imagepin.content")
-
-STORE_TIMEOUT_S: Final = 2.0
 
 Kind = Literal["manifest", "config"]
 
@@ -109,31 +104,33 @@ async def _content(deps: Dependencies, ref: Reference, digest: Digest, kind: Kin
 async def _store_get(
     deps: Dependencies, ref: Reference, digest: Digest
 ) -> store.StoredContent | None:
-    try:
-        async with asyncio.timeout(STORE_TIMEOUT_S), deps.database.session() as session:
-            return await store.get_content(
-                session, registry=ref.registry, repository=ref.repository, digest=str(digest)
-            )
-    except (store.StoreError, TimeoutError, OSError) as exc:
-        log.debug("content store unavailable for reads: %s", exc)
-        return None
+    return await best_effort(
+        deps.database,
+        lambda session: store.get_content(
+            session, registry=ref.registry, repository=ref.repository, digest=str(digest)
+        ),
+        default=None,
+        what="content cache read",
+    )
 
 
 async def _store_put(
     deps: Dependencies, ref: Reference, digest: Digest, kind: Kind, media_type: str, raw: bytes
 ) -> None:
-    try:
-        async with asyncio.timeout(STORE_TIMEOUT_S), deps.database.transaction() as session:
-            await store.put_content(
-                session,
-                registry=ref.registry,
-                repository=ref.repository,
-                digest=str(digest),
-                media_type=media_type,
-                kind=kind,
-                content=raw,
-                seen_at=deps.clock(),
-            )
-    except (store.StoreError, TimeoutError, OSError) as exc:
-        # A cache write: losing it costs one registry request later, nothing more.
-        log.debug("content store unavailable for writes: %s", exc)
+    # A cache write: losing it costs one registry request later, nothing more.
+    await best_effort(
+        deps.database,
+        lambda session: store.put_content(
+            session,
+            registry=ref.registry,
+            repository=ref.repository,
+            digest=str(digest),
+            media_type=media_type,
+            kind=kind,
+            content=raw,
+            seen_at=deps.wall(),
+        ),
+        default=None,
+        what="content cache write",
+        write=True,
+    )

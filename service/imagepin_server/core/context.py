@@ -1,20 +1,25 @@
-"""What every use case needs: registry client, store, caches, recorder, policy and a clock."""
+"""What every use case needs: a registry, the store, caches, recorder, policy and two clocks.
+
+The clocks are given, never read by core itself: the wall clock (an aware UTC datetime) stamps
+what is recorded and answered; the monotonic clock (float seconds) measures ages, immune to the
+wall clock's jumps. Tests pass clocks they advance by hand.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Final
 
 from imagepin_server import store
 from imagepin_server.core.cache import CachedContent, Caches, ContentKey, TagAnswer, TagKey
 from imagepin_server.core.coalesce import SingleFlight
 from imagepin_server.core.layer_content import DEFAULT_MAX_BYTES, DEFAULT_MAX_RATIO
+from imagepin_server.core.ports import Registry
 from imagepin_server.core.recorder import ObservationRecorder
 from imagepin_server.digests import Digest
 from imagepin_server.reference import Reference
-from imagepin_server.registry import RegistryClient
 
 DEFAULT_MAX_STALENESS: Final = timedelta(seconds=30)
 DEFAULT_STALE_IF_ERROR: Final = timedelta(hours=1)
@@ -22,10 +27,6 @@ MAX_STALE_IF_ERROR: Final = timedelta(hours=24)
 BATCH_LIMIT: Final = 1000
 PER_REGISTRY_CONCURRENCY: Final = 8
 ROLLOUT_RETENTION: Final = timedelta(days=7)
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,18 +45,19 @@ class Policy:
     content_max_bytes: int = DEFAULT_MAX_BYTES
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Dependencies:
-    """Shared, long-lived collaborators; one set per process."""
+    """Shared, long-lived collaborators; one set per process, complete when built."""
 
-    registry: RegistryClient
+    registry: Registry
     database: store.Database
     recorder: ObservationRecorder
+    wall: Callable[[], datetime]  # now, as an aware UTC datetime
+    monotonic: Callable[[], float]  # now, in seconds from an arbitrary start
     policy: Policy = field(default_factory=Policy)
     caches: Caches = field(default_factory=Caches)
     tag_flights: SingleFlight[TagKey, TagAnswer] = field(default_factory=SingleFlight)
     content_flights: SingleFlight[ContentKey, CachedContent] = field(default_factory=SingleFlight)
-    clock: Callable[[], datetime] = field(default=utc_now)
     # Told of each digest a resolution finds, so the layer index can catch up in the background.
     on_resolved: Callable[[Reference, Digest], None] | None = None
 
@@ -69,6 +71,6 @@ class Dependencies:
                 tag=ref.tag,
                 digest=str(digest),
                 media_type=media_type,
-                seen_at=self.clock(),
+                seen_at=self.wall(),
             )
         )

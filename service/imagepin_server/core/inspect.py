@@ -20,7 +20,6 @@ from imagepin_server.core.images import (
     Platform,
     parse_manifest,
 )
-from imagepin_server.core.requests import parse_reference
 from imagepin_server.core.resolve import pin
 from imagepin_server.digests import Digest
 from imagepin_server.errors import BadPlatform, BlobNotFound, UnsupportedContent
@@ -69,10 +68,12 @@ class LayerListing:
     index_digest: Digest | None = None
 
 
-async def get_manifest(deps: Dependencies, text: str, platform: Platform | None) -> ManifestView:
+async def get_manifest(
+    deps: Dependencies, reference: Reference, platform: Platform | None
+) -> ManifestView:
     """The manifest a reference names, with its image config; indexes give a child by platform."""
     wanted = platforms.validate(platform) if platform else None
-    ref = parse_reference(text).with_default_tag()
+    ref = reference.with_default_tag()
     answer, _ = await pin(deps, ref)
     digest = answer.digest
     found = await content.manifest(deps, ref, digest)
@@ -115,9 +116,11 @@ async def get_manifest(deps: Dependencies, text: str, platform: Platform | None)
     )
 
 
-async def list_layers(deps: Dependencies, text: str, platform: Platform | None) -> LayerListing:
+async def list_layers(
+    deps: Dependencies, reference: Reference, platform: Platform | None
+) -> LayerListing:
     """An image's layers from base to top, each with its diff_id and the step that made it."""
-    view = await get_manifest(deps, text, platform)
+    view = await get_manifest(deps, reference, platform)
     manifest = view.manifest
     if isinstance(manifest, ImageIndex):
         offered = ", ".join(str(p) for p in platforms.offered(manifest.manifests))

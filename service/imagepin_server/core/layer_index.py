@@ -11,8 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
-from collections.abc import Awaitable, Callable
-from typing import Any, Final
+from typing import Final
 
 from imagepin_server import errors, store
 from imagepin_server.core import content
@@ -24,6 +23,7 @@ from imagepin_server.core.images import (
     Platform,
     parse_manifest,
 )
+from imagepin_server.core.storecall import Query, best_effort
 from imagepin_server.digests import Digest
 from imagepin_server.reference import Reference
 
@@ -32,7 +32,6 @@ log = logging.getLogger("imagepin.layer_index")
 MAX_CHILDREN_INDEXED: Final = 64
 CONCURRENT_INDEXING: Final = 2
 PENDING_LIMIT: Final = 256
-STORE_TIMEOUT_S: Final = 2.0
 
 
 def platform_text(platform: Platform | None) -> str:
@@ -71,12 +70,9 @@ async def record_index(deps: Dependencies, index_digest: Digest, index: ImageInd
     )
 
 
-async def _write(deps: Dependencies, statement: Callable[[Any], Awaitable[None]]) -> None:
-    try:
-        async with asyncio.timeout(STORE_TIMEOUT_S), deps.database.transaction() as session:
-            await statement(session)
-    except (store.StoreError, TimeoutError, OSError) as exc:
-        log.info("layer index not written: %s", exc)
+async def _write(deps: Dependencies, statement: Query[None]) -> None:
+    """An index write is best effort: the index is a search aid, not a record of truth."""
+    await best_effort(deps.database, statement, default=None, what="layer index write", write=True)
 
 
 class BackgroundIndexer:
@@ -141,8 +137,9 @@ class BackgroundIndexer:
         await record_image(self._deps, digest, manifest, config)
 
     async def _already_indexed(self, digest: Digest) -> bool:
-        try:
-            async with asyncio.timeout(STORE_TIMEOUT_S), self._deps.database.session() as session:
-                return await store.has_image_layers(session, str(digest))
-        except (store.StoreError, TimeoutError, OSError):
-            return False
+        return await best_effort(
+            self._deps.database,
+            lambda session: store.has_image_layers(session, str(digest)),
+            default=False,
+            what="layer index read",
+        )

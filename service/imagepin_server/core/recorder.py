@@ -2,10 +2,10 @@
 
 Observations are written through while the database answers, and concurrent ones share one
 transaction (group commit: a batch of 100 resolutions is a few commits, not 100). When the
-database does not answer (down, or slower
-than WRITE_TIMEOUT_S), they wait in a bounded queue and a background task writes them when it is
-back. The store folds late or repeated observations into the tag's history without inventing
-moves (see store.record_tag_observation), so queued writes may land after newer ones.
+database does not answer (down, or slower than the store's STORE_TIMEOUT_S), they wait in a
+bounded queue and a background task writes them when it is back. The store folds late or
+repeated observations into the tag's history without inventing moves (see
+store.record_tag_observation), so queued writes may land after newer ones.
 The queue's length and drops are logged, exported as metrics, and shown in the health status.
 """
 
@@ -17,15 +17,17 @@ import logging
 from collections.abc import Callable
 from typing import Final
 
-from imagepin_server import metrics, store
+from imagepin_server import errors, metrics, store
+from imagepin_server.core.storecall import STORE_TIMEOUT_S, store_call
 
 log = logging.getLogger("imagepin.recorder")
 
-WRITE_TIMEOUT_S: Final = 2.0
 QUEUE_LIMIT: Final = 10_000
 RETRY_MIN_S: Final = 0.5
 RETRY_MAX_S: Final = 5.0
 FLUSH_BATCH: Final = 500
+# A queued batch of up to FLUSH_BATCH observations is given five store calls' time.
+DRAIN_TIMEOUT_S: Final = STORE_TIMEOUT_S * 5
 
 
 class ObservationRecorder:
@@ -73,9 +75,8 @@ class ObservationRecorder:
             group, self._group = self._group, []
             observations = [observation for observation, _ in group]
             try:
-                async with asyncio.timeout(WRITE_TIMEOUT_S):
-                    await self._write(observations)
-            except (store.StoreError, TimeoutError, OSError) as exc:
+                await self._write(observations)
+            except errors.StoreUnavailable as exc:
                 log.warning(
                     "database unavailable; queueing observations",
                     extra={"fields": {"error": str(exc)[:200], "observations": len(group)}},
@@ -109,9 +110,15 @@ class ObservationRecorder:
                 extra={"fields": {"pending": len(self._queue)}},
             )
 
-    async def _write(self, observations: list[store.TagObservation]) -> None:
-        async with self._database.transaction() as session:
-            await store.record_tag_observations(session, observations)
+    async def _write(
+        self, observations: list[store.TagObservation], *, timeout_s: float = STORE_TIMEOUT_S
+    ) -> None:
+        await store_call(
+            self._database,
+            lambda session: store.record_tag_observations(session, observations),
+            write=True,
+            timeout_s=timeout_s,
+        )
 
     def _enqueue(self, observation: store.TagObservation) -> None:
         was_healthy = not self._down
@@ -140,8 +147,7 @@ class ObservationRecorder:
             await asyncio.sleep(delay)
             batch = [self._queue.popleft() for _ in range(min(FLUSH_BATCH, len(self._queue)))]
             try:
-                async with asyncio.timeout(WRITE_TIMEOUT_S * 5):
-                    await self._write(batch)
+                await self._write(batch, timeout_s=DRAIN_TIMEOUT_S)
             except Exception as exc:  # the store's failure or a bug: keep the batch, retry later
                 room = self._limit - len(self._queue)
                 if room < len(batch):  # newer observations arrived meanwhile: drop the oldest

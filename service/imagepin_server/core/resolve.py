@@ -8,10 +8,8 @@ every concurrent caller asking the same. When the registry cannot answer (unreac
 
 from __future__ import annotations
 
-import asyncio
 import enum
 import logging
-import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final
@@ -27,13 +25,11 @@ from imagepin_server.core.images import (
     Platform,
     parse_manifest,
 )
-from imagepin_server.core.requests import parse_reference
+from imagepin_server.core.storecall import best_effort
 from imagepin_server.digests import Digest
 from imagepin_server.reference import Reference
 
 log = logging.getLogger("imagepin.resolve")
-
-STORE_READ_TIMEOUT_S: Final = 1.0
 
 # Failures where an older answer is better than none. Never NOT_FOUND or PERMISSION_DENIED:
 # those are the registry's answer, not its absence.
@@ -70,7 +66,7 @@ class Resolution:
 
 async def resolve(
     deps: Dependencies,
-    text: str,
+    reference: Reference,
     platform: Platform | None,
     *,
     max_staleness: timedelta | None = None,
@@ -78,7 +74,7 @@ async def resolve(
 ) -> Resolution:
     """Resolve a reference; see the module docstring for where the answer comes from."""
     wanted = platforms.validate(platform) if platform else None
-    ref = parse_reference(text).with_default_tag()
+    ref = reference.with_default_tag()
     answer, source = await pin(
         deps, ref, max_staleness=max_staleness, stale_if_error=stale_if_error
     )
@@ -112,7 +108,7 @@ async def resolve(
         resolved_digest=answer.digest,
         resolved_media_type=answer.media_type,
         observed_at=answer.observed_at,
-        age=timedelta(0) if source is Source.REGISTRY else answer.age(),
+        age=timedelta(0) if source is Source.REGISTRY else answer.age(deps.monotonic()),
         source=source,
         children=children,
         selected=selected,
@@ -138,7 +134,7 @@ async def _by_digest(deps: Dependencies, ref: Reference) -> TagAnswer:
     digest = Digest.parse(ref.digest)
     found = await content.manifest(deps, ref, digest)
     media_type = parse_manifest(found.raw, found.media_type).media_type
-    return TagAnswer(digest, media_type, len(found.raw), deps.clock(), time.monotonic())
+    return TagAnswer(digest, media_type, len(found.raw), deps.wall(), deps.monotonic())
 
 
 async def _by_tag(
@@ -152,7 +148,7 @@ async def _by_tag(
     freshness = deps.policy.max_staleness if max_staleness is None else max_staleness
     if freshness > timedelta(0):
         remembered = deps.caches.tags.get(key)
-        if remembered is not None and remembered.age() <= freshness:
+        if remembered is not None and remembered.age(deps.monotonic()) <= freshness:
             metrics.CACHE_LOOKUPS.labels("tag", "hit").inc()
             return remembered, Source.CACHE
         metrics.CACHE_LOOKUPS.labels("tag", "miss").inc()
@@ -170,7 +166,7 @@ async def _by_tag(
                 "fields": {
                     "registry": ref.registry,
                     "reason": failure.reason,
-                    "age_s": round(fallback.age().total_seconds(), 1),
+                    "age_s": round(fallback.age(deps.monotonic()).total_seconds(), 1),
                 }
             },
         )
@@ -193,7 +189,7 @@ async def _ask_registry(deps: Dependencies, ref: Reference, key: TagKey) -> TagA
         raise errors.UnsupportedContent(
             f"{ref} has unsupported media type {media_type!r}", reference=str(ref)
         )
-    answer = TagAnswer(digest, media_type, size, deps.clock(), time.monotonic())
+    answer = TagAnswer(digest, media_type, size, deps.wall(), deps.monotonic())
     await deps.record_tag(ref, digest, media_type)
     previous = deps.caches.tags.get(key)
     deps.caches.tags.put(key, answer)
@@ -215,23 +211,25 @@ async def _last_known(
         return None
     remembered = deps.caches.tags.get(key)
     if remembered is not None:
-        return remembered if remembered.age() <= bound else None
+        return remembered if remembered.age(deps.monotonic()) <= bound else None
     assert ref.tag is not None
-    try:
-        async with asyncio.timeout(STORE_READ_TIMEOUT_S), deps.database.session() as session:
-            record = await store.latest_mapping(session, ref.registry, ref.repository, ref.tag)
-    except (store.StoreError, TimeoutError, OSError):
-        return None
+    tag = ref.tag
+    record = await best_effort(
+        deps.database,
+        lambda session: store.latest_mapping(session, ref.registry, ref.repository, tag),
+        default=None,
+        what="last recorded mapping",
+    )
     if record is None:
         return None
-    age = deps.clock() - record.last_seen
+    age = deps.wall() - record.last_seen
     if age > bound:
         return None
     size = 0  # the store keeps no size for tags; the content cache may know it
     cached = deps.caches.contents.get((ref.registry, ref.repository, record.digest, "manifest"))
     if cached is not None:
         size = len(cached.raw)
-    observed_monotonic = time.monotonic() - max(age.total_seconds(), 0.0)
+    observed_monotonic = deps.monotonic() - max(age.total_seconds(), 0.0)
     return TagAnswer(
         Digest.parse(record.digest), record.media_type, size, record.last_seen, observed_monotonic
     )

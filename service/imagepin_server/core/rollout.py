@@ -15,15 +15,14 @@ from __future__ import annotations
 import dataclasses
 import logging
 from datetime import datetime, timedelta
-from typing import Any, Final
+from typing import Final
 
 from imagepin_server import errors, store
 from imagepin_server.core import platforms
-from imagepin_server.core.audit import _read as read_store
 from imagepin_server.core.context import Dependencies
 from imagepin_server.core.images import Platform
-from imagepin_server.core.requests import parse_reference
 from imagepin_server.core.resolve import Resolution, Source, resolve
+from imagepin_server.core.storecall import best_effort, store_call
 from imagepin_server.reference import Reference
 
 log = logging.getLogger("imagepin.rollout")
@@ -50,7 +49,7 @@ def check_key(key: str) -> str:
 
 async def resolve_with_rollout(
     deps: Dependencies,
-    text: str,
+    reference: Reference,
     platform: Platform | None,
     *,
     rollout_key: str = "",
@@ -60,14 +59,14 @@ async def resolve_with_rollout(
     """Resolve a reference; with a rollout key, the digest decided for that rollout."""
     if not rollout_key:
         return await resolve(
-            deps, text, platform, max_staleness=max_staleness, stale_if_error=stale_if_error
+            deps, reference, platform, max_staleness=max_staleness, stale_if_error=stale_if_error
         )
     key = check_key(rollout_key)
-    ref = parse_reference(text).with_default_tag()
+    ref = reference.with_default_tag()
     if ref.tag is None or ref.digest is not None:
         # A digest names one build already: there is nothing for the rollout to agree on.
         return await resolve(
-            deps, text, platform, max_staleness=max_staleness, stale_if_error=stale_if_error
+            deps, reference, platform, max_staleness=max_staleness, stale_if_error=stale_if_error
         )
     wanted = platforms.validate(platform) if platform else None
     subject = store.RolloutSubject(
@@ -77,13 +76,14 @@ async def resolve_with_rollout(
         tag=ref.tag,
         platform=str(platforms.normalize(wanted)) if wanted else "",
     )
-    not_before = deps.clock() - deps.policy.rollout_retention
-    decided = await read_store(
-        deps, lambda session: store.rollout_decision(session, subject, not_before=not_before)
+    not_before = deps.wall() - deps.policy.rollout_retention
+    decided = await store_call(
+        deps.database,
+        lambda session: store.rollout_decision(session, subject, not_before=not_before),
     )
     if decided is None:
         fresh = await resolve(
-            deps, text, platform, max_staleness=max_staleness, stale_if_error=stale_if_error
+            deps, reference, platform, max_staleness=max_staleness, stale_if_error=stale_if_error
         )
         decided = await _decide(deps, subject, fresh, not_before)
         if decided.digest == str(fresh.resolved_digest):
@@ -99,18 +99,18 @@ async def _decide(
 ) -> store.RolloutDecisionRecord:
     """Record the fresh answer unless another request decided first; the decision that stands."""
 
-    async def write(session: Any) -> store.RolloutDecisionRecord:
-        async with session.begin():
-            return await store.decide_rollout(
-                session,
-                subject,
-                digest=str(fresh.resolved_digest),
-                media_type=fresh.resolved_media_type,
-                decided_at=deps.clock(),
-                not_before=not_before,
-            )
-
-    decided = await read_store(deps, write)
+    decided = await store_call(
+        deps.database,
+        lambda session: store.decide_rollout(
+            session,
+            subject,
+            digest=str(fresh.resolved_digest),
+            media_type=fresh.resolved_media_type,
+            decided_at=deps.wall(),
+            not_before=not_before,
+        ),
+        write=True,
+    )
     await _sweep(deps, not_before)
     return decided
 
@@ -118,14 +118,13 @@ async def _decide(
 async def _sweep(deps: Dependencies, older_than: datetime) -> None:
     """Delete a bounded batch of expired decisions; best effort, reads ignore them anyway."""
 
-    async def sweep(session: Any) -> int:
-        async with session.begin():
-            return await store.sweep_decisions(session, older_than=older_than, limit=SWEEP_BATCH)
-
-    try:
-        swept = await read_store(deps, sweep)
-    except errors.StoreUnavailable:
-        return
+    swept = await best_effort(
+        deps.database,
+        lambda session: store.sweep_decisions(session, older_than=older_than, limit=SWEEP_BATCH),
+        default=0,
+        what="rollout sweep",
+        write=True,
+    )
     if swept:
         log.info("swept expired rollout decisions", extra={"fields": {"deleted": swept}})
 
@@ -137,11 +136,12 @@ async def _reuse(
     decided: store.RolloutDecisionRecord,
 ) -> Resolution:
     """The recorded digest, resolved by digest for the platform, told as the tag's answer."""
-    by_digest = await resolve(deps, ref.pinned(decided.digest), platform)
+    pinned = dataclasses.replace(ref.with_digest(decided.digest), tag=None)
+    by_digest = await resolve(deps, pinned, platform)
     return dataclasses.replace(
         by_digest,
         reference=ref,
         observed_at=decided.decided_at,
-        age=max(deps.clock() - decided.decided_at, timedelta(0)),
+        age=max(deps.wall() - decided.decided_at, timedelta(0)),
         source=Source.ROLLOUT,
     )

@@ -25,7 +25,6 @@ from imagepin_server.core.images import (
     parse_manifest,
 )
 from imagepin_server.core.layer_content import LayerContent, inflate_limit
-from imagepin_server.core.requests import expected_digest, parse_reference
 from imagepin_server.digests import Digest, InvalidDigest
 from imagepin_server.errors import (
     ImagepinError,
@@ -98,8 +97,8 @@ class Verification:
 
 async def verify(
     deps: Dependencies,
-    text: str,
-    expected_text: str,
+    reference: Reference,
+    expected: Digest,
     *,
     include_layers: bool,
     platform: Platform | None,
@@ -117,9 +116,7 @@ async def verify(
     if mode is None and include_layers:
         mode = VerifyMode.BLOBS
     wanted = platforms.validate(platform) if platform else None
-    ref = parse_reference(text)
-    expected = expected_digest(ref, expected_text)
-    ref = ref.with_default_tag()
+    ref = reference.with_default_tag()
     target = ref.digest or ref.tag
     assert target is not None
     fetched = await deps.registry.fetch_manifest(ref, target, algorithm=expected.algorithm)

@@ -1,0 +1,63 @@
+"""What the use cases need of a registry: exactly the calls they make, as a Protocol.
+
+Core depends on this, not on the concrete RegistryClient, so the one place that chooses the
+client (app.py) can change it, and what core asks of a registry is written down in one place.
+The value types these calls return (heads, fetched manifests and blobs, blob checks) are the
+registry package's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol
+
+from imagepin_server.digests import Digest
+from imagepin_server.reference import Reference
+from imagepin_server.registry import (
+    BlobCheck,
+    BlobHead,
+    BlobSink,
+    FetchedBlob,
+    FetchedManifest,
+    ManifestHead,
+)
+
+
+class Registry(Protocol):
+    """The OCI Distribution calls the use cases make (implemented by registry.RegistryClient)."""
+
+    async def head_manifest(self, ref: Reference, target: str) -> ManifestHead | None:
+        """HEAD by tag or digest; None when the answer cannot be trusted (GET and hash then)."""
+        ...
+
+    async def get_manifest(
+        self, ref: Reference, target: str, *, expected: Digest | None = None
+    ) -> FetchedManifest:
+        """GET a manifest, refused unless its bytes hash to the digest they should."""
+        ...
+
+    async def fetch_manifest(
+        self, ref: Reference, target: str, *, algorithm: str = "sha256"
+    ) -> FetchedManifest:
+        """GET and hash a manifest, checking only its size (a mismatch is VerifyDigest's answer)."""
+        ...
+
+    async def get_blob(self, ref: Reference, digest: Digest, *, limit: int) -> FetchedBlob:
+        """GET a small blob (an image config) whole, refused unless it hashes to `digest`."""
+        ...
+
+    async def head_blob(self, ref: Reference, digest: Digest) -> BlobHead:
+        """HEAD a blob: its size as the registry says, nothing downloaded (BlobNotFound)."""
+        ...
+
+    async def check_blob(
+        self,
+        ref: Reference,
+        digest: Digest,
+        *,
+        size: int | None,
+        sink: Callable[[], BlobSink] | None = None,
+    ) -> BlobCheck:
+        """Stream a blob through a hasher and say what it hashed to, never holding it; a fresh
+        `sink()` per attempt also sees the bytes (CONTENT mode's decompressor)."""
+        ...

@@ -1,0 +1,77 @@
+"""resolve_many in-process: every item its own answer or error, in order."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from imagepin_server import errors, store
+from imagepin_server.core import BatchItem, Source, resolve_many
+
+from tests.core.helpers import ManualClock, reference, use_cases
+from tests.support.image_fixtures import ImageCatalog
+
+
+async def test_each_item_gets_its_own_answer_or_error_in_order(
+    pushed_images: ImageCatalog, sqlite_database: store.Database
+) -> None:
+    a, b = pushed_images.app_a, pushed_images.app_b
+    missing = f"{a.registry}/{a.repository}:no-such-tag"
+    refused = errors.BadReference("not a reference")
+    items = [
+        BatchItem(text=a.reference, reference=reference(a.reference)),
+        BatchItem(text="Not A Reference", invalid=refused),
+        BatchItem(text=missing, reference=reference(missing)),
+        BatchItem(text=b.reference, reference=reference(b.reference)),
+        BatchItem(text=a.reference, reference=reference(a.reference)),
+    ]
+    async with use_cases(sqlite_database, ManualClock()) as deps:
+        outcomes = await resolve_many(deps, items)
+    assert [outcome.reference for outcome in outcomes] == [item.text for item in items]
+    first, invalid, absent, second, again = outcomes
+    assert first.resolution is not None
+    assert str(first.resolution.digest) == a.digest
+    assert invalid.error is refused
+    assert isinstance(absent.error, errors.NotFound)
+    assert second.resolution is not None
+    assert str(second.resolution.digest) == b.digest
+    assert again.resolution is not None
+    assert str(again.resolution.digest) == a.digest
+
+
+async def test_items_honour_their_own_max_staleness(
+    pushed_images: ImageCatalog, sqlite_database: store.Database
+) -> None:
+    image = pushed_images.single
+    clock = ManualClock()
+    async with use_cases(sqlite_database, clock) as deps:
+        await resolve_many(deps, [BatchItem(text="x", reference=reference(image.reference))])
+        clock.advance(5)
+        cached, fresh = await resolve_many(
+            deps,
+            [
+                BatchItem(text="cached", reference=reference(image.reference)),
+                BatchItem(
+                    text="fresh",
+                    reference=reference(image.reference),
+                    max_staleness=timedelta(0),
+                ),
+            ],
+        )
+    assert cached.resolution is not None
+    assert (cached.resolution.source, cached.resolution.age) == (
+        Source.CACHE,
+        timedelta(seconds=5),
+    )
+    assert fresh.resolution is not None
+    assert fresh.resolution.source is Source.REGISTRY
+
+
+async def test_a_batch_over_the_limit_is_refused_whole(
+    pushed_images: ImageCatalog, sqlite_database: store.Database
+) -> None:
+    image = pushed_images.single
+    items = [BatchItem(text=image.reference, reference=reference(image.reference))] * 3
+    async with use_cases(sqlite_database, ManualClock(), batch_limit=2) as deps:
+        with pytest.raises(errors.InvalidArgument):
+            await resolve_many(deps, items)
