@@ -34,6 +34,8 @@ def policy_from(settings: Settings) -> core.Policy:
         stale_if_error=timedelta(seconds=settings.stale_if_error_s),
         max_stale_if_error=timedelta(seconds=settings.max_stale_if_error_s),
         rollout_retention=timedelta(seconds=settings.rollout_retention_s),
+        content_max_ratio=settings.content_max_ratio,
+        content_max_bytes=settings.content_max_bytes,
     )
 
 

@@ -30,6 +30,8 @@ class Settings:
     stale_if_error_s: float = 3600.0
     max_stale_if_error_s: float = 86400.0
     rollout_retention_s: float = 7 * 86400.0
+    content_max_ratio: float = 100.0  # VerifyDigest CONTENT: inflate bounds (core/layer_content)
+    content_max_bytes: int = 16 * 1024**3
     index_layers: bool = True
     db_pool_size: int = 5
     db_max_overflow: int = 10
@@ -61,6 +63,8 @@ class Settings:
             stale_if_error_s=_float(env, "IMAGEPIN_STALE_IF_ERROR", 3600.0),
             max_stale_if_error_s=_float(env, "IMAGEPIN_MAX_STALE_IF_ERROR", 86400.0),
             rollout_retention_s=_float(env, "IMAGEPIN_ROLLOUT_RETENTION", 7 * 86400.0),
+            content_max_ratio=_float(env, "IMAGEPIN_CONTENT_MAX_RATIO", 100.0),
+            content_max_bytes=_int(env, "IMAGEPIN_CONTENT_MAX_BYTES", 16 * 1024**3),
             index_layers=_bool(env, "IMAGEPIN_INDEX_LAYERS", default=True),
             db_pool_size=_int(env, "IMAGEPIN_DB_POOL_SIZE", 5),
             db_max_overflow=_int(env, "IMAGEPIN_DB_MAX_OVERFLOW", 10),
@@ -95,6 +99,10 @@ class Settings:
                 raise SettingsError(f"{name} must not be negative")
         if self.rollout_retention_s <= 0:
             raise SettingsError("IMAGEPIN_ROLLOUT_RETENTION must be a positive number of seconds")
+        if self.content_max_ratio < 1 or self.content_max_bytes < 1:
+            raise SettingsError(
+                "IMAGEPIN_CONTENT_MAX_RATIO must be at least 1, IMAGEPIN_CONTENT_MAX_BYTES positive"
+            )
         if not 1 <= self.workers <= 64:
             raise SettingsError(f"IMAGEPIN_WORKERS / --workers {self.workers}: use 1 to 64")
         if self.workers > 1 and self.listen.endswith(":0"):

@@ -118,14 +118,17 @@ class AsyncResolverClient:
         *,
         include_layers: bool = False,
         platform: PlatformArg = None,
+        mode: resolver_pb2.VerifyMode = resolver_pb2.VERIFY_MODE_UNSPECIFIED,
         timeout: float | None = None,
     ) -> resolver_pb2.VerifyDigestResponse:
-        """Whether the registry's content hashes to the digest (a mismatch is an answer)."""
+        """Whether the registry's content hashes to the digest (a mismatch is an answer);
+        `mode` says how deep (VERIFY_MODE_MANIFEST ... VERIFY_MODE_CONTENT)."""
         request = resolver_pb2.VerifyDigestRequest(
             reference=reference,
             expected_digest=expected_digest,
             include_layers=include_layers,
             platform=messages.platform_message(platform),
+            mode=mode,
         )
         result: resolver_pb2.VerifyDigestResponse = await self._call(
             self._stub.VerifyDigest, request, timeout

@@ -32,7 +32,7 @@ from imagepin_server.core.platforms import validate as validate_platform
 from imagepin_server.core.referrers import ReferrerListing
 from imagepin_server.core.signatures import SignatureVerification
 from imagepin_server.core.tags import Bound, TagPage, TagSelection
-from imagepin_server.core.verify import BlobResult
+from imagepin_server.core.verify import BlobResult, VerifyMode
 from imagepin_server.digests import Digest, InvalidDigest
 from imagepin_server.errors import BadDigest, BadReference, ConflictingDigests
 from imagepin_server.reference import Reference
@@ -332,6 +332,23 @@ def layers_to_proto(listing: LayerListing) -> pb.ListLayersResponse:
     )
 
 
+_VERIFY_MODES = {
+    pb.VERIFY_MODE_UNSPECIFIED: None,
+    pb.VERIFY_MODE_MANIFEST: VerifyMode.MANIFEST,
+    pb.VERIFY_MODE_EXISTENCE: VerifyMode.EXISTENCE,
+    pb.VERIFY_MODE_BLOBS: VerifyMode.BLOBS,
+    pb.VERIFY_MODE_CONTENT: VerifyMode.CONTENT,
+}
+
+
+def verify_mode_from_proto(request: pb.VerifyDigestRequest) -> VerifyMode | None:
+    """The requested mode; None when unspecified. A number this server does not know is refused."""
+    try:
+        return _VERIFY_MODES[request.mode]
+    except KeyError:
+        raise errors.InvalidArgument(f"mode {request.mode} is not a known VerifyMode") from None
+
+
 def _blob_to_proto(blob: BlobResult) -> pb.BlobVerification:
     message = pb.BlobVerification(
         kind=blob.kind,
@@ -343,6 +360,8 @@ def _blob_to_proto(blob: BlobResult) -> pb.BlobVerification:
         actual_size=blob.actual_size,
         error=blob.error,
         skipped=blob.skipped,
+        diff_id=blob.diff_id,
+        actual_diff_id=str(blob.actual_diff_id) if blob.actual_diff_id else "",
     )
     if blob.descriptor.platform is not None:
         message.platform.CopyFrom(platform_to_proto(blob.descriptor.platform))

@@ -65,6 +65,7 @@ class ResolverServicer(pb_grpc.ResolverServiceServicer):
             convert.expected_digest(ref, request.expected_digest),
             include_layers=request.include_layers,
             platform=platform,
+            mode=convert.verify_mode_from_proto(request),
         )
         note(
             registry=verification.reference.registry,

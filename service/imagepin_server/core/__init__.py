@@ -21,7 +21,7 @@ from imagepin_server.core.signatures import SignatureVerification, verify_signat
 from imagepin_server.core.tag_lists import TagLists
 from imagepin_server.core.tags import TagPage, TagSelection, list_tags, select_tag
 from imagepin_server.core.trust import TrustPolicies, TrustPolicyError, load_trust_policies
-from imagepin_server.core.verify import Verification, verify
+from imagepin_server.core.verify import Verification, VerifyMode, verify
 
 __all__ = [
     "Attachments",
@@ -50,6 +50,7 @@ __all__ = [
     "TrustPolicies",
     "TrustPolicyError",
     "Verification",
+    "VerifyMode",
     "get_manifest",
     "images_with_layer",
     "list_layers",

@@ -16,6 +16,7 @@ from imagepin_server import store
 from imagepin_server.core.attachments import Attachments
 from imagepin_server.core.cache import CachedContent, Caches, ContentKey, TagAnswer, TagKey
 from imagepin_server.core.coalesce import SingleFlight
+from imagepin_server.core.layer_content import DEFAULT_MAX_BYTES, DEFAULT_MAX_RATIO
 from imagepin_server.core.ports import Registry
 from imagepin_server.core.recorder import ObservationRecorder
 from imagepin_server.core.tag_lists import TagLists
@@ -40,6 +41,10 @@ class Policy:
     batch_limit: int = BATCH_LIMIT
     per_registry_concurrency: int = PER_REGISTRY_CONCURRENCY
     rollout_retention: timedelta = ROLLOUT_RETENTION  # how long a rollout's digest is kept
+    # VerifyDigest's CONTENT mode refuses a layer that inflates past max(64 MiB, ratio x its
+    # compressed size), or past the byte bound whatever its size: zip bombs are not followed.
+    content_max_ratio: float = DEFAULT_MAX_RATIO
+    content_max_bytes: int = DEFAULT_MAX_BYTES
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,11 +8,19 @@ registry package's.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Protocol
 
 from imagepin_server.digests import Digest
 from imagepin_server.reference import Reference
-from imagepin_server.registry import BlobCheck, FetchedBlob, FetchedManifest, ManifestHead
+from imagepin_server.registry import (
+    BlobCheck,
+    BlobHead,
+    BlobSink,
+    FetchedBlob,
+    FetchedManifest,
+    ManifestHead,
+)
 from imagepin_server.registry.referrers import ReferrersPage
 
 
@@ -39,8 +47,20 @@ class Registry(Protocol):
         """GET a small blob (an image config) whole, refused unless it hashes to `digest`."""
         ...
 
-    async def check_blob(self, ref: Reference, digest: Digest, *, size: int | None) -> BlobCheck:
-        """Stream a blob through a hasher and say what it hashed to, never holding it."""
+    async def head_blob(self, ref: Reference, digest: Digest) -> BlobHead:
+        """HEAD a blob: its size as the registry says, nothing downloaded (BlobNotFound)."""
+        ...
+
+    async def check_blob(
+        self,
+        ref: Reference,
+        digest: Digest,
+        *,
+        size: int | None,
+        sink: Callable[[], BlobSink] | None = None,
+    ) -> BlobCheck:
+        """Stream a blob through a hasher and say what it hashed to, never holding it; a fresh
+        `sink()` per attempt also sees the bytes (CONTENT mode's decompressor)."""
         ...
 
     async def get_listing(

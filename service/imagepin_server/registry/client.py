@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, replace
 from importlib import metadata
 from pathlib import Path
-from typing import Final, TypeVar
+from typing import Final, Protocol, TypeVar
 
 import httpx
 
@@ -91,6 +91,20 @@ class FetchedBlob:
     digest: Digest
 
 
+class BlobSink(Protocol):
+    """Sees a blob's bytes as they stream past check_blob (a layer's decompressor)."""
+
+    async def update(self, chunk: bytes) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class BlobHead:
+    """What a HEAD on a blob told us: it exists, with this size. Nothing was hashed."""
+
+    size: int
+    claimed: Digest | None  # the registry's Docker-Content-Digest, when well-formed
+
+
 @dataclass(frozen=True, slots=True)
 class BlobCheck:
     """The outcome of streaming a blob and hashing it; a mismatch is an answer, not an error."""
@@ -100,6 +114,7 @@ class BlobCheck:
     expected_size: int | None
     actual_size: int
     error: str | None = None
+    sink: BlobSink | None = None  # the sink that saw exactly these bytes, when one was asked for
 
     @property
     def verified(self) -> bool:
@@ -300,17 +315,56 @@ class RegistryClient:
             )
         return FetchedBlob(data=data, digest=digest)
 
-    async def check_blob(self, ref: Reference, digest: Digest, *, size: int | None) -> BlobCheck:
+    async def head_blob(self, ref: Reference, digest: Digest) -> BlobHead:
+        """HEAD a blob: does the registry have it, and how large? Raises BlobNotFound if not.
+
+        Downloads nothing and hashes nothing: an existence check, for sweeping many pins.
+        """
+        name = display(ref, str(digest))
+
+        async def read(response: httpx.Response) -> BlobHead:
+            await _raise_for_status(response, ref, name, "blob")
+            try:
+                size = int(response.headers.get("content-length", ""))
+            except ValueError:
+                size = -1
+            if size < 0:
+                raise errors.BadRegistryResponse(
+                    f"registry {ref.registry} answered a HEAD on {name} without a size",
+                    reference=name,
+                    registry=ref.registry,
+                )
+            return BlobHead(size=size, claimed=_claimed_digest(response))
+
+        return await self._across(
+            ref,
+            str(digest),
+            lambda endpoint: self._exchange(
+                endpoint, ref, "HEAD", f"blobs/{digest}", name, "blob", read
+            ),
+            accept=lambda head: head.claimed in (None, digest),
+        )
+
+    async def check_blob(
+        self,
+        ref: Reference,
+        digest: Digest,
+        *,
+        size: int | None,
+        sink: Callable[[], BlobSink] | None = None,
+    ) -> BlobCheck:
         """Stream a blob through a hasher without holding it; report what it hashed to.
 
         Reads at most `size` + 1 bytes when the size is known: more than promised is a mismatch
-        already, and a registry must not make us read forever.
+        already, and a registry must not make us read forever. `sink` makes a fresh sink for
+        each attempt (a retry starts the body again); the answer carries the one that saw it.
         """
         name = display(ref, str(digest))
 
         async def read(response: httpx.Response) -> BlobCheck:
             await _raise_for_status(response, ref, name, "blob")
             hasher = DigestHasher(digest.algorithm)
+            seen = sink() if sink is not None else None
             async for chunk in _raw(response, BLOB_CHUNK):
                 hasher.update(chunk)
                 if size is not None and hasher.size > size:
@@ -321,7 +375,9 @@ class RegistryClient:
                         hasher.size,
                         f"blob is larger than the {size} bytes declared",
                     )
-            return BlobCheck(digest, hasher.digest(), size, hasher.size)
+                if seen is not None:
+                    await seen.update(chunk)
+            return BlobCheck(digest, hasher.digest(), size, hasher.size, sink=seen)
 
         return await self._across(
             ref,

@@ -223,6 +223,14 @@ def layers(reference: str, platform: str | None, output: str, connection: Connec
     )
 
 
+_VERIFY_MODES = {
+    "manifest": resolver_pb2.VERIFY_MODE_MANIFEST,
+    "existence": resolver_pb2.VERIFY_MODE_EXISTENCE,
+    "blobs": resolver_pb2.VERIFY_MODE_BLOBS,
+    "content": resolver_pb2.VERIFY_MODE_CONTENT,
+}
+
+
 @click.command()
 @click.argument("reference")
 @click.option("--digest", "expected", default="", help="Expected digest, when REF has none.")
@@ -238,6 +246,11 @@ def layers(reference: str, platform: str | None, output: str, connection: Connec
     help="With --signatures: a trusted public key (PEM); repeatable.",
 )
 @click.option("--policy", help="With --signatures: a trust policy of the service.")
+@click.option(
+    "--mode",
+    type=click.Choice(list(_VERIFY_MODES)),
+    help="How deep: manifests, blob existence (HEAD), blobs hashed, or layer content vs diff_ids.",
+)
 @platform_option
 @output_option
 @connection_options
@@ -248,6 +261,7 @@ def verify(
     signatures: bool,
     key_files: tuple[Path, ...],
     policy: str | None,
+    mode: str | None,
     platform: str | None,
     output: str,
     connection: Connection,
@@ -257,13 +271,19 @@ def verify(
     With --signatures: check that REF carries a cosign signature verifying under --public-key
     or the service's --policy. Exits 0 signed, 1 not.
     """
+    if signatures and mode:
+        fail("--mode goes with digest verification, not with --signatures", exitcodes.USAGE)
     if signatures:
         attachments.verify_signatures(reference, key_files, policy, platform, output, connection)
     elif key_files or policy:
         fail("--public-key and --policy go with --signatures", exitcodes.USAGE)
     with service_errors(), ResolverClient(connection=connection) as client:
         answer = client.verify_digest(
-            reference, expected, include_layers=include_layers, platform=platform
+            reference,
+            expected,
+            include_layers=include_layers,
+            platform=platform,
+            mode=_VERIFY_MODES[mode] if mode else resolver_pb2.VERIFY_MODE_UNSPECIFIED,
         )
     if output == "json":
         render.print_json(render.message_dict(answer))

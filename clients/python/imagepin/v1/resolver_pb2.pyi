@@ -35,6 +35,14 @@ class Compression(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     COMPRESSION_GZIP: _ClassVar[Compression]
     COMPRESSION_ZSTD: _ClassVar[Compression]
 
+class VerifyMode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    VERIFY_MODE_UNSPECIFIED: _ClassVar[VerifyMode]
+    VERIFY_MODE_MANIFEST: _ClassVar[VerifyMode]
+    VERIFY_MODE_EXISTENCE: _ClassVar[VerifyMode]
+    VERIFY_MODE_BLOBS: _ClassVar[VerifyMode]
+    VERIFY_MODE_CONTENT: _ClassVar[VerifyMode]
+
 class TagListBound(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     TAG_LIST_BOUND_UNSPECIFIED: _ClassVar[TagListBound]
@@ -69,6 +77,11 @@ COMPRESSION_UNSPECIFIED: Compression
 COMPRESSION_NONE: Compression
 COMPRESSION_GZIP: Compression
 COMPRESSION_ZSTD: Compression
+VERIFY_MODE_UNSPECIFIED: VerifyMode
+VERIFY_MODE_MANIFEST: VerifyMode
+VERIFY_MODE_EXISTENCE: VerifyMode
+VERIFY_MODE_BLOBS: VerifyMode
+VERIFY_MODE_CONTENT: VerifyMode
 TAG_LIST_BOUND_UNSPECIFIED: TagListBound
 TAG_LIST_BOUND_TAGS: TagListBound
 TAG_LIST_BOUND_PAGES: TagListBound
@@ -422,19 +435,21 @@ class ListLayersResponse(_message.Message):
     def __init__(self, normalized_reference: _Optional[str] = ..., digest: _Optional[str] = ..., config_digest: _Optional[str] = ..., layers: _Optional[_Iterable[_Union[Layer, _Mapping]]] = ..., index_digest: _Optional[str] = ...) -> None: ...
 
 class VerifyDigestRequest(_message.Message):
-    __slots__ = ("reference", "expected_digest", "include_layers", "platform")
+    __slots__ = ("reference", "expected_digest", "include_layers", "platform", "mode")
     REFERENCE_FIELD_NUMBER: _ClassVar[int]
     EXPECTED_DIGEST_FIELD_NUMBER: _ClassVar[int]
     INCLUDE_LAYERS_FIELD_NUMBER: _ClassVar[int]
     PLATFORM_FIELD_NUMBER: _ClassVar[int]
+    MODE_FIELD_NUMBER: _ClassVar[int]
     reference: str
     expected_digest: str
     include_layers: bool
     platform: Platform
-    def __init__(self, reference: _Optional[str] = ..., expected_digest: _Optional[str] = ..., include_layers: _Optional[bool] = ..., platform: _Optional[_Union[Platform, _Mapping]] = ...) -> None: ...
+    mode: VerifyMode
+    def __init__(self, reference: _Optional[str] = ..., expected_digest: _Optional[str] = ..., include_layers: _Optional[bool] = ..., platform: _Optional[_Union[Platform, _Mapping]] = ..., mode: _Optional[_Union[VerifyMode, str]] = ...) -> None: ...
 
 class BlobVerification(_message.Message):
-    __slots__ = ("kind", "digest", "actual_digest", "verified", "media_type", "size", "actual_size", "error", "platform", "skipped")
+    __slots__ = ("kind", "digest", "actual_digest", "verified", "media_type", "size", "actual_size", "error", "platform", "skipped", "diff_id", "actual_diff_id")
     KIND_FIELD_NUMBER: _ClassVar[int]
     DIGEST_FIELD_NUMBER: _ClassVar[int]
     ACTUAL_DIGEST_FIELD_NUMBER: _ClassVar[int]
@@ -445,6 +460,8 @@ class BlobVerification(_message.Message):
     ERROR_FIELD_NUMBER: _ClassVar[int]
     PLATFORM_FIELD_NUMBER: _ClassVar[int]
     SKIPPED_FIELD_NUMBER: _ClassVar[int]
+    DIFF_ID_FIELD_NUMBER: _ClassVar[int]
+    ACTUAL_DIFF_ID_FIELD_NUMBER: _ClassVar[int]
     kind: str
     digest: str
     actual_digest: str
@@ -455,7 +472,9 @@ class BlobVerification(_message.Message):
     error: str
     platform: Platform
     skipped: bool
-    def __init__(self, kind: _Optional[str] = ..., digest: _Optional[str] = ..., actual_digest: _Optional[str] = ..., verified: _Optional[bool] = ..., media_type: _Optional[str] = ..., size: _Optional[int] = ..., actual_size: _Optional[int] = ..., error: _Optional[str] = ..., platform: _Optional[_Union[Platform, _Mapping]] = ..., skipped: _Optional[bool] = ...) -> None: ...
+    diff_id: str
+    actual_diff_id: str
+    def __init__(self, kind: _Optional[str] = ..., digest: _Optional[str] = ..., actual_digest: _Optional[str] = ..., verified: _Optional[bool] = ..., media_type: _Optional[str] = ..., size: _Optional[int] = ..., actual_size: _Optional[int] = ..., error: _Optional[str] = ..., platform: _Optional[_Union[Platform, _Mapping]] = ..., skipped: _Optional[bool] = ..., diff_id: _Optional[str] = ..., actual_diff_id: _Optional[str] = ...) -> None: ...
 
 class VerifyDigestResponse(_message.Message):
     __slots__ = ("normalized_reference", "verified", "expected_digest", "actual_digest", "media_type", "blobs")
