@@ -34,6 +34,13 @@ class Compression(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     COMPRESSION_NONE: _ClassVar[Compression]
     COMPRESSION_GZIP: _ClassVar[Compression]
     COMPRESSION_ZSTD: _ClassVar[Compression]
+
+class TagEventSource(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    TAG_EVENT_SOURCE_UNSPECIFIED: _ClassVar[TagEventSource]
+    TAG_EVENT_SOURCE_POLL: _ClassVar[TagEventSource]
+    TAG_EVENT_SOURCE_NOTIFICATION: _ClassVar[TagEventSource]
+    TAG_EVENT_SOURCE_RESOLUTION: _ClassVar[TagEventSource]
 MANIFEST_KIND_UNSPECIFIED: ManifestKind
 MANIFEST_KIND_IMAGE: ManifestKind
 MANIFEST_KIND_INDEX: ManifestKind
@@ -48,6 +55,10 @@ COMPRESSION_UNSPECIFIED: Compression
 COMPRESSION_NONE: Compression
 COMPRESSION_GZIP: Compression
 COMPRESSION_ZSTD: Compression
+TAG_EVENT_SOURCE_UNSPECIFIED: TagEventSource
+TAG_EVENT_SOURCE_POLL: TagEventSource
+TAG_EVENT_SOURCE_NOTIFICATION: TagEventSource
+TAG_EVENT_SOURCE_RESOLUTION: TagEventSource
 
 class Platform(_message.Message):
     __slots__ = ("os", "architecture", "variant", "os_version", "os_features")
@@ -439,3 +450,25 @@ class VerifyDigestResponse(_message.Message):
     media_type: str
     blobs: _containers.RepeatedCompositeFieldContainer[BlobVerification]
     def __init__(self, normalized_reference: _Optional[str] = ..., verified: _Optional[bool] = ..., expected_digest: _Optional[str] = ..., actual_digest: _Optional[str] = ..., media_type: _Optional[str] = ..., blobs: _Optional[_Iterable[_Union[BlobVerification, _Mapping]]] = ...) -> None: ...
+
+class WatchTagsRequest(_message.Message):
+    __slots__ = ("references", "interval")
+    REFERENCES_FIELD_NUMBER: _ClassVar[int]
+    INTERVAL_FIELD_NUMBER: _ClassVar[int]
+    references: _containers.RepeatedScalarFieldContainer[str]
+    interval: _duration_pb2.Duration
+    def __init__(self, references: _Optional[_Iterable[str]] = ..., interval: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
+
+class TagEvent(_message.Message):
+    __slots__ = ("reference", "previous_digest", "digest", "observed_at", "source")
+    REFERENCE_FIELD_NUMBER: _ClassVar[int]
+    PREVIOUS_DIGEST_FIELD_NUMBER: _ClassVar[int]
+    DIGEST_FIELD_NUMBER: _ClassVar[int]
+    OBSERVED_AT_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    reference: str
+    previous_digest: str
+    digest: str
+    observed_at: _timestamp_pb2.Timestamp
+    source: TagEventSource
+    def __init__(self, reference: _Optional[str] = ..., previous_digest: _Optional[str] = ..., digest: _Optional[str] = ..., observed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., source: _Optional[_Union[TagEventSource, str]] = ...) -> None: ...

@@ -51,6 +51,13 @@ class ResolverServiceStub:
     """Lists every digest a tag has been seen pointing at, newest first."""
     ListImagesWithLayer: _grpc.UnaryUnaryMultiCallable[_resolver_pb2.ListImagesWithLayerRequest, _resolver_pb2.ListImagesWithLayerResponse]
     """Lists every recorded image that contains a layer, found by distribution digest or diff_id."""
+    WatchTags: _grpc.UnaryStreamMultiCallable[_resolver_pb2.WatchTagsRequest, _resolver_pb2.TagEvent]
+    """Follows tags: first each tag's current digest, then one event each time a tag moves, until
+    the caller cancels. Polling is shared by every subscriber of a tag (one HEAD per interval),
+    and moves seen by registry notifications or by ordinary resolutions are sent too.
+    Each streamed message is one event, so it is named for what it is, not WatchTagsResponse.
+    buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+    """
 
 @_typing.type_check_only
 class ResolverServiceAsyncStub(ResolverServiceStub):
@@ -75,6 +82,13 @@ class ResolverServiceAsyncStub(ResolverServiceStub):
     """Lists every digest a tag has been seen pointing at, newest first."""
     ListImagesWithLayer: _aio.UnaryUnaryMultiCallable[_resolver_pb2.ListImagesWithLayerRequest, _resolver_pb2.ListImagesWithLayerResponse]  # type: ignore[assignment]
     """Lists every recorded image that contains a layer, found by distribution digest or diff_id."""
+    WatchTags: _aio.UnaryStreamMultiCallable[_resolver_pb2.WatchTagsRequest, _resolver_pb2.TagEvent]  # type: ignore[assignment]
+    """Follows tags: first each tag's current digest, then one event each time a tag moves, until
+    the caller cancels. Polling is shared by every subscriber of a tag (one HEAD per interval),
+    and moves seen by registry notifications or by ordinary resolutions are sent too.
+    Each streamed message is one event, so it is named for what it is, not WatchTagsResponse.
+    buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+    """
 
 class ResolverServiceServicer(metaclass=_abc_1.ABCMeta):
     """ResolverService answers what an image reference points at and what that image is.
@@ -138,5 +152,18 @@ class ResolverServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_resolver_pb2.ListImagesWithLayerResponse, _abc.Awaitable[_resolver_pb2.ListImagesWithLayerResponse]]:
         """Lists every recorded image that contains a layer, found by distribution digest or diff_id."""
+
+    @_abc_1.abstractmethod
+    def WatchTags(
+        self,
+        request: _resolver_pb2.WatchTagsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_resolver_pb2.TagEvent], _abc.AsyncIterator[_resolver_pb2.TagEvent]]:
+        """Follows tags: first each tag's current digest, then one event each time a tag moves, until
+        the caller cancels. Polling is shared by every subscriber of a tag (one HEAD per interval),
+        and moves seen by registry notifications or by ordinary resolutions are sent too.
+        Each streamed message is one event, so it is named for what it is, not WatchTagsResponse.
+        buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+        """
 
 def add_ResolverServiceServicer_to_server(servicer: ResolverServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
