@@ -182,3 +182,9 @@ def schema1_refused(
         reference=reference,
         registry=registry,
     )
+
+
+class WatchBehind(Unavailable):
+    """A WatchTags caller read events more slowly than tags moved; it should watch again."""
+
+    reason = "WATCH_SUBSCRIBER_BEHIND"

@@ -17,11 +17,19 @@ from imagepin_server.core import (
     Platform,
     Resolution,
     Source,
+    TagEvent,
+    TagEventSource,
     Verification,
 )
 from imagepin_server.core.images import Descriptor, ImageConfig, ImageIndex, ImageManifest
 from imagepin_server.core.platforms import ManifestKind, classify
 from imagepin_server.core.verify import BlobResult
+
+_TAG_EVENT_SOURCE = {
+    TagEventSource.POLL: pb.TAG_EVENT_SOURCE_POLL,
+    TagEventSource.NOTIFICATION: pb.TAG_EVENT_SOURCE_NOTIFICATION,
+    TagEventSource.RESOLUTION: pb.TAG_EVENT_SOURCE_RESOLUTION,
+}
 
 _COMPRESSION = {
     mediatypes.Compression.UNKNOWN: pb.COMPRESSION_UNSPECIFIED,
@@ -101,7 +109,9 @@ _SOURCE = {
 MAX_DURATION = timedelta(days=3650)
 
 
-def duration_from_proto(message: pb.ResolveReferenceRequest, field: str) -> timedelta | None:
+def duration_from_proto(
+    message: pb.ResolveReferenceRequest | pb.WatchTagsRequest, field: str
+) -> timedelta | None:
     """An optional Duration field: None when unset; negative or absurd values are refused."""
     if not message.HasField(field):
         return None
@@ -348,3 +358,13 @@ def images_with_layer_to_proto(
             )
         images.append(image)
     return pb.ListImagesWithLayerResponse(images=images)
+
+
+def tag_event_to_proto(event: TagEvent) -> pb.TagEvent:
+    return pb.TagEvent(
+        reference=str(event.reference),
+        previous_digest=str(event.previous) if event.previous is not None else "",
+        digest=str(event.digest),
+        observed_at=timestamp(event.observed_at),
+        source=_TAG_EVENT_SOURCE[event.source],
+    )

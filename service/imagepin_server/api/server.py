@@ -17,6 +17,7 @@ from imagepin_server import core, store
 from imagepin_server.api import reflection
 from imagepin_server.api.caller_auth import CallerAuthInterceptor, TokenFile
 from imagepin_server.api.interceptors import RpcInterceptor
+from imagepin_server.api.notifications import NotificationListener
 from imagepin_server.api.servicer import ResolverServicer
 from imagepin_server.config import Settings
 from imagepin_server.registry import build_client, load_config
@@ -132,6 +133,20 @@ class ImagepinServer:
             policy=policy_from(settings),
         )
         self.indexer = core.BackgroundIndexer(self.deps)
+        self.watcher = core.TagWatcher(
+            self.deps, follow_retention=timedelta(seconds=settings.follow_retention_s)
+        )
+        self.deps.on_tag_observed = self.watcher.observed
+        self.notifications = (
+            NotificationListener(
+                settings.notifications_listen,
+                TokenFile(settings.notifications_tokens_file),
+                self.watcher,
+                reuse_port=reuse_port,
+            )
+            if settings.notifications_listen and settings.notifications_tokens_file
+            else None
+        )
         if settings.index_layers:
             self.deps.on_resolved = self.indexer.schedule
         self.server = grpc.aio.server(
@@ -143,7 +158,7 @@ class ImagepinServer:
             ],
         )
         resolver_pb2_grpc.add_ResolverServiceServicer_to_server(
-            ResolverServicer(self.deps), self.server
+            ResolverServicer(self.deps, watcher=self.watcher), self.server
         )
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         reflection.enable((SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), self.server)
@@ -168,6 +183,9 @@ class ImagepinServer:
         if self.port == 0:
             raise OSError(listen_failure(self.settings.listen, "the address is in use"))
         await self.server.start()
+        await self.watcher.resume()
+        if self.notifications is not None:
+            await self.notifications.start()
         for name in ("", SERVICE_NAME, STORE_HEALTH_NAME):
             await self.health.set(name, SERVING)
         log.info(
@@ -185,7 +203,11 @@ class ImagepinServer:
     async def stop(self) -> None:
         """Stop taking calls, let in-flight ones finish within the grace period, close the rest."""
         await self.health.enter_graceful_shutdown()
+        if self.notifications is not None:
+            await self.notifications.aclose()
+        self.watcher.end_watches()
         await self.server.stop(self.settings.shutdown_grace_s)
+        await self.watcher.aclose()  # before the flights: it waits on them, and on the database
         # Everything still using the registry client or the database stops before they close:
         # a task left waiting on a closed SQLite connection would never finish.
         await self.deps.tag_flights.aclose()  # first: a finishing flight schedules indexing

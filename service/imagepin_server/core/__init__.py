@@ -1,4 +1,5 @@
-"""The use cases: resolve (one or many, per rollout), get a manifest, list layers, verify, audit."""
+"""The use cases: resolve (one or many, per rollout), get a manifest, list layers, verify, audit,
+watch tags."""
 
 from imagepin_server.core.audit import images_with_layer, tag_history
 from imagepin_server.core.batch import BatchItem, BatchOutcome, resolve_many
@@ -10,6 +11,8 @@ from imagepin_server.core.recorder import ObservationRecorder
 from imagepin_server.core.resolve import Resolution, Source, resolve
 from imagepin_server.core.rollout import resolve_with_rollout
 from imagepin_server.core.verify import Verification, verify
+from imagepin_server.core.watch import EventSource as TagEventSource
+from imagepin_server.core.watch import TagEvent, TagWatcher, watch_request
 
 __all__ = [
     "BackgroundIndexer",
@@ -23,6 +26,9 @@ __all__ = [
     "Policy",
     "Resolution",
     "Source",
+    "TagEvent",
+    "TagEventSource",
+    "TagWatcher",
     "Verification",
     "get_manifest",
     "images_with_layer",
@@ -32,4 +38,5 @@ __all__ = [
     "resolve_with_rollout",
     "tag_history",
     "verify",
+    "watch_request",
 ]

@@ -53,6 +53,8 @@ class Dependencies:
     clock: Callable[[], datetime] = field(default=utc_now)
     # Told of each digest a resolution finds, so the layer index can catch up in the background.
     on_resolved: Callable[[Reference, Digest], None] | None = None
+    # Told of every answer a registry gave for a tag, so watchers hear of moves (core/watch.py).
+    on_tag_observed: Callable[[Reference, TagAnswer], None] | None = None
 
     async def record_tag(self, ref: Reference, digest: Digest, media_type: str) -> None:
         """Record that `ref`'s tag pointed at `digest` just now; a database outage queues it."""

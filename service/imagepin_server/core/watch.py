@@ -1,0 +1,521 @@
+"""WatchTags: follow tags and tell every subscriber when one moves.
+
+One follower per tag, however many subscribers: it asks the registry once per interval (the
+shortest any subscriber asked for, with jitter, backing off while the registry fails), through
+the same single flight and politeness budget as every resolution, and each answer is recorded
+in the tag history as a resolution's is. Moves are heard three ways: a poll, a registry's push
+notification confirmed by a HEAD (:meth:`TagWatcher.confirm_push`), or an ordinary resolution
+that saw the move first (the ``on_tag_observed`` hook); whichever is first becomes the event.
+
+Followed tags are kept in the database (store.follows) until nobody has wanted them for the
+follow retention, so a restarted server resumes them; replicas share the work through a lease
+per tag: the holder asks the registry, the others read what it records.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import enum
+import logging
+import os
+import random
+import socket
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Final
+
+from imagepin_server import errors, metrics, store
+from imagepin_server.core.cache import TagAnswer, TagKey
+from imagepin_server.core.context import Dependencies
+from imagepin_server.core.requests import parse_reference
+from imagepin_server.core.resolve import accept, look, pin
+from imagepin_server.digests import Digest
+from imagepin_server.reference import Reference
+
+log = logging.getLogger("imagepin.watch")
+
+DEFAULT_INTERVAL: Final = timedelta(seconds=60)
+MIN_INTERVAL: Final = timedelta(seconds=1)
+MAX_INTERVAL: Final = timedelta(hours=24)
+MAX_REFERENCES: Final = 100  # tags per WatchTags call
+JITTER: Final = 0.1  # each wait is the interval less up to 10 %, so followers drift apart
+MAX_BACKOFF: Final = timedelta(minutes=10)
+SUBSCRIBER_BACKLOG: Final = 1000  # events waiting for one slow subscriber before it is dropped
+DEFAULT_FOLLOW_RETENTION: Final = timedelta(hours=1)
+LEASE_MIN: Final = timedelta(seconds=10)  # a lease lasts 3 intervals, and at least this
+RESUME_LIMIT: Final = 10_000  # followed tags read back at start
+STORE_TIMEOUT_S: Final = 5.0
+RESUME_SPREAD: Final = 0.1  # resumed tags are first polled within this share of their interval
+# Confirming a push: the registry notifies before it has written the tag, so the first HEADs
+# may still see the old digest (or fail); these waits between attempts bound the whole.
+CONFIRM_WAITS_S: Final = (0.0, 0.1, 0.2, 0.4, 0.8, 1.6, 2.0, 2.0, 2.0)
+MAX_CONFIRMATIONS: Final = 64  # confirmations under way at once; more hints are dropped
+
+
+class EventSource(enum.Enum):
+    POLL = "poll"
+    NOTIFICATION = "notification"
+    RESOLUTION = "resolution"
+
+
+# What the caller already established when it reports an answer through the hook.
+_reported_as: contextvars.ContextVar[EventSource | None] = contextvars.ContextVar(
+    "imagepin_watch_source", default=None
+)
+
+
+@dataclass(frozen=True, slots=True)
+class TagEvent:
+    """A tag's digest: the current one (``previous`` None) or a move."""
+
+    reference: Reference
+    previous: Digest | None
+    digest: Digest
+    observed_at: datetime
+    source: EventSource
+
+
+class Subscription:
+    """The events of one WatchTags call, in order; dropped when it falls too far behind."""
+
+    def __init__(self, interval: timedelta) -> None:
+        self.interval = interval
+        self._events: deque[TagEvent] = deque()
+        self._arrived = asyncio.Event()
+        self.behind = False
+        self._ended: errors.ImagepinError | None = None
+
+    def offer(self, event: TagEvent) -> None:
+        if len(self._events) >= SUBSCRIBER_BACKLOG:
+            self.behind = True
+        else:
+            self._events.append(event)
+        self._arrived.set()
+
+    def end(self, why: errors.ImagepinError) -> None:
+        """End the watch with `why` (the server is stopping): the caller watches again."""
+        self._ended = why
+        self._arrived.set()
+
+    async def next(self) -> TagEvent:
+        while True:
+            if self._ended is not None:
+                raise self._ended
+            if self.behind:
+                raise errors.WatchBehind(
+                    f"more than {SUBSCRIBER_BACKLOG} events waited for this watcher; watch again"
+                )
+            if self._events:
+                return self._events.popleft()
+            self._arrived.clear()
+            await self._arrived.wait()
+
+
+@dataclass(eq=False, slots=True)
+class _Follow:
+    """One followed tag in this process."""
+
+    ref: Reference
+    interval: timedelta  # from the database (resumed), used while nobody here subscribes
+    wanted_until: datetime
+    answer: TagAnswer | None = None  # the last digest known, with when it was seen
+    subscribers: set[Subscription] = field(default_factory=set)
+    asking: EventSource | None = None  # set while this follower asks the registry itself
+    holder: bool = False
+    renew_at: float = 0.0  # monotonic: when to write the follow and lease again
+    failures: int = 0
+    changed: asyncio.Event = field(default_factory=asyncio.Event)
+    task: asyncio.Task[None] | None = None
+
+    @property
+    def key(self) -> TagKey:
+        assert self.ref.tag is not None
+        return (self.ref.registry, self.ref.repository, self.ref.tag)
+
+    @property
+    def store_key(self) -> store.FollowedTagKey:
+        return store.FollowedTagKey(*self.key)
+
+    def poll_interval(self) -> timedelta:
+        if not self.subscribers:
+            return self.interval
+        return min(subscriber.interval for subscriber in self.subscribers)
+
+
+def watch_request(
+    texts: Sequence[str], interval: timedelta | None
+) -> tuple[list[Reference], timedelta]:
+    """Check a WatchTags request: tag references (deduplicated, in order) and the interval."""
+    if not texts:
+        raise errors.InvalidArgument("references: give at least one tag reference to watch")
+    if len(texts) > MAX_REFERENCES:
+        raise errors.InvalidArgument(
+            f"references: at most {MAX_REFERENCES} tags per watch, not {len(texts)}"
+        )
+    refs: dict[str, Reference] = {}
+    for text in texts:
+        ref = parse_reference(text)
+        if ref.digest:
+            raise errors.BadReference(
+                f"{ref} names a digest, which never moves; watch a tag such as {ref.name}:latest",
+                reference=text,
+            )
+        ref = ref.with_default_tag()
+        refs.setdefault(str(ref), ref)
+    chosen = DEFAULT_INTERVAL if interval is None else interval
+    if not MIN_INTERVAL <= chosen <= MAX_INTERVAL:
+        raise errors.InvalidArgument(
+            f"interval must be between {MIN_INTERVAL.total_seconds():g} s and "
+            f"{MAX_INTERVAL.total_seconds():g} s, not {chosen.total_seconds():g} s"
+        )
+    return list(refs.values()), chosen
+
+
+class TagWatcher:
+    """Every followed tag of this process, its follower task, and its subscribers."""
+
+    def __init__(
+        self,
+        deps: Dependencies,
+        *,
+        follow_retention: timedelta = DEFAULT_FOLLOW_RETENTION,
+        holder: str | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._deps = deps
+        self._retention = follow_retention
+        self.holder = holder or f"{socket.gethostname()[:80]}:{os.getpid()}:{os.urandom(4).hex()}"
+        self._rng = rng or random.Random()
+        self._follows: dict[TagKey, _Follow] = {}
+        self._confirming: dict[tuple[TagKey, Digest], asyncio.Task[bool]] = {}
+        self._subscriptions: set[Subscription] = set()
+        self._closed = False
+
+    # ---------------------------------------------------------------------------------------
+    # Subscribing
+
+    async def watch(
+        self, refs: Sequence[Reference], interval: timedelta
+    ) -> AsyncIterator[TagEvent]:
+        """Each tag's current digest, then every move, until the caller stops iterating.
+
+        The first answer for a tag new to this process is asked of the registry at once; a
+        failure there (no such tag, no access) ends the watch with that error.
+        """
+        subscription = Subscription(interval)
+        follows = [self._follow(ref, interval) for ref in refs]
+        metrics.WATCH_SUBSCRIBERS.inc()
+        self._subscriptions.add(subscription)
+        try:
+            for follow in follows:
+                if follow.renew_at == 0.0:  # new here: list it now, so a restart resumes it
+                    await self._persist(follow, force=True)
+            for follow in follows:
+                answer = await self._current(follow)
+                # No await between reading the answer and subscribing: no move falls between.
+                subscription.offer(
+                    TagEvent(follow.ref, None, answer.digest, answer.observed_at, EventSource.POLL)
+                )
+                follow.subscribers.add(subscription)
+                follow.changed.set()  # the interval may be shorter now
+            while True:
+                yield await subscription.next()
+        finally:
+            metrics.WATCH_SUBSCRIBERS.dec()
+            self._subscriptions.discard(subscription)
+            for follow in follows:
+                follow.subscribers.discard(subscription)
+
+    def _follow(self, ref: Reference, interval: timedelta) -> _Follow:
+        assert ref.tag is not None
+        key: TagKey = (ref.registry, ref.repository, ref.tag)
+        follow = self._follows.get(key)
+        if follow is None:
+            follow = _Follow(ref, interval, self._deps.clock() + self._retention)
+            self._start(follow)
+        return follow
+
+    def _start(self, follow: _Follow, *, soon: bool = False) -> None:
+        if self._closed:
+            raise errors.Unavailable("the server is shutting down")
+        self._follows[follow.key] = follow
+        metrics.WATCH_FOLLOWED.set(len(self._follows))
+        follow.task = asyncio.get_running_loop().create_task(self._run(follow, soon=soon))
+
+    async def _current(self, follow: _Follow) -> TagAnswer:
+        if follow.answer is None:
+            await self._ask(follow)
+        assert follow.answer is not None
+        return follow.answer
+
+    # ---------------------------------------------------------------------------------------
+    # Hearing of answers
+
+    def observed(self, ref: Reference, answer: TagAnswer) -> None:
+        """The hook every registry answer for a tag goes through (Dependencies.on_tag_observed)."""
+        if ref.tag is None:
+            return
+        follow = self._follows.get((ref.registry, ref.repository, ref.tag))
+        if follow is not None:
+            source = _reported_as.get() or follow.asking or EventSource.RESOLUTION
+            self._update(follow, answer, source)
+
+    def _update(self, follow: _Follow, answer: TagAnswer, source: EventSource) -> None:
+        """Take a newer answer; when its digest differs from the last one, publish the move."""
+        old = follow.answer
+        if old is not None and answer.observed_at < old.observed_at:
+            return  # older than what is known: a late answer must not move the tag back
+        follow.answer = answer
+        if old is None or old.digest == answer.digest:
+            return
+        event = TagEvent(follow.ref, old.digest, answer.digest, answer.observed_at, source)
+        metrics.WATCH_EVENTS.labels(source.value).inc()
+        log.info(
+            "tag moved",
+            extra={
+                "fields": {
+                    "reference": str(follow.ref),
+                    "previous": str(old.digest),
+                    "digest": str(answer.digest),
+                    "source": source.value,
+                }
+            },
+        )
+        for subscriber in follow.subscribers:
+            subscriber.offer(event)
+
+    # ---------------------------------------------------------------------------------------
+    # Following
+
+    async def _run(self, follow: _Follow, *, soon: bool = False) -> None:
+        """Ask once per interval (or read what the lease holder recorded) while wanted.
+
+        A new subscriber may shorten the interval: it wakes the loop, which then waits for
+        what is left of the shorter one. `soon` (a resumed follow) spreads the first polls of
+        many tags over a few seconds rather than waiting a whole interval.
+        """
+        last = time.monotonic()
+        if soon:
+            last -= follow.interval.total_seconds() * (1 - self._rng.random() * RESUME_SPREAD)
+        while True:
+            due = last + self._wait_s(follow)
+            while (left := due - time.monotonic()) > 0:
+                try:
+                    async with asyncio.timeout(left):
+                        await follow.changed.wait()
+                except TimeoutError:
+                    break
+                follow.changed.clear()
+                due = min(due, last + self._wait_s(follow))
+            last = time.monotonic()
+            if not follow.subscribers and self._deps.clock() > follow.wanted_until:
+                self._follows.pop(follow.key, None)
+                metrics.WATCH_FOLLOWED.set(len(self._follows))
+                return
+            try:
+                await self._persist(follow)
+                if follow.holder or follow.answer is None:
+                    await self._ask(follow)
+                else:
+                    await self._read_recorded(follow)
+            except (errors.ImagepinError, store.StoreError, TimeoutError, OSError) as exc:
+                follow.failures += 1
+                log.warning(
+                    "cannot poll a followed tag",
+                    extra={
+                        "fields": {
+                            "reference": str(follow.ref),
+                            "failures": follow.failures,
+                            "error": str(exc)[:200],
+                        }
+                    },
+                )
+            else:
+                follow.failures = 0
+
+    def _wait_s(self, follow: _Follow) -> float:
+        """The interval less up to JITTER, doubled for each failure in a row up to MAX_BACKOFF."""
+        interval = follow.poll_interval().total_seconds()
+        if follow.failures:
+            backoff = interval * 2 ** min(follow.failures, 16)
+            interval = min(backoff, max(interval, MAX_BACKOFF.total_seconds()))
+        return interval * (1 - JITTER * self._rng.random())
+
+    async def _ask(self, follow: _Follow) -> None:
+        """One registry answer, shared with any resolution in flight for the tag."""
+        metrics.WATCH_POLLS.labels("registry").inc()
+        follow.asking = EventSource.POLL
+        try:
+            answer, _ = await pin(
+                self._deps, follow.ref, max_staleness=timedelta(0), stale_if_error=timedelta(0)
+            )
+        finally:
+            follow.asking = None
+        # The hook has seen it if this call led the flight; if it joined one, it is seen here.
+        self._update(follow, answer, EventSource.POLL)
+
+    async def _read_recorded(self, follow: _Follow) -> None:
+        """Another replica holds the lease: what it recorded last is the tag's answer."""
+        metrics.WATCH_POLLS.labels("store").inc()
+        key = follow.store_key
+        async with asyncio.timeout(STORE_TIMEOUT_S), self._deps.database.session() as session:
+            record = await store.latest_mapping(session, key.registry, key.repository, key.tag)
+        if record is None:
+            return
+        known = follow.answer
+        if known is not None and (
+            record.digest == str(known.digest) or record.last_seen <= known.observed_at
+        ):
+            return
+        age = max((self._deps.clock() - record.last_seen).total_seconds(), 0.0)
+        answer = TagAnswer(
+            Digest.parse(record.digest),
+            record.media_type,
+            0,
+            record.last_seen,
+            time.monotonic() - age,
+        )
+        self._update(follow, answer, EventSource.POLL)
+
+    async def _persist(self, follow: _Follow, *, force: bool = False) -> None:
+        """Write the follow (while somebody here wants it) and take or renew the tag's lease.
+
+        Renewed at half the lease's life; when the database cannot be reached this process
+        polls itself: asking twice is better than missing a move.
+        """
+        if not force and time.monotonic() < follow.renew_at:
+            return
+        now = self._deps.clock()
+        interval = follow.poll_interval()
+        lease = max(interval * 3, LEASE_MIN)
+        try:
+            async with (
+                asyncio.timeout(STORE_TIMEOUT_S),
+                self._deps.database.transaction() as session,
+            ):
+                if follow.subscribers or force:
+                    follow.wanted_until = now + self._retention
+                    await store.follow_tag(
+                        session,
+                        follow.store_key,
+                        interval_ms=int(interval.total_seconds() * 1000),
+                        wanted_until=follow.wanted_until,
+                        now=now,
+                    )
+                follow.holder = await store.take_lease(
+                    session, follow.store_key, holder=self.holder, now=now, until=now + lease
+                )
+        except (store.StoreError, TimeoutError, OSError) as exc:
+            log.warning(
+                "cannot write a followed tag; polling it from here",
+                extra={"fields": {"reference": str(follow.ref), "error": str(exc)[:200]}},
+            )
+            follow.holder = True
+            follow.renew_at = time.monotonic() + interval.total_seconds()
+            return
+        follow.renew_at = time.monotonic() + lease.total_seconds() / 2
+
+    async def resume(self) -> int:
+        """Follow again every tag the database says is still wanted; how many."""
+        now = self._deps.clock()
+        try:
+            async with asyncio.timeout(STORE_TIMEOUT_S), self._deps.database.session() as session:
+                records = await store.followed_tags(session, now=now, limit=RESUME_LIMIT)
+        except (store.StoreError, TimeoutError, OSError) as exc:
+            log.warning("cannot read the followed tags", extra={"fields": {"error": str(exc)}})
+            return 0
+        for record in records:
+            key = record.key
+            if (key.registry, key.repository, key.tag) in self._follows:
+                continue
+            ref = Reference(registry=key.registry, repository=key.repository, tag=key.tag)
+            interval = max(timedelta(milliseconds=record.interval_ms), MIN_INTERVAL)
+            self._start(_Follow(ref, interval, record.wanted_until), soon=True)
+        log.info("resumed followed tags", extra={"fields": {"tags": len(records)}})
+        return len(records)
+
+    # ---------------------------------------------------------------------------------------
+    # Notifications
+
+    def push_hint(self, ref: Reference, digest: Digest) -> bool:
+        """A registry said it pushed `digest` to `ref`'s tag: forget the cached answer and, for
+        a tag somebody follows or asked about, confirm it in the background. False when the
+        hint is dropped (nothing to confirm, already confirming it, or too many at once)."""
+        assert ref.tag is not None
+        key: TagKey = (ref.registry, ref.repository, ref.tag)
+        cached = self._deps.caches.tags.get(key)
+        self._deps.caches.tags.discard(key)
+        if self._closed or (key not in self._follows and cached is None):
+            return False
+        if (key, digest) in self._confirming or len(self._confirming) >= MAX_CONFIRMATIONS:
+            return False
+        task = asyncio.get_running_loop().create_task(self.confirm_push(ref, digest))
+        self._confirming[(key, digest)] = task
+        task.add_done_callback(lambda _: self._confirming.pop((key, digest), None))
+        return True
+
+    async def confirm_push(self, ref: Reference, digest: Digest) -> bool:
+        """Ask the registry until it shows `digest` for the tag (bounded); only then record it
+        and publish the move. True when confirmed; otherwise nothing is recorded."""
+        for wait in CONFIRM_WAITS_S:
+            if wait:
+                await asyncio.sleep(wait)
+            try:
+                answer = await look(self._deps, ref)
+            except (errors.NotFound, errors.Unavailable, errors.Timeout, errors.RateLimited):
+                continue  # not written yet, or the registry is busy: ask again
+            except errors.ImagepinError as exc:
+                log.warning(
+                    "cannot confirm a push",
+                    extra={"fields": {"reference": str(ref), "error": str(exc)[:200]}},
+                )
+                break
+            if answer.digest != digest:
+                continue
+            token = _reported_as.set(EventSource.NOTIFICATION)
+            try:
+                await accept(self._deps, ref, answer)
+            finally:
+                _reported_as.reset(token)
+            metrics.NOTIFICATIONS.labels("confirmed").inc()
+            return True
+        metrics.NOTIFICATIONS.labels("unconfirmed").inc()
+        log.warning(
+            "push not confirmed by the registry; nothing recorded",
+            extra={"fields": {"reference": str(ref), "digest": str(digest)}},
+        )
+        return False
+
+    # ---------------------------------------------------------------------------------------
+
+    def end_watches(self) -> None:
+        """End every open watch with UNAVAILABLE, so a stopping server is not held open by
+        streams that never finish on their own; their callers watch again elsewhere."""
+        self._closed = True
+        for subscription in list(self._subscriptions):
+            subscription.end(errors.Unavailable("the server is stopping; watch again"))
+
+    async def aclose(self) -> None:
+        """Stop following (leases released, so another replica takes over at once)."""
+        self._closed = True
+        tasks: list[asyncio.Task[Any]] = [f.task for f in self._follows.values() if f.task]
+        tasks += list(self._confirming.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        held = [f.store_key for f in self._follows.values() if f.holder]
+        if not held:
+            return
+        try:
+            async with (
+                asyncio.timeout(STORE_TIMEOUT_S),
+                self._deps.database.transaction() as session,
+            ):
+                for key in held:
+                    await store.release_lease(session, key, holder=self.holder)
+        except (store.StoreError, TimeoutError, OSError) as exc:
+            log.warning("cannot release leases", extra={"fields": {"error": str(exc)[:200]}})
