@@ -113,8 +113,8 @@ class Watch:
         self.call = resolver_pb2_grpc.ResolverServiceStub(self.channel).WatchTags(request)
         self._events: AsyncIterator[pb.TagEvent] = self.call.__aiter__()
 
-    async def next(self, timeout: float = EVENT_WAIT_S) -> pb.TagEvent:
-        async with asyncio.timeout(timeout):
+    async def next(self) -> pb.TagEvent:
+        async with asyncio.timeout(EVENT_WAIT_S):
             return await self._events.__anext__()
 
     async def close(self) -> None:
@@ -202,7 +202,8 @@ async def test_a_move_is_seen_by_a_poll_and_lands_in_the_history(setup: Setup) -
         moved = await watch.next()
     finally:
         await watch.close()
-    assert (moved.previous_digest, moved.digest) == (before, after) and before != after
+    assert (moved.previous_digest, moved.digest) == (before, after)
+    assert before != after
     assert moved.source == pb.TAG_EVENT_SOURCE_POLL
     assert history(setup.server, reference) == [after, before]
 
@@ -295,7 +296,7 @@ async def test_followed_tags_are_resumed_after_a_restart(setup: Setup, tmp_path:
         deadline = time.monotonic() + EVENT_WAIT_S
         while history(second, reference) != [after, before]:
             assert time.monotonic() < deadline, history(second, reference)
-            time.sleep(0.1)  # re-reading the history until it shows the move
+            await asyncio.sleep(0.1)  # re-reading the history until it shows the move
         wait_for_log(second, "resumed followed tags")
     finally:
         stop_server(second)
