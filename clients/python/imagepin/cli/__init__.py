@@ -6,6 +6,7 @@ import click
 
 from imagepin.cli.pin import pin
 from imagepin.cli.query import history, inspect, layers, resolve, verify
+from imagepin.cli.watch import watch
 from imagepin.cli.webhook import webhook
 
 
@@ -15,7 +16,7 @@ def cli() -> None:
     """Pin container image references to digests with the imagepin service."""
 
 
-for command in (resolve, inspect, layers, verify, history, pin, webhook):
+for command in (resolve, inspect, layers, verify, history, watch, pin, webhook):
     cli.add_command(command)
 
 
