@@ -135,6 +135,12 @@ class StoreUnavailable(Unavailable):
     reason = "STORE_UNAVAILABLE"
 
 
+class WatchBehind(Unavailable):
+    """A WatchTags caller read events more slowly than tags moved; it should watch again."""
+
+    reason = "WATCH_SUBSCRIBER_BEHIND"
+
+
 class RateLimited(ImagepinError):
     reason = "REGISTRY_RATE_LIMITED"
 
@@ -182,9 +188,3 @@ def schema1_refused(
         reference=reference,
         registry=registry,
     )
-
-
-class WatchBehind(Unavailable):
-    """A WatchTags caller read events more slowly than tags moved; it should watch again."""
-
-    reason = "WATCH_SUBSCRIBER_BEHIND"
