@@ -402,3 +402,50 @@ def test_notification_requests_are_bounded_and_checked(setup: Setup) -> None:
     assert httpx.get(setup.notify_url, headers=auth, timeout=10).status_code == 405
     other = setup.notify_url.replace("/notifications/distribution", "/elsewhere")
     assert httpx.post(other, content=b"{}", headers=ok, timeout=10).status_code == 404
+
+
+# --------------------------------------------------------------------------------------------------
+# Replicas
+
+
+def polls(metrics_port: int) -> dict[str, float]:
+    """imagepin_watch_polls_total by target, from a server's /metrics."""
+    text = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10).text
+    found = re.findall(r'^imagepin_watch_polls_total\{target="(\w+)"\} (\S+)$', text, re.M)
+    return {target: float(value) for target, value in found}
+
+
+async def test_replicas_sharing_a_database_do_not_both_poll_a_tag(
+    setup: Setup, tmp_path: Path
+) -> None:
+    repository = "watch/replicas"
+    before = push(setup, setup.polled, repository, "app-a")
+    reference = f"{setup.polled.host}/{repository}:1.0"
+    database = f"sqlite:///{tmp_path / 'shared.db'}"
+    ports = [free_port(), free_port()]
+    replicas = [
+        start_server(
+            tmp_path / name,
+            database_url=database,
+            env={"IMAGEPIN_METRICS_LISTEN": f"127.0.0.1:{port}"},
+        )
+        for name, port in zip(("a", "b"), ports, strict=True)
+    ]
+    watches: list[Watch] = []
+    try:
+        for replica in replicas:  # a first: it takes the tag's lease; b finds it taken
+            watches.append(Watch(replica.target, watch_request(reference, interval_s=1)))
+            assert (await watches[-1].next()).digest == before
+        after = push(setup, setup.polled, repository, "app-b")
+        moves = await asyncio.gather(*(w.next() for w in watches))
+        assert {(m.previous_digest, m.digest) for m in moves} == {(before, after)}
+        holder, other = polls(ports[0]), polls(ports[1])
+    finally:
+        await asyncio.gather(*(w.close() for w in watches))
+        for replica in replicas:
+            stop_server(replica)
+    # b asked the registry once, for its first answer, and then read what a recorded.
+    assert other.get("registry") == 1.0, other
+    assert other.get("store", 0) >= 1, other
+    assert holder.get("registry", 0) >= 2, holder
+    assert holder.get("store", 0) == 0, holder
