@@ -40,6 +40,10 @@ READ_TIMEOUT_S: Final = 10.0
 WRITE_TIMEOUT_S: Final = 5.0
 
 
+class NotAnEnvelope(ValueError):
+    """The body is not a notification envelope (answered 400)."""
+
+
 @dataclass(frozen=True, slots=True)
 class PushEvent:
     """A registry's claim that it pushed `digest` to `reference`'s tag; a hint, never truth."""
@@ -50,10 +54,13 @@ class PushEvent:
 
 def push_events(body: bytes) -> list[PushEvent]:
     """The manifest pushes to a tag in an envelope; other events (pulls, blob pushes, deletes,
-    events without a tag) are skipped. ValueError when the body is not an envelope."""
-    envelope = json.loads(body)
+    events without a tag) are skipped. NotAnEnvelope when the body is not an envelope."""
+    try:
+        envelope = json.loads(body)
+    except ValueError as exc:  # bad JSON, or bytes that are not UTF-8
+        raise NotAnEnvelope(f"not JSON: {exc}") from None
     if not isinstance(envelope, dict) or not isinstance(envelope.get("events"), list):
-        raise ValueError('an envelope is a JSON object with an "events" list')
+        raise NotAnEnvelope('an envelope is a JSON object with an "events" list')
     found: list[PushEvent] = []
     for event in envelope["events"][:MAX_EVENTS]:
         push = _push_event(event)
@@ -169,7 +176,7 @@ class NotificationListener:
         body = await reader.readexactly(int(length_text))
         try:
             pushes = push_events(body)
-        except ValueError:  # JSON's errors are ValueErrors too
+        except NotAnEnvelope:
             return HTTPStatus.BAD_REQUEST, "not a notification envelope"
         for push in pushes:
             taken = self._watcher.push_hint(push.reference, push.digest)
