@@ -114,3 +114,13 @@ def test_a_push_hint_for_a_tag_nobody_knows_only_forgets(watcher: TagWatcher) ->
     watcher._closed = True  # no background confirmation in this test
     assert not watcher.push_hint(Reference(*key), B)
     assert watcher._deps.caches.tags.get(key) is None  # the cached answer is forgotten
+
+
+async def test_a_tag_whose_first_answer_fails_is_not_followed(watcher: TagWatcher) -> None:
+    unreachable = Reference("127.0.0.1:1", "team/app", "1.0")  # nothing listens on port 1
+    with pytest.raises(errors.ImagepinError):
+        async for _ in watcher.watch([unreachable], timedelta(seconds=1)):
+            pass
+    assert watcher._follows == {}
+    await watcher.aclose()
+    await watcher._deps.registry.aclose()

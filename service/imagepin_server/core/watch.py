@@ -212,16 +212,19 @@ class TagWatcher:
         self._subscriptions.add(subscription)
         try:
             for follow in follows:
-                if follow.renew_at == 0.0:  # new here: list it now, so a restart resumes it
-                    await self._persist(follow, force=True)
-            for follow in follows:
-                answer = await self._current(follow)
+                try:
+                    answer = await self._current(follow)
+                except BaseException:
+                    self._forget_if_unwanted(follow)  # a typo is not followed for an hour
+                    raise
                 # No await between reading the answer and subscribing: no move falls between.
                 subscription.offer(
                     TagEvent(follow.ref, None, answer.digest, answer.observed_at, EventSource.POLL)
                 )
                 follow.subscribers.add(subscription)
                 follow.changed.set()  # the interval may be shorter now
+                if follow.renew_at == 0.0:  # new here: list it now, so a restart resumes it
+                    await self._persist(follow, force=True)
             while True:
                 yield await subscription.next()
         finally:
@@ -245,6 +248,16 @@ class TagWatcher:
         self._follows[follow.key] = follow
         metrics.WATCH_FOLLOWED.set(len(self._follows))
         follow.task = asyncio.get_running_loop().create_task(self._run(follow, soon=soon))
+
+    def _forget_if_unwanted(self, follow: _Follow) -> None:
+        """Stop a follow that never had an answer nor a subscriber (nor a row: it is written
+        only after its first answer), when its first answer failed."""
+        if follow.answer is None and not follow.subscribers and follow.renew_at == 0.0:
+            if self._follows.get(follow.key) is follow:
+                del self._follows[follow.key]
+                metrics.WATCH_FOLLOWED.set(len(self._follows))
+            if follow.task is not None:
+                follow.task.cancel()
 
     async def _current(self, follow: _Follow) -> TagAnswer:
         if follow.answer is None:
