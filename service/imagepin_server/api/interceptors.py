@@ -106,14 +106,8 @@ def _wrap(method: str, behavior: Behavior) -> Behavior:
             log.exception("unexpected failure in %s", method, extra={"fields": fields})
             failure = status.internal_failure()
         finally:
-            fields["latency_ms"] = round((time.perf_counter() - started) * 1000, 2)
-            if failure is not None:
-                fields["code"] = failure.code.name
-                fields["error"] = redact(failure.message)
-            fields.setdefault("code", grpc.StatusCode.CANCELLED.name)  # the caller went away
-            metrics.RPCS.labels(method, fields["code"]).inc()
+            _finish(method, fields, started, failure)
             metrics.RPC_LATENCY.labels(method).observe(time.perf_counter() - started)
-            log.info("rpc %s %s", method, fields["code"], extra={"fields": fields})
         assert failure is not None
         await context.abort(failure.code, failure.message, failure.trailing_metadata)
         return None  # not reached: abort raises
@@ -145,14 +139,21 @@ def _wrap_stream(method: str, behavior: Any) -> Any:
             failure = status.internal_failure()
         finally:
             fields["messages"] = sent
-            fields["latency_ms"] = round((time.perf_counter() - started) * 1000, 2)
-            if failure is not None:
-                fields["code"] = failure.code.name
-                fields["error"] = redact(failure.message)
-            fields.setdefault("code", grpc.StatusCode.CANCELLED.name)  # the caller went away
-            metrics.RPCS.labels(method, fields["code"]).inc()
-            log.info("rpc %s %s", method, fields["code"], extra={"fields": fields})
+            _finish(method, fields, started, failure)
         if failure is not None:
             await context.abort(failure.code, failure.message, failure.trailing_metadata)
 
     return handle
+
+
+def _finish(
+    method: str, fields: dict[str, object], started: float, failure: status.RpcFailure | None
+) -> None:
+    """The RPC's one log line and its count by code (CANCELLED when the caller went away)."""
+    fields["latency_ms"] = round((time.perf_counter() - started) * 1000, 2)
+    if failure is not None:
+        fields["code"] = failure.code.name
+        fields["error"] = redact(failure.message)
+    fields.setdefault("code", grpc.StatusCode.CANCELLED.name)
+    metrics.RPCS.labels(method, fields["code"]).inc()
+    log.info("rpc %s %s", method, fields["code"], extra={"fields": fields})

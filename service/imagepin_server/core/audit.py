@@ -10,7 +10,7 @@ from typing import Any, Final, TypeVar
 
 from imagepin_server import errors, store
 from imagepin_server.core.context import Dependencies
-from imagepin_server.core.requests import parse_digest, parse_reference
+from imagepin_server.core.requests import parse_digest, parse_tag_reference
 from imagepin_server.reference import Reference
 
 log = logging.getLogger("imagepin.audit")
@@ -34,13 +34,7 @@ async def tag_history(
 ) -> tuple[Reference, list[store.TagMappingRecord]]:
     """Every move of the tag (one entry per stretch at a digest), newest first; with as_of, as
     imagepin had recorded it then."""
-    ref = parse_reference(text)
-    if ref.digest:
-        raise errors.BadReference(
-            f"{ref} names a digest; tag history needs a tag reference such as {ref.name}:latest",
-            reference=text,
-        )
-    ref = ref.with_default_tag()
+    ref = parse_tag_reference(text, purpose="tag history")
     assert ref.tag is not None
     tag = ref.tag
     size = page_size(limit)

@@ -33,6 +33,18 @@ def parse_reference(text: str) -> Reference:
         raise BadReference(str(exc), reference=text[:REFERENCE_INPUT_LIMIT]) from exc
 
 
+def parse_tag_reference(text: str, *, purpose: str) -> Reference:
+    """A caller's reference that must name a tag (":latest" when none is given): digests never
+    move, so `purpose` (tag history, watching) has nothing to do with one."""
+    ref = parse_reference(text)
+    if ref.digest:
+        raise BadReference(
+            f"{ref} names a digest; {purpose} needs a tag reference such as {ref.name}:latest",
+            reference=text,
+        )
+    return ref.with_default_tag()
+
+
 def parse_digest(text: str, *, field: str = "digest") -> Digest:
     """Parse a caller's digest, raising BadDigest naming the field."""
     try:

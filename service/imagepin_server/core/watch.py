@@ -31,7 +31,7 @@ from typing import Any, Final
 from imagepin_server import errors, metrics, store
 from imagepin_server.core.cache import TagAnswer, TagKey
 from imagepin_server.core.context import Dependencies
-from imagepin_server.core.requests import parse_reference
+from imagepin_server.core.requests import parse_tag_reference
 from imagepin_server.core.resolve import accept, look, pin
 from imagepin_server.digests import Digest
 from imagepin_server.reference import Reference
@@ -158,13 +158,7 @@ def watch_request(
         )
     refs: dict[str, Reference] = {}
     for text in texts:
-        ref = parse_reference(text)
-        if ref.digest:
-            raise errors.BadReference(
-                f"{ref} names a digest, which never moves; watch a tag such as {ref.name}:latest",
-                reference=text,
-            )
-        ref = ref.with_default_tag()
+        ref = parse_tag_reference(text, purpose="watching")
         refs.setdefault(str(ref), ref)
     chosen = DEFAULT_INTERVAL if interval is None else interval
     if not MIN_INTERVAL <= chosen <= MAX_INTERVAL:

@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, case, delete, or_, select, update
+from sqlalchemy import CursorResult, case, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ._sql import dialect_insert, require_aware, require_limit, require_transaction
+from ._sql import delete_bounded, dialect_insert, require_aware, require_limit, require_transaction
 from .models import FollowedTag
 
 __all__ = [
@@ -172,14 +172,4 @@ async def sweep_follows(session: AsyncSession, *, now: datetime, limit: int) -> 
     require_transaction(session, "sweep_follows")
     require_aware("now", now)
     require_limit(limit)
-    expired = (
-        select(FollowedTag.id)
-        .where(FollowedTag.wanted_until < now)
-        .order_by(FollowedTag.id)
-        .limit(limit)
-    )
-    result = cast(
-        CursorResult[Any],
-        await session.execute(delete(FollowedTag).where(FollowedTag.id.in_(expired))),
-    )
-    return int(result.rowcount)
+    return await delete_bounded(session, FollowedTag, FollowedTag.wanted_until < now, limit)
