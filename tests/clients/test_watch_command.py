@@ -3,6 +3,8 @@ current digest, another when skopeo moves the tag, and a clean exit on Ctrl-C (S
 
 from __future__ import annotations
 
+import asyncio
+import datetime
 import json
 import signal
 import subprocess
@@ -13,6 +15,8 @@ from pathlib import Path
 from queue import Empty, Queue
 
 import pytest
+from imagepin import AsyncResolverClient, ResolverClient
+from imagepin.errors import InvalidArgument
 
 from tests.support.image_fixtures import ImageCatalog
 from tests.support.server_fixtures import RunningServer
@@ -86,3 +90,25 @@ def test_watch_prints_a_json_line_per_event_until_interrupted(
     assert process.wait(timeout=LINE_WAIT_S) == 0
     assert process.stderr is not None
     assert "Traceback" not in process.stderr.read()
+
+
+async def test_the_async_client_watches_and_maps_errors(
+    service: RunningServer, pushed_images: ImageCatalog
+) -> None:
+    registry = pushed_images.registry
+    digest = copy_to_registry(pushed_images.layout_dir, "app-a", registry, "cli/aio", "1.0")
+    reference = f"{registry.host}/cli/aio:1.0"
+    async with AsyncResolverClient(service.target) as client:
+        events = client.watch_tags([reference], interval=datetime.timedelta(seconds=5))
+        async with asyncio.timeout(LINE_WAIT_S):
+            first = await anext(events)
+        await events.aclose()
+        assert (first.reference, first.digest, first.previous_digest) == (reference, digest, "")
+        with pytest.raises(InvalidArgument):
+            async for _ in client.watch_tags([f"{reference}@sha256:{'a' * 64}"]):
+                pass
+
+
+def test_the_blocking_client_maps_errors(service: RunningServer) -> None:
+    with ResolverClient(service.target) as client, pytest.raises(InvalidArgument):
+        next(iter(client.watch_tags(["redis"], interval=datetime.timedelta(milliseconds=10))))
