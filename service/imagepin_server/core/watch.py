@@ -430,7 +430,12 @@ class TagWatcher:
         """Follow again every tag the database says is still wanted; how many."""
         now = self._deps.clock()
         try:
-            async with asyncio.timeout(STORE_TIMEOUT_S), self._deps.database.session() as session:
+            async with (
+                asyncio.timeout(STORE_TIMEOUT_S),
+                self._deps.database.transaction() as session,
+            ):
+                # Follows nobody wanted for the retention go (a bounded batch each start).
+                await store.sweep_follows(session, now=now, limit=RESUME_LIMIT)
                 records = await store.followed_tags(session, now=now, limit=RESUME_LIMIT)
         except (store.StoreError, TimeoutError, OSError) as exc:
             log.warning("cannot read the followed tags", extra={"fields": {"error": str(exc)}})
