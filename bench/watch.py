@@ -151,7 +151,7 @@ async def measure(
         "first_events": expected,
         "first_events_all_in_s": round(first_s, 3),
         "first_events_per_s": round(expected / first_s, 1),
-        "heads_for_first_events": heads_after_firsts - heads_at_start,
+        "heads_while_subscribing": heads_after_firsts - heads_at_start,  # first answers and polls
         "steady_window_s": args.steady,
         "steady_heads": steady_heads,
         "heads_per_interval": round(steady_heads / (args.steady / args.interval), 1),
