@@ -128,6 +128,7 @@ class _Follow:
     holder: bool = False
     renew_at: float = 0.0  # monotonic: when to write the follow and lease again
     failures: int = 0
+    resumed: bool = False  # read back from the database at start, not asked for here
     changed: asyncio.Event = field(default_factory=asyncio.Event)
     task: asyncio.Task[None] | None = None
 
@@ -244,9 +245,9 @@ class TagWatcher:
         follow.task = asyncio.get_running_loop().create_task(self._run(follow, soon=soon))
 
     def _forget_if_unwanted(self, follow: _Follow) -> None:
-        """Stop a follow that never had an answer nor a subscriber (nor a row: it is written
-        only after its first answer), when its first answer failed."""
-        if follow.answer is None and not follow.subscribers and follow.renew_at == 0.0:
+        """Stop a follow asked for here that never had an answer nor a subscriber (nor a row:
+        that is written only after its first answer), when its first answer failed."""
+        if follow.answer is None and not follow.subscribers and not follow.resumed:
             if self._follows.get(follow.key) is follow:
                 del self._follows[follow.key]
                 metrics.WATCH_FOLLOWED.set(len(self._follows))
@@ -446,7 +447,7 @@ class TagWatcher:
                 continue
             ref = Reference(registry=key.registry, repository=key.repository, tag=key.tag)
             interval = max(timedelta(milliseconds=record.interval_ms), MIN_INTERVAL)
-            self._start(_Follow(ref, interval, record.wanted_until), soon=True)
+            self._start(_Follow(ref, interval, record.wanted_until, resumed=True), soon=True)
         log.info("resumed followed tags", extra={"fields": {"tags": len(records)}})
         return len(records)
 
