@@ -44,6 +44,11 @@ class Settings:
     tls_key_file: Path | None = None
     tls_client_ca_file: Path | None = None  # require client certificates signed by this CA
     auth_tokens_file: Path | None = None  # require one of these bearer tokens
+    follow_retention_s: float = (
+        3600.0  # a watched tag stays followed this long after its last watch
+    )
+    notifications_listen: str | None = None  # HOST:PORT for registry notifications; off when None
+    notifications_tokens_file: Path | None = None  # bearer tokens the notifying registries send
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -77,6 +82,9 @@ class Settings:
             tls_key_file=_path(env.get("IMAGEPIN_TLS_KEY_FILE")),
             tls_client_ca_file=_path(env.get("IMAGEPIN_TLS_CLIENT_CA_FILE")),
             auth_tokens_file=_path(env.get("IMAGEPIN_AUTH_TOKENS_FILE")),
+            follow_retention_s=_float(env, "IMAGEPIN_FOLLOW_RETENTION", 3600.0),
+            notifications_listen=env.get("IMAGEPIN_NOTIFICATIONS_LISTEN") or None,
+            notifications_tokens_file=_path(env.get("IMAGEPIN_NOTIFICATIONS_TOKENS_FILE")),
         )
 
     def validate(self) -> Settings:
@@ -115,6 +123,9 @@ class Settings:
             raise SettingsError(
                 f"IMAGEPIN_EVENT_LOOP {self.event_loop!r}: use auto, uvloop or asyncio"
             )
+        if self.follow_retention_s <= 0:
+            raise SettingsError("IMAGEPIN_FOLLOW_RETENTION must be a positive number of seconds")
+        self._validate_notifications()
         self._validate_caller_auth()
         self._validate_trust_policies()
         return self
@@ -129,15 +140,27 @@ class Settings:
             if path is not None and not path.is_file():
                 raise SettingsError(f"{name} {path}: no such file")
         if self.auth_tokens_file is not None:
-            lines = self.auth_tokens_file.read_text(encoding="utf-8", errors="replace").splitlines()
-            if not any(line.strip() and not line.strip().startswith("#") for line in lines):
-                raise SettingsError(
-                    f"IMAGEPIN_AUTH_TOKENS_FILE {self.auth_tokens_file}: no tokens in it"
-                )
+            _require_tokens(self.auth_tokens_file, "IMAGEPIN_AUTH_TOKENS_FILE")
         if (self.tls_cert_file is None) != (self.tls_key_file is None):
             raise SettingsError("IMAGEPIN_TLS_CERT_FILE and IMAGEPIN_TLS_KEY_FILE go together")
         if self.tls_client_ca_file is not None and self.tls_cert_file is None:
             raise SettingsError("IMAGEPIN_TLS_CLIENT_CA_FILE needs TLS (IMAGEPIN_TLS_CERT_FILE)")
+
+    def _validate_notifications(self) -> None:
+        if self.notifications_listen is None:
+            return
+        _host_port(
+            self.notifications_listen, "IMAGEPIN_NOTIFICATIONS_LISTEN / --notifications-listen"
+        )
+        tokens = self.notifications_tokens_file
+        if tokens is None:
+            raise SettingsError(
+                "IMAGEPIN_NOTIFICATIONS_LISTEN needs IMAGEPIN_NOTIFICATIONS_TOKENS_FILE: "
+                "notifications are accepted only with one of its bearer tokens"
+            )
+        if not tokens.is_file():
+            raise SettingsError(f"IMAGEPIN_NOTIFICATIONS_TOKENS_FILE {tokens}: no such file")
+        _require_tokens(tokens, "IMAGEPIN_NOTIFICATIONS_TOKENS_FILE")
 
     def _validate_trust_policies(self) -> None:
         """The trust policies file is read whole now, like the registries file."""
@@ -147,6 +170,13 @@ class Settings:
             load_trust_policies(self.trust_policies_file)
         except TrustPolicyError as exc:
             raise SettingsError(f"IMAGEPIN_TRUST_POLICIES_FILE: {exc}") from exc
+
+
+def _require_tokens(path: Path, name: str) -> None:
+    """A token file must hold at least one token (a line that is not blank or a # comment)."""
+    lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    if not any(line.strip() and not line.strip().startswith("#") for line in lines):
+        raise SettingsError(f"{name} {path}: no tokens in it")
 
 
 def _host_port(text: str, name: str) -> tuple[str, int]:

@@ -157,6 +157,12 @@ class StoreUnavailable(Unavailable):
     reason = "STORE_UNAVAILABLE"
 
 
+class WatchBehind(Unavailable):
+    """A WatchTags caller read events more slowly than tags moved; it should watch again."""
+
+    reason = "WATCH_SUBSCRIBER_BEHIND"
+
+
 class RateLimited(ImagepinError):
     reason = "REGISTRY_RATE_LIMITED"
 

@@ -29,6 +29,9 @@ DOCKER_CONFIG: Final = "application/vnd.docker.container.image.v1+json"
 DOCKER_LAYER_GZIP: Final = "application/vnd.docker.image.rootfs.diff.tar.gzip"
 DOCKER_LAYER_FOREIGN_GZIP: Final = "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip"
 OCTET_STREAM: Final = "application/octet-stream"
+JSON: Final = "application/json"
+# The envelope the CNCF distribution registry POSTs its notifications in.
+DISTRIBUTION_EVENTS: Final = "application/vnd.docker.distribution.events.v1+json"
 DOCKER_SCHEMA1_MANIFEST: Final = "application/vnd.docker.distribution.manifest.v1+json"
 DOCKER_SCHEMA1_SIGNED_MANIFEST: Final = "application/vnd.docker.distribution.manifest.v1+prettyjws"
 

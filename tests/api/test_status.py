@@ -42,6 +42,7 @@ EXPECTED: dict[type[errors.ImagepinError], grpc.StatusCode] = {
     errors.Unavailable: Code.UNAVAILABLE,
     errors.RegistryUnavailable: Code.UNAVAILABLE,
     errors.StoreUnavailable: Code.UNAVAILABLE,
+    errors.WatchBehind: Code.UNAVAILABLE,
     errors.RateLimited: Code.RESOURCE_EXHAUSTED,
     errors.TooLarge: Code.RESOURCE_EXHAUSTED,
     errors.Timeout: Code.DEADLINE_EXCEEDED,

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import replace
 from types import TracebackType
 from typing import Any
@@ -292,3 +292,26 @@ class AsyncResolverClient:
             self._stub.VerifySignatures, request, timeout
         )
         return result
+
+    async def watch_tags(
+        self,
+        references: Sequence[str],
+        *,
+        interval: datetime.timedelta | None = None,
+        timeout: float | None = None,
+    ) -> AsyncIterator[resolver_pb2.TagEvent]:
+        """Each tag's current digest, then one event per move, until the caller stops iterating.
+
+        No deadline unless `timeout` is given. A watch the server ends raises Unavailable.
+        """
+        request = resolver_pb2.WatchTagsRequest(
+            references=list(references), interval=messages.duration(interval)
+        )
+        call = self._stub.WatchTags(request, timeout=timeout, metadata=self._metadata())
+        try:
+            async for event in call:
+                yield event
+        except grpc.RpcError as error:
+            raise from_rpc_error(error) from None
+        finally:
+            call.cancel()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
 from types import TracebackType
 from typing import Any
@@ -287,6 +287,30 @@ class ResolverClient:
             self._stub.VerifySignatures, request, timeout
         )
         return result
+
+    def watch_tags(
+        self,
+        references: Sequence[str],
+        *,
+        interval: datetime.timedelta | None = None,
+        timeout: float | None = None,
+    ) -> Iterator[resolver_pb2.TagEvent]:
+        """Each tag's current digest, then one event per move, until the iterator is closed.
+
+        No deadline unless `timeout` is given: a watch runs until the caller stops it. A watch
+        the server ends (it is stopping, or the caller fell behind) raises Unavailable: watch
+        again.
+        """
+        request = resolver_pb2.WatchTagsRequest(
+            references=list(references), interval=messages.duration(interval)
+        )
+        call = self._stub.WatchTags(request, timeout=timeout, metadata=self._metadata())
+        try:
+            yield from call
+        except grpc.RpcError as error:
+            raise from_rpc_error(error) from None
+        finally:
+            call.cancel()
 
 
 def _with_target(connection: Connection, target: str) -> Connection:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Final
 
@@ -21,6 +22,8 @@ from imagepin_server.core import (
     Platform,
     Resolution,
     Source,
+    TagEvent,
+    TagEventSource,
     TagHistory,
     Verification,
     tag_policy,
@@ -31,6 +34,7 @@ from imagepin_server.core.platforms import ManifestKind, classify
 from imagepin_server.core.platforms import validate as validate_platform
 from imagepin_server.core.referrers import ReferrerListing
 from imagepin_server.core.signatures import SignatureVerification
+from imagepin_server.core.tagref import require_tag
 from imagepin_server.core.tags import Bound, TagPage, TagSelection
 from imagepin_server.core.verify import BlobResult, VerifyMode
 from imagepin_server.digests import Digest, InvalidDigest
@@ -72,6 +76,11 @@ def parse_repository(text: str) -> Reference:
     return ref
 
 
+def parse_tag_references(texts: Iterable[str], *, purpose: str) -> list[Reference]:
+    """Callers' references that must each name a tag (":latest" when none), e.g. to watch."""
+    return [require_tag(parse_reference(text), purpose=purpose) for text in texts]
+
+
 def parse_digest(text: str, *, field: str = "digest") -> Digest:
     """Parse a caller's digest, raising BadDigest naming the field."""
     try:
@@ -98,6 +107,12 @@ def expected_digest(ref: Reference, expected_text: str) -> Digest:
         )
     return chosen
 
+
+_TAG_EVENT_SOURCE = {
+    TagEventSource.POLL: pb.TAG_EVENT_SOURCE_POLL,
+    TagEventSource.NOTIFICATION: pb.TAG_EVENT_SOURCE_NOTIFICATION,
+    TagEventSource.RESOLUTION: pb.TAG_EVENT_SOURCE_RESOLUTION,
+}
 
 _COMPRESSION = {
     mediatypes.Compression.UNKNOWN: pb.COMPRESSION_UNSPECIFIED,
@@ -182,7 +197,11 @@ MAX_DURATION = timedelta(days=3650)
 
 
 def duration_from_proto(
-    message: pb.ResolveReferenceRequest | pb.ListTagsRequest | pb.SelectTagRequest, field: str
+    message: pb.ResolveReferenceRequest
+    | pb.ListTagsRequest
+    | pb.SelectTagRequest
+    | pb.WatchTagsRequest,
+    field: str,
 ) -> timedelta | None:
     """An optional Duration field: None when unset; negative or absurd values are refused."""
     if not message.HasField(field):
@@ -539,4 +558,14 @@ def signatures_to_proto(verification: SignatureVerification) -> pb.VerifySignatu
             )
             for check in verification.signatures
         ],
+    )
+
+
+def tag_event_to_proto(event: TagEvent) -> pb.TagEvent:
+    return pb.TagEvent(
+        reference=str(event.reference),
+        previous_digest=str(event.previous) if event.previous is not None else "",
+        digest=str(event.digest),
+        observed_at=timestamp(event.observed_at),
+        source=_TAG_EVENT_SOURCE[event.source],
     )

@@ -12,7 +12,7 @@ import contextvars
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeAlias, cast
 
 import grpc
@@ -47,7 +47,8 @@ def note(**fields: object) -> None:
 
 
 class RpcInterceptor(grpc.aio.ServerInterceptor):
-    """Wraps every unary-unary handler of our own services (health and reflection pass)."""
+    """Wraps every unary-unary and server-streaming handler of our own services (health and
+    reflection pass)."""
 
     def __init__(self, service_prefix: str) -> None:
         self._prefix = service_prefix
@@ -59,7 +60,15 @@ class RpcInterceptor(grpc.aio.ServerInterceptor):
     ) -> Handler | None:
         handler = await continuation(handler_call_details)
         method = handler_call_details.method
-        if handler is None or handler.unary_unary is None or not method.startswith(self._prefix):
+        if handler is None or not method.startswith(self._prefix):
+            return handler
+        if handler.unary_stream is not None:
+            return grpc.unary_stream_rpc_method_handler(
+                _wrap_stream(method.rsplit("/", 1)[-1], handler.unary_stream),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        if handler.unary_unary is None:
             return handler
         return grpc.unary_unary_rpc_method_handler(
             _wrap(method.rsplit("/", 1)[-1], cast(Behavior, handler.unary_unary)),
@@ -97,16 +106,54 @@ def _wrap(method: str, behavior: Behavior) -> Behavior:
             log.exception("unexpected failure in %s", method, extra={"fields": fields})
             failure = status.internal_failure()
         finally:
-            fields["latency_ms"] = round((time.perf_counter() - started) * 1000, 2)
-            if failure is not None:
-                fields["code"] = failure.code.name
-                fields["error"] = redact(failure.message)
-            fields.setdefault("code", grpc.StatusCode.CANCELLED.name)  # the caller went away
-            metrics.RPCS.labels(method, fields["code"]).inc()
+            _finish(method, fields, started, failure)
             metrics.RPC_LATENCY.labels(method).observe(time.perf_counter() - started)
-            log.info("rpc %s %s", method, fields["code"], extra={"fields": fields})
         assert failure is not None
         await context.abort(failure.code, failure.message, failure.trailing_metadata)
         return None  # not reached: abort raises
 
     return handle
+
+
+def _wrap_stream(method: str, behavior: Any) -> Any:
+    """The same mapping for a server-streaming RPC: errors become their status, and one log
+    line is written when the stream ends (with how many messages were sent)."""
+
+    async def handle(request: Any, context: ServicerContext[Any, Any]) -> AsyncIterator[Any]:
+        fields: dict[str, object] = {"method": method}
+        rpc_log_fields.set(fields)
+        started = time.perf_counter()
+        failure: status.RpcFailure | None = None
+        sent = 0
+        try:
+            async for response in behavior(request, context):
+                sent += 1
+                yield response
+            fields["code"] = grpc.StatusCode.OK.name
+        except errors.ImagepinError as exc:
+            failure = status.failure_for(exc)
+            fields.update({key: redact(value) for key, value in exc.metadata().items()})
+            fields["reason"] = exc.reason
+        except Exception:
+            log.exception("unexpected failure in %s", method, extra={"fields": fields})
+            failure = status.internal_failure()
+        finally:
+            fields["messages"] = sent
+            _finish(method, fields, started, failure)
+        if failure is not None:
+            await context.abort(failure.code, failure.message, failure.trailing_metadata)
+
+    return handle
+
+
+def _finish(
+    method: str, fields: dict[str, object], started: float, failure: status.RpcFailure | None
+) -> None:
+    """The RPC's one log line and its count by code (CANCELLED when the caller went away)."""
+    fields["latency_ms"] = round((time.perf_counter() - started) * 1000, 2)
+    if failure is not None:
+        fields["code"] = failure.code.name
+        fields["error"] = redact(failure.message)
+    fields.setdefault("code", grpc.StatusCode.CANCELLED.name)
+    metrics.RPCS.labels(method, fields["code"]).inc()
+    log.info("rpc %s %s", method, fields["code"], extra={"fields": fields})

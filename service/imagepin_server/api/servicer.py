@@ -3,6 +3,7 @@ back."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any, Final
 
 from grpc.aio import ServicerContext
@@ -18,8 +19,9 @@ BATCH_BUDGET_SHARE: Final = 0.9
 
 
 class ResolverServicer(pb_grpc.ResolverServiceServicer):
-    def __init__(self, deps: core.Dependencies) -> None:
+    def __init__(self, deps: core.Dependencies, *, watcher: core.TagWatcher) -> None:
         self._deps = deps
+        self._watcher = watcher
 
     async def ResolveReference(  # noqa: N802 - the name is the RPC's
         self, request: pb.ResolveReferenceRequest, context: Context
@@ -164,3 +166,14 @@ class ResolverServicer(pb_grpc.ResolverServiceServicer):
             verified=str(verification.verified).lower(),
         )
         return convert.signatures_to_proto(verification)
+
+    async def WatchTags(  # noqa: N802
+        self, request: pb.WatchTagsRequest, context: Context
+    ) -> AsyncIterator[pb.TagEvent]:
+        refs, interval = core.watch_request(
+            convert.parse_tag_references(request.references, purpose="watching"),
+            convert.duration_from_proto(request, "interval"),
+        )
+        note(tags=len(refs), interval_s=interval.total_seconds())
+        async for event in self._watcher.watch(refs, interval):
+            yield convert.tag_event_to_proto(event)

@@ -1,4 +1,5 @@
-"""The use cases: resolve (one or many, per rollout), get a manifest, list layers, verify, audit."""
+"""The use cases: resolve (one or many, per rollout), get a manifest, list layers, verify, audit,
+watch tags."""
 
 from imagepin_server.core.attachments import Attachments, Referrer, ReferrerSource, SignatureCheck
 from imagepin_server.core.audit import (
@@ -10,6 +11,8 @@ from imagepin_server.core.audit import (
 )
 from imagepin_server.core.batch import BatchItem, BatchOutcome, resolve_many
 from imagepin_server.core.context import Dependencies, Policy
+from imagepin_server.core.followers import EventSource as TagEventSource
+from imagepin_server.core.followers import Followers, TagEvent
 from imagepin_server.core.images import Platform
 from imagepin_server.core.inspect import LayerListing, ManifestView, get_manifest, list_layers
 from imagepin_server.core.layer_index import BackgroundIndexer
@@ -22,6 +25,7 @@ from imagepin_server.core.tag_lists import TagLists
 from imagepin_server.core.tags import TagPage, TagSelection, list_tags, select_tag
 from imagepin_server.core.trust import TrustPolicies, TrustPolicyError, load_trust_policies
 from imagepin_server.core.verify import Verification, VerifyMode, verify
+from imagepin_server.core.watch import TagWatcher, watch_request
 
 __all__ = [
     "Attachments",
@@ -29,6 +33,7 @@ __all__ = [
     "BatchItem",
     "BatchOutcome",
     "Dependencies",
+    "Followers",
     "ImageWithLayer",
     "LayerListing",
     "ManifestView",
@@ -42,11 +47,14 @@ __all__ = [
     "SignatureCheck",
     "SignatureVerification",
     "Source",
+    "TagEvent",
+    "TagEventSource",
     "TagHistory",
     "TagLists",
     "TagMove",
     "TagPage",
     "TagSelection",
+    "TagWatcher",
     "TrustPolicies",
     "TrustPolicyError",
     "Verification",
@@ -64,4 +72,5 @@ __all__ = [
     "tag_history",
     "verify",
     "verify_signatures",
+    "watch_request",
 ]

@@ -70,6 +70,12 @@ class LruCache(Generic[K, V]):
             _, (_, evicted_weight) = self._entries.popitem(last=False)
             self._weight -= evicted_weight
 
+    def discard(self, key: K) -> None:
+        """Forget `key` (a hint said it changed); nothing happens when it is not there."""
+        old = self._entries.pop(key, None)
+        if old is not None:
+            self._weight -= old[1]
+
     def __len__(self) -> int:
         return len(self._entries)
 

@@ -16,6 +16,7 @@ from imagepin_server import store
 from imagepin_server.core.attachments import Attachments
 from imagepin_server.core.cache import CachedContent, Caches, ContentKey, TagAnswer, TagKey
 from imagepin_server.core.coalesce import SingleFlight
+from imagepin_server.core.followers import Followers
 from imagepin_server.core.layer_content import DEFAULT_MAX_BYTES, DEFAULT_MAX_RATIO
 from imagepin_server.core.ports import Registry
 from imagepin_server.core.recorder import ObservationRecorder
@@ -65,6 +66,9 @@ class Dependencies:
     # Told of each digest a resolution finds, so the layer index can catch up in the background.
     on_resolved: Callable[[Reference, Digest], None] | None = None
     tag_lists: TagLists = field(default_factory=TagLists)  # ListTags / SelectTag (core/tags.py)
+    # The tags followed for WatchTags: told of every answer a registry gave for a tag, so
+    # watchers hear of moves a resolution saw first (core/followers.py, core/watch.py).
+    followers: Followers = field(default_factory=Followers)
 
     async def record_tag(self, ref: Reference, digest: Digest, media_type: str) -> None:
         """Record that `ref`'s tag pointed at `digest` just now; a database outage queues it."""

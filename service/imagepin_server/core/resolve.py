@@ -153,7 +153,7 @@ async def _by_tag(
             return remembered, Source.CACHE
         metrics.CACHE_LOOKUPS.labels("tag", "miss").inc()
     try:
-        answer = await deps.tag_flights.run(key, lambda: _ask_registry(deps, ref, key))
+        answer = await deps.tag_flights.run(key, lambda: _ask_registry(deps, ref))
         return answer, Source.REGISTRY
     except _STALE_ELIGIBLE as failure:
         fallback = await _last_known(deps, ref, key, _stale_bound(deps, stale_if_error))
@@ -173,8 +173,16 @@ async def _by_tag(
         return fallback, Source.STALE
 
 
-async def _ask_registry(deps: Dependencies, ref: Reference, key: TagKey) -> TagAnswer:
+async def _ask_registry(deps: Dependencies, ref: Reference) -> TagAnswer:
     """One HEAD, or GET + hash when HEAD cannot be trusted; then record and remember."""
+    answer = await look(deps, ref)
+    await accept(deps, ref, answer)
+    return answer
+
+
+async def look(deps: Dependencies, ref: Reference) -> TagAnswer:
+    """What the registry says the tag points at now, recording nothing (a confirmation may
+    still refuse it): one HEAD, or GET + hash when HEAD cannot be trusted."""
     assert ref.tag is not None
     registry = deps.registry
     head = await registry.head_manifest(ref, ref.tag)
@@ -189,13 +197,20 @@ async def _ask_registry(deps: Dependencies, ref: Reference, key: TagKey) -> TagA
         raise errors.UnsupportedContent(
             f"{ref} has unsupported media type {media_type!r}", reference=str(ref)
         )
-    answer = TagAnswer(digest, media_type, size, deps.wall(), deps.monotonic())
-    await deps.record_tag(ref, digest, media_type)
+    return TagAnswer(digest, media_type, size, deps.wall(), deps.monotonic())
+
+
+async def accept(deps: Dependencies, ref: Reference, answer: TagAnswer) -> None:
+    """Take what the registry said as the tag's answer: record it, remember it, tell whoever
+    listens (the layer index, the watchers)."""
+    assert ref.tag is not None
+    key: TagKey = (ref.registry, ref.repository, ref.tag)
+    await deps.record_tag(ref, answer.digest, answer.media_type)
     previous = deps.caches.tags.get(key)
     deps.caches.tags.put(key, answer)
-    if deps.on_resolved is not None and (previous is None or previous.digest != digest):
-        deps.on_resolved(ref, digest)  # new to this process: index its layers
-    return answer
+    if deps.on_resolved is not None and (previous is None or previous.digest != answer.digest):
+        deps.on_resolved(ref, answer.digest)  # new to this process: index its layers
+    deps.followers.observed(ref, answer)  # the watchers of the tag, if any (core/watch.py)
 
 
 def _stale_bound(deps: Dependencies, requested: timedelta | None) -> timedelta:

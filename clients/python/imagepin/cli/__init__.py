@@ -8,6 +8,7 @@ from imagepin.cli.attachments import referrers
 from imagepin.cli.pin import pin
 from imagepin.cli.query import history, inspect, layers, resolve, verify
 from imagepin.cli.tags import tags
+from imagepin.cli.watch import watch
 from imagepin.cli.webhook import webhook
 
 
@@ -17,7 +18,7 @@ def cli() -> None:
     """Pin container image references to digests with the imagepin service."""
 
 
-for command in (resolve, inspect, layers, verify, history, pin, tags, referrers, webhook):
+for command in (resolve, inspect, layers, verify, history, watch, pin, tags, referrers, webhook):
     cli.add_command(command)
 
 

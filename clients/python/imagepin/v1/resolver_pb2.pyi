@@ -63,6 +63,13 @@ class ReferrerSource(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     REFERRER_SOURCE_FALLBACK_TAG: _ClassVar[ReferrerSource]
     REFERRER_SOURCE_COSIGN_TAG: _ClassVar[ReferrerSource]
     REFERRER_SOURCE_INDEX_ATTESTATION: _ClassVar[ReferrerSource]
+
+class TagEventSource(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    TAG_EVENT_SOURCE_UNSPECIFIED: _ClassVar[TagEventSource]
+    TAG_EVENT_SOURCE_POLL: _ClassVar[TagEventSource]
+    TAG_EVENT_SOURCE_NOTIFICATION: _ClassVar[TagEventSource]
+    TAG_EVENT_SOURCE_RESOLUTION: _ClassVar[TagEventSource]
 MANIFEST_KIND_UNSPECIFIED: ManifestKind
 MANIFEST_KIND_IMAGE: ManifestKind
 MANIFEST_KIND_INDEX: ManifestKind
@@ -94,6 +101,10 @@ REFERRER_SOURCE_REFERRERS_API: ReferrerSource
 REFERRER_SOURCE_FALLBACK_TAG: ReferrerSource
 REFERRER_SOURCE_COSIGN_TAG: ReferrerSource
 REFERRER_SOURCE_INDEX_ATTESTATION: ReferrerSource
+TAG_EVENT_SOURCE_UNSPECIFIED: TagEventSource
+TAG_EVENT_SOURCE_POLL: TagEventSource
+TAG_EVENT_SOURCE_NOTIFICATION: TagEventSource
+TAG_EVENT_SOURCE_RESOLUTION: TagEventSource
 
 class Platform(_message.Message):
     __slots__ = ("os", "architecture", "variant", "os_version", "os_features")
@@ -639,3 +650,25 @@ class VerifySignaturesResponse(_message.Message):
     verified: bool
     signatures: _containers.RepeatedCompositeFieldContainer[SignatureResult]
     def __init__(self, digest: _Optional[str] = ..., verified: _Optional[bool] = ..., signatures: _Optional[_Iterable[_Union[SignatureResult, _Mapping]]] = ...) -> None: ...
+
+class WatchTagsRequest(_message.Message):
+    __slots__ = ("references", "interval")
+    REFERENCES_FIELD_NUMBER: _ClassVar[int]
+    INTERVAL_FIELD_NUMBER: _ClassVar[int]
+    references: _containers.RepeatedScalarFieldContainer[str]
+    interval: _duration_pb2.Duration
+    def __init__(self, references: _Optional[_Iterable[str]] = ..., interval: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
+
+class TagEvent(_message.Message):
+    __slots__ = ("reference", "previous_digest", "digest", "observed_at", "source")
+    REFERENCE_FIELD_NUMBER: _ClassVar[int]
+    PREVIOUS_DIGEST_FIELD_NUMBER: _ClassVar[int]
+    DIGEST_FIELD_NUMBER: _ClassVar[int]
+    OBSERVED_AT_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    reference: str
+    previous_digest: str
+    digest: str
+    observed_at: _timestamp_pb2.Timestamp
+    source: TagEventSource
+    def __init__(self, reference: _Optional[str] = ..., previous_digest: _Optional[str] = ..., digest: _Optional[str] = ..., observed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., source: _Optional[_Union[TagEventSource, str]] = ...) -> None: ...

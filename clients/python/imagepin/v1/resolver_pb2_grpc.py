@@ -93,6 +93,11 @@ class ResolverServiceStub:
                 request_serializer=imagepin_dot_v1_dot_resolver__pb2.VerifySignaturesRequest.SerializeToString,
                 response_deserializer=imagepin_dot_v1_dot_resolver__pb2.VerifySignaturesResponse.FromString,
                 _registered_method=True)
+        self.WatchTags = channel.unary_stream(
+                '/imagepin.v1.ResolverService/WatchTags',
+                request_serializer=imagepin_dot_v1_dot_resolver__pb2.WatchTagsRequest.SerializeToString,
+                response_deserializer=imagepin_dot_v1_dot_resolver__pb2.TagEvent.FromString,
+                _registered_method=True)
 
 
 class ResolverServiceServicer:
@@ -181,6 +186,17 @@ class ResolverServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def WatchTags(self, request, context):
+        """Follows tags: first each tag's current digest, then one event each time a tag moves, until
+        the caller cancels. Polling is shared by every subscriber of a tag (one HEAD per interval),
+        and moves seen by registry notifications or by ordinary resolutions are sent too.
+        Each streamed message is one event, so it is named for what it is, not WatchTagsResponse.
+        buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ResolverServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -238,6 +254,11 @@ def add_ResolverServiceServicer_to_server(servicer, server):
                     servicer.VerifySignatures,
                     request_deserializer=imagepin_dot_v1_dot_resolver__pb2.VerifySignaturesRequest.FromString,
                     response_serializer=imagepin_dot_v1_dot_resolver__pb2.VerifySignaturesResponse.SerializeToString,
+            ),
+            'WatchTags': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchTags,
+                    request_deserializer=imagepin_dot_v1_dot_resolver__pb2.WatchTagsRequest.FromString,
+                    response_serializer=imagepin_dot_v1_dot_resolver__pb2.TagEvent.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -541,6 +562,33 @@ class ResolverService:
             '/imagepin.v1.ResolverService/VerifySignatures',
             imagepin_dot_v1_dot_resolver__pb2.VerifySignaturesRequest.SerializeToString,
             imagepin_dot_v1_dot_resolver__pb2.VerifySignaturesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WatchTags(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/imagepin.v1.ResolverService/WatchTags',
+            imagepin_dot_v1_dot_resolver__pb2.WatchTagsRequest.SerializeToString,
+            imagepin_dot_v1_dot_resolver__pb2.TagEvent.FromString,
             options,
             channel_credentials,
             insecure,

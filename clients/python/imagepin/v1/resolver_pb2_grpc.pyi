@@ -63,6 +63,13 @@ class ResolverServiceStub:
     """What is attached to an image: signatures, SBOMs, provenance, from every source it can be in."""
     VerifySignatures: _grpc.UnaryUnaryMultiCallable[_resolver_pb2.VerifySignaturesRequest, _resolver_pb2.VerifySignaturesResponse]
     """Whether an image carries a cosign signature that verifies under the given keys or policy."""
+    WatchTags: _grpc.UnaryStreamMultiCallable[_resolver_pb2.WatchTagsRequest, _resolver_pb2.TagEvent]
+    """Follows tags: first each tag's current digest, then one event each time a tag moves, until
+    the caller cancels. Polling is shared by every subscriber of a tag (one HEAD per interval),
+    and moves seen by registry notifications or by ordinary resolutions are sent too.
+    Each streamed message is one event, so it is named for what it is, not WatchTagsResponse.
+    buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+    """
 
 @_typing.type_check_only
 class ResolverServiceAsyncStub(ResolverServiceStub):
@@ -99,6 +106,13 @@ class ResolverServiceAsyncStub(ResolverServiceStub):
     """What is attached to an image: signatures, SBOMs, provenance, from every source it can be in."""
     VerifySignatures: _aio.UnaryUnaryMultiCallable[_resolver_pb2.VerifySignaturesRequest, _resolver_pb2.VerifySignaturesResponse]  # type: ignore[assignment]
     """Whether an image carries a cosign signature that verifies under the given keys or policy."""
+    WatchTags: _aio.UnaryStreamMultiCallable[_resolver_pb2.WatchTagsRequest, _resolver_pb2.TagEvent]  # type: ignore[assignment]
+    """Follows tags: first each tag's current digest, then one event each time a tag moves, until
+    the caller cancels. Polling is shared by every subscriber of a tag (one HEAD per interval),
+    and moves seen by registry notifications or by ordinary resolutions are sent too.
+    Each streamed message is one event, so it is named for what it is, not WatchTagsResponse.
+    buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+    """
 
 class ResolverServiceServicer(metaclass=_abc_1.ABCMeta):
     """ResolverService answers what an image reference points at and what that image is.
@@ -198,5 +212,18 @@ class ResolverServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_resolver_pb2.VerifySignaturesResponse, _abc.Awaitable[_resolver_pb2.VerifySignaturesResponse]]:
         """Whether an image carries a cosign signature that verifies under the given keys or policy."""
+
+    @_abc_1.abstractmethod
+    def WatchTags(
+        self,
+        request: _resolver_pb2.WatchTagsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_resolver_pb2.TagEvent], _abc.AsyncIterator[_resolver_pb2.TagEvent]]:
+        """Follows tags: first each tag's current digest, then one event each time a tag moves, until
+        the caller cancels. Polling is shared by every subscriber of a tag (one HEAD per interval),
+        and moves seen by registry notifications or by ordinary resolutions are sent too.
+        Each streamed message is one event, so it is named for what it is, not WatchTagsResponse.
+        buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+        """
 
 def add_ResolverServiceServicer_to_server(servicer: ResolverServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
