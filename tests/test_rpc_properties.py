@@ -168,3 +168,49 @@ def test_history_and_layer_search(
     never_internal(fuzzed.stub.ListTagHistory, history)
     search = pb.ListImagesWithLayerRequest(digest=data.draw(digests), limit=data.draw(limits))
     never_internal(fuzzed.stub.ListImagesWithLayer, search)
+
+
+@st.composite
+def repositories(draw: st.DrawFn, host: str) -> str:
+    """Anything at all, a repository on the scripted registry, or a reference with a target."""
+    choice = draw(st.integers(0, 2))
+    if choice == 0:
+        return draw(texts)
+    if choice == 1:
+        return f"{host}/{draw(names)}"
+    return draw(references(host))
+
+
+orders = st.integers(-3, 5)
+
+
+@FUZZ
+@given(data=st.data())
+def test_list_and_select_tags(
+    fuzzed: RunningServer, scripted: HostileRegistry, data: st.DataObject
+) -> None:
+    listing = pb.ListTagsRequest(
+        reference=data.draw(repositories(scripted.host)),
+        page_size=data.draw(limits),
+        page_token=data.draw(texts),
+        filter=data.draw(texts),
+        max_staleness=data.draw(st.none() | durations),
+    )
+    never_internal(fuzzed.stub.ListTags, listing)
+    selection = pb.SelectTagRequest(
+        reference=data.draw(repositories(scripted.host)),
+        pattern=data.draw(texts),
+        extract=data.draw(texts),
+        platform=data.draw(st.none() | platforms),
+        max_staleness=data.draw(st.none() | durations),
+    )
+    policy = data.draw(st.sampled_from(["semver", "numerical", "alphabetical", None]))
+    if policy == "semver":
+        selection.semver.CopyFrom(
+            pb.SemverPolicy(range=data.draw(texts), include_prereleases=data.draw(st.booleans()))
+        )
+    elif policy == "numerical":
+        selection.numerical.CopyFrom(pb.NumericalPolicy(order=data.draw(orders)))
+    elif policy == "alphabetical":
+        selection.alphabetical.CopyFrom(pb.AlphabeticalPolicy(order=data.draw(orders)))
+    never_internal(fuzzed.stub.SelectTag, selection)

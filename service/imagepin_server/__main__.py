@@ -71,6 +71,11 @@ def _parser() -> argparse.ArgumentParser:
         type=Path,
         help="require a bearer token, one of this file's lines (IMAGEPIN_AUTH_TOKENS_FILE)",
     )
+    parser.add_argument(
+        "--notifications-listen",
+        help="HOST:PORT for registry notifications, POST /notifications/distribution "
+        "(IMAGEPIN_NOTIFICATIONS_LISTEN; off; needs IMAGEPIN_NOTIFICATIONS_TOKENS_FILE)",
+    )
     sub = parser.add_subparsers(dest="command")
     sub.add_parser("serve", help="run the service (the default)")
     sub.add_parser("migrate", help="apply database migrations and exit")
@@ -90,6 +95,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
         "tls_key_file": args.tls_key_file,
         "tls_client_ca_file": args.tls_client_ca_file,
         "auth_tokens_file": args.auth_tokens_file,
+        "notifications_listen": args.notifications_listen,
     }
     return dataclasses.replace(
         settings, **{k: v for k, v in overrides.items() if v is not None}

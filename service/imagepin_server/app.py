@@ -16,6 +16,8 @@ import time
 from datetime import UTC, datetime, timedelta
 
 from imagepin_server import core, store
+from imagepin_server.api.caller_auth import TokenFile
+from imagepin_server.api.notifications import NotificationListener
 from imagepin_server.api.server import GrpcServer, refuse_unbindable
 from imagepin_server.config import Settings
 from imagepin_server.registry import RegistriesConfig, build_client
@@ -36,6 +38,8 @@ def policy_from(settings: Settings) -> core.Policy:
         rollout_retention=timedelta(seconds=settings.rollout_retention_s),
         negative_age=timedelta(seconds=settings.negative_age_s),
         max_negative_age=timedelta(seconds=settings.max_negative_age_s),
+        content_max_ratio=settings.content_max_ratio,
+        content_max_bytes=settings.content_max_bytes,
     )
 
 
@@ -70,6 +74,13 @@ class Application:
             wall=wall_clock,
             monotonic=time.monotonic,
             policy=policy_from(settings),
+            tag_lists=core.TagLists(),  # ListTags / SelectTag: kept lists, one read per repository
+            # ListReferrers / VerifySignatures: kept listings and verdicts, and the trust policies
+            # (Settings.validate has checked the file; it is read again here, once per process).
+            attachments=core.Attachments(
+                trust=core.load_trust_policies(settings.trust_policies_file)
+            ),
+            followers=core.Followers(),  # WatchTags: the tags followed here, told of each answer
         )
         self.indexer = core.BackgroundIndexer(
             content_deps, gets_per_minute=settings.index_layers_budget
@@ -79,7 +90,28 @@ class Application:
             if settings.index_layers
             else content_deps
         )
-        self.grpc = GrpcServer(settings, self.deps, reuse_port=reuse_port)
+        # WatchTags' followers poll through the same dependencies as resolutions (so they index
+        # and record alike); registry notifications reach them through the listener.
+        self.watcher = core.TagWatcher(
+            self.deps, follow_retention=timedelta(seconds=settings.follow_retention_s)
+        )
+        self.notifications = (
+            NotificationListener(
+                settings.notifications_listen,
+                TokenFile(settings.notifications_tokens_file),
+                self.watcher,
+                reuse_port=reuse_port,
+            )
+            if settings.notifications_listen and settings.notifications_tokens_file
+            else None
+        )
+        self.grpc = GrpcServer(
+            settings,
+            self.deps,
+            watcher=self.watcher,
+            notifications=self.notifications,
+            reuse_port=reuse_port,
+        )
 
     async def start(self) -> int:
         """Migrate (if configured), bind, start serving; returns the bound port."""
@@ -103,9 +135,12 @@ class Application:
     async def stop(self) -> None:
         """Stop taking calls, let in-flight ones finish within the grace period, close the rest."""
         await self.grpc.stop()
+        await self.watcher.aclose()  # before the flights: it waits on them, and on the database
         # Everything still using the registry client or the database stops before they close:
         # a task left waiting on a closed SQLite connection would never finish.
         await self.deps.tag_flights.aclose()  # first: a finishing flight schedules indexing
+        await self.deps.tag_lists.flights.aclose()
+        await self.deps.attachments.flights.aclose()
         await self.indexer.aclose()
         await self.deps.content_flights.aclose()
         try:

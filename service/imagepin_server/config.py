@@ -34,18 +34,26 @@ class Settings:
     max_negative_age_s: float = 60.0  # the most a request's max_negative_age may ask for
     index_layers: bool = False  # background indexing of resolved tags spends registry GETs
     index_layers_budget: int = 30  # ... at most this many a minute
+    content_max_ratio: float = 100.0  # VerifyDigest CONTENT: inflate bounds (core/layer_content)
+    content_max_bytes: int = 16 * 1024**3
     db_pool_size: int = 5
     db_max_overflow: int = 10
     metrics_listen: str | None = None
     workers: int = 1
     event_loop: str = "auto"  # "auto" (uvloop when installed), "uvloop" or "asyncio"
     registries_config: Path | None = None  # the registries file (registry/config.py)
+    trust_policies_file: Path | None = None  # signature trust policies (core/trust.py)
     tls_cert_file: Path | None = None  # serve TLS with this certificate and key
     tls_key_file: Path | None = None
     tls_client_ca_file: Path | None = None  # require client certificates signed by this CA
     auth_tokens_file: Path | None = None  # require one of these bearer tokens
     access_log: str = "sampled"  # "all", "sampled" (cache hits sampled) or "errors"
     access_log_sample_rate: float = 0.01  # the share of successful cache hits logged
+    follow_retention_s: float = (
+        3600.0  # a watched tag stays followed this long after its last watch
+    )
+    notifications_listen: str | None = None  # HOST:PORT for registry notifications; off when None
+    notifications_tokens_file: Path | None = None  # bearer tokens the notifying registries send
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -68,18 +76,24 @@ class Settings:
             max_negative_age_s=_float(env, "IMAGEPIN_MAX_NEGATIVE_AGE", 60.0),
             index_layers=_bool(env, "IMAGEPIN_INDEX_LAYERS", default=False),
             index_layers_budget=_int(env, "IMAGEPIN_INDEX_LAYERS_BUDGET", 30),
+            content_max_ratio=_float(env, "IMAGEPIN_CONTENT_MAX_RATIO", 100.0),
+            content_max_bytes=_int(env, "IMAGEPIN_CONTENT_MAX_BYTES", 16 * 1024**3),
             db_pool_size=_int(env, "IMAGEPIN_DB_POOL_SIZE", 5),
             db_max_overflow=_int(env, "IMAGEPIN_DB_MAX_OVERFLOW", 10),
             metrics_listen=env.get("IMAGEPIN_METRICS_LISTEN") or None,
             workers=_int(env, "IMAGEPIN_WORKERS", 1),
             event_loop=env.get("IMAGEPIN_EVENT_LOOP", "auto").lower(),
             registries_config=_path(env.get("IMAGEPIN_REGISTRIES_CONFIG")),
+            trust_policies_file=_path(env.get("IMAGEPIN_TRUST_POLICIES_FILE")),
             tls_cert_file=_path(env.get("IMAGEPIN_TLS_CERT_FILE")),
             tls_key_file=_path(env.get("IMAGEPIN_TLS_KEY_FILE")),
             tls_client_ca_file=_path(env.get("IMAGEPIN_TLS_CLIENT_CA_FILE")),
             auth_tokens_file=_path(env.get("IMAGEPIN_AUTH_TOKENS_FILE")),
             access_log=env.get("IMAGEPIN_ACCESS_LOG", "sampled").lower(),
             access_log_sample_rate=_float(env, "IMAGEPIN_ACCESS_LOG_SAMPLE_RATE", 0.01),
+            follow_retention_s=_float(env, "IMAGEPIN_FOLLOW_RETENTION", 3600.0),
+            notifications_listen=env.get("IMAGEPIN_NOTIFICATIONS_LISTEN") or None,
+            notifications_tokens_file=_path(env.get("IMAGEPIN_NOTIFICATIONS_TOKENS_FILE")),
         )
 
     def validate(self) -> Settings:
@@ -104,6 +118,10 @@ class Settings:
                 raise SettingsError(f"{name} must not be negative")
         if self.rollout_retention_s <= 0:
             raise SettingsError("IMAGEPIN_ROLLOUT_RETENTION must be a positive number of seconds")
+        if self.content_max_ratio < 1 or self.content_max_bytes < 1:
+            raise SettingsError(
+                "IMAGEPIN_CONTENT_MAX_RATIO must be at least 1, IMAGEPIN_CONTENT_MAX_BYTES positive"
+            )
         if not 1 <= self.workers <= 64:
             raise SettingsError(f"IMAGEPIN_WORKERS / --workers {self.workers}: use 1 to 64")
         if self.workers > 1 and self.listen.endswith(":0"):
@@ -124,7 +142,11 @@ class Settings:
             )
         if not 0 <= self.access_log_sample_rate <= 1:
             raise SettingsError("IMAGEPIN_ACCESS_LOG_SAMPLE_RATE must be between 0 and 1")
+        if self.follow_retention_s <= 0:
+            raise SettingsError("IMAGEPIN_FOLLOW_RETENTION must be a positive number of seconds")
+        self._validate_notifications()
         self._validate_caller_auth()
+        self._validate_trust_policies()
         return self
 
     def _validate_caller_auth(self) -> None:
@@ -137,15 +159,43 @@ class Settings:
             if path is not None and not path.is_file():
                 raise SettingsError(f"{name} {path}: no such file")
         if self.auth_tokens_file is not None:
-            lines = self.auth_tokens_file.read_text(encoding="utf-8", errors="replace").splitlines()
-            if not any(line.strip() and not line.strip().startswith("#") for line in lines):
-                raise SettingsError(
-                    f"IMAGEPIN_AUTH_TOKENS_FILE {self.auth_tokens_file}: no tokens in it"
-                )
+            _require_tokens(self.auth_tokens_file, "IMAGEPIN_AUTH_TOKENS_FILE")
         if (self.tls_cert_file is None) != (self.tls_key_file is None):
             raise SettingsError("IMAGEPIN_TLS_CERT_FILE and IMAGEPIN_TLS_KEY_FILE go together")
         if self.tls_client_ca_file is not None and self.tls_cert_file is None:
             raise SettingsError("IMAGEPIN_TLS_CLIENT_CA_FILE needs TLS (IMAGEPIN_TLS_CERT_FILE)")
+
+    def _validate_notifications(self) -> None:
+        if self.notifications_listen is None:
+            return
+        _host_port(
+            self.notifications_listen, "IMAGEPIN_NOTIFICATIONS_LISTEN / --notifications-listen"
+        )
+        tokens = self.notifications_tokens_file
+        if tokens is None:
+            raise SettingsError(
+                "IMAGEPIN_NOTIFICATIONS_LISTEN needs IMAGEPIN_NOTIFICATIONS_TOKENS_FILE: "
+                "notifications are accepted only with one of its bearer tokens"
+            )
+        if not tokens.is_file():
+            raise SettingsError(f"IMAGEPIN_NOTIFICATIONS_TOKENS_FILE {tokens}: no such file")
+        _require_tokens(tokens, "IMAGEPIN_NOTIFICATIONS_TOKENS_FILE")
+
+    def _validate_trust_policies(self) -> None:
+        """The trust policies file is read whole now, like the registries file."""
+        from imagepin_server.core.trust import TrustPolicyError, load_trust_policies
+
+        try:
+            load_trust_policies(self.trust_policies_file)
+        except TrustPolicyError as exc:
+            raise SettingsError(f"IMAGEPIN_TRUST_POLICIES_FILE: {exc}") from exc
+
+
+def _require_tokens(path: Path, name: str) -> None:
+    """A token file must hold at least one token (a line that is not blank or a # comment)."""
+    lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    if not any(line.strip() and not line.strip().startswith("#") for line in lines):
+        raise SettingsError(f"{name} {path}: no tokens in it")
 
 
 def _host_port(text: str, name: str) -> tuple[str, int]:

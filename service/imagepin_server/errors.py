@@ -66,6 +66,22 @@ class BadRolloutKey(InvalidArgument):
     reason = "INVALID_ROLLOUT_KEY"
 
 
+class BadPattern(InvalidArgument):
+    """A tag filter or pattern that is no regular expression, or an extract template too long."""
+
+    reason = "INVALID_PATTERN"
+
+
+class BadTagPolicy(InvalidArgument):
+    """No policy, or a semver range that does not parse."""
+
+    reason = "INVALID_TAG_POLICY"
+
+
+class BadPageToken(InvalidArgument):
+    reason = "INVALID_PAGE_TOKEN"
+
+
 # --- the thing asked for does not exist --------------------------------------------------------
 class NotFound(ImagepinError):
     reason = "NOT_FOUND"
@@ -85,6 +101,12 @@ class BlobNotFound(NotFound):
 
 class PlatformNotFound(NotFound):
     reason = "PLATFORM_NOT_FOUND"
+
+
+class NoMatchingTag(NotFound):
+    """SelectTag found no tag its policy and pattern accept."""
+
+    reason = "NO_MATCHING_TAG"
 
 
 # --- the registry refuses us -------------------------------------------------------------------
@@ -133,6 +155,12 @@ class RegistryUnavailable(Unavailable):
 
 class StoreUnavailable(Unavailable):
     reason = "STORE_UNAVAILABLE"
+
+
+class WatchBehind(Unavailable):
+    """A WatchTags caller read events more slowly than tags moved; it should watch again."""
+
+    reason = "WATCH_SUBSCRIBER_BEHIND"
 
 
 class RateLimited(ImagepinError):
@@ -200,3 +228,22 @@ def schema1_refused(
         reference=reference,
         registry=registry,
     )
+
+
+# --- signatures: what the caller trusts --------------------------------------------------------
+class BadTrust(InvalidArgument):
+    """Neither or both of public keys and a trust policy were given."""
+
+    reason = "INVALID_TRUST"
+
+
+class BadPublicKey(InvalidArgument):
+    """A public key that is not PEM SubjectPublicKeyInfo of a supported kind."""
+
+    reason = "INVALID_PUBLIC_KEY"
+
+
+class TrustPolicyNotFound(NotFound):
+    """A trust policy the server's policies file does not define."""
+
+    reason = "TRUST_POLICY_NOT_FOUND"

@@ -29,6 +29,9 @@ DOCKER_CONFIG: Final = "application/vnd.docker.container.image.v1+json"
 DOCKER_LAYER_GZIP: Final = "application/vnd.docker.image.rootfs.diff.tar.gzip"
 DOCKER_LAYER_FOREIGN_GZIP: Final = "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip"
 OCTET_STREAM: Final = "application/octet-stream"
+JSON: Final = "application/json"
+# The envelope the CNCF distribution registry POSTs its notifications in.
+DISTRIBUTION_EVENTS: Final = "application/vnd.docker.distribution.events.v1+json"
 DOCKER_SCHEMA1_MANIFEST: Final = "application/vnd.docker.distribution.manifest.v1+json"
 DOCKER_SCHEMA1_SIGNED_MANIFEST: Final = "application/vnd.docker.distribution.manifest.v1+prettyjws"
 
@@ -144,3 +147,20 @@ def layer_compression(media_type: str) -> Compression:
 def is_foreign_layer(media_type: str) -> bool:
     """True for non-distributable (foreign) layers that registries need not serve."""
     return base(media_type) in _FOREIGN_LAYERS
+
+
+# --- what is attached to images: signatures, attestations, SBOMs ------------------------------
+# cosign's simple-signing payload, one per signature layer of a `.sig` manifest.
+COSIGN_SIMPLE_SIGNING: Final = "application/vnd.dev.cosign.simplesigning.v1+json"
+# The artifact types cosign gives its OCI 1.1 referrers; imagepin gives them to what it finds
+# under cosign's `.sig`, `.att` and `.sbom` tags too, so one filter finds both.
+COSIGN_SIGNATURE_ARTIFACT: Final = "application/vnd.dev.cosign.artifact.sig.v1+json"
+COSIGN_ATTESTATION_ARTIFACT: Final = "application/vnd.dev.cosign.artifact.att.v1+json"
+COSIGN_SBOM_ARTIFACT: Final = "application/vnd.dev.cosign.artifact.sbom.v1+json"
+# A Sigstore bundle (keyless: Fulcio certificate and transparency-log entry) as a referrer.
+SIGSTORE_BUNDLE_PREFIX: Final = "application/vnd.dev.sigstore.bundle"
+
+
+def is_sigstore_bundle(media_type: str) -> bool:
+    """True for any version of the Sigstore bundle media type (`…bundle.v0.3+json`, …)."""
+    return base(media_type).startswith(SIGSTORE_BUNDLE_PREFIX)

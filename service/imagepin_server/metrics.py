@@ -78,6 +78,26 @@ WRITE_QUEUE_DROPS = Counter(
     "imagepin_write_queue_drops_total", "Observations dropped because the write queue was full"
 )
 
+WATCH_POLLS = Counter(
+    "imagepin_watch_polls_total",
+    "Polls of followed tags, by what was asked (registry, or the store another replica fills)",
+    ["target"],
+)
+WATCH_EVENTS = Counter(
+    "imagepin_watch_events_total", "Tag moves published to watchers, by source", ["source"]
+)
+WATCH_SUBSCRIBERS = Gauge(
+    "imagepin_watch_subscribers", "WatchTags calls open", multiprocess_mode="livesum"
+)
+WATCH_FOLLOWED = Gauge(
+    "imagepin_watch_followed_tags", "Tags this process follows", multiprocess_mode="livesum"
+)
+NOTIFICATIONS = Counter(
+    "imagepin_notifications_total",
+    "Registry notification events by outcome: confirming, confirmed, unconfirmed, ignored, refused",
+    ["outcome"],
+)
+
 
 def reserve_registry_labels(registries: Iterable[str]) -> None:
     """Registries the operator configured always get their own label value."""

@@ -24,11 +24,15 @@ EXPECTED: dict[type[errors.ImagepinError], grpc.StatusCode] = {
     errors.BadPlatform: Code.INVALID_ARGUMENT,
     errors.ConflictingDigests: Code.INVALID_ARGUMENT,
     errors.BadRolloutKey: Code.INVALID_ARGUMENT,
+    errors.BadPattern: Code.INVALID_ARGUMENT,
+    errors.BadTagPolicy: Code.INVALID_ARGUMENT,
+    errors.BadPageToken: Code.INVALID_ARGUMENT,
     errors.NotFound: Code.NOT_FOUND,
     errors.RepositoryNotFound: Code.NOT_FOUND,
     errors.ManifestNotFound: Code.NOT_FOUND,
     errors.BlobNotFound: Code.NOT_FOUND,
     errors.PlatformNotFound: Code.NOT_FOUND,
+    errors.NoMatchingTag: Code.NOT_FOUND,
     errors.AccessDenied: Code.PERMISSION_DENIED,
     errors.RegistryUnauthorized: Code.PERMISSION_DENIED,
     errors.PolicyDenied: Code.PERMISSION_DENIED,
@@ -38,6 +42,7 @@ EXPECTED: dict[type[errors.ImagepinError], grpc.StatusCode] = {
     errors.Unavailable: Code.UNAVAILABLE,
     errors.RegistryUnavailable: Code.UNAVAILABLE,
     errors.StoreUnavailable: Code.UNAVAILABLE,
+    errors.WatchBehind: Code.UNAVAILABLE,
     errors.RateLimited: Code.RESOURCE_EXHAUSTED,
     errors.PullLimited: Code.RESOURCE_EXHAUSTED,
     errors.AbuseLimited: Code.RESOURCE_EXHAUSTED,
@@ -49,6 +54,9 @@ EXPECTED: dict[type[errors.ImagepinError], grpc.StatusCode] = {
     errors.DigestMismatch: Code.DATA_LOSS,
     errors.UnsupportedContent: Code.FAILED_PRECONDITION,
     errors.BadRegistryResponse: Code.FAILED_PRECONDITION,
+    errors.BadTrust: Code.INVALID_ARGUMENT,
+    errors.BadPublicKey: Code.INVALID_ARGUMENT,
+    errors.TrustPolicyNotFound: Code.NOT_FOUND,
 }
 
 

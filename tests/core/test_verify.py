@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from imagepin_server import store
-from imagepin_server.core import Platform, verify
+from imagepin_server.core import Platform, VerifyMode, verify
 from imagepin_server.digests import Digest
 
 from tests.core.helpers import ManualClock, reference, use_cases
@@ -64,3 +64,43 @@ async def test_an_index_is_verified_down_to_the_chosen_platform(
     assert [str(blob.descriptor.digest) for blob in manifests] == [child.digest]
     layers = [str(blob.descriptor.digest) for blob in answer.blobs if blob.kind == "layer"]
     assert layers == list(child.layer_digests)
+
+
+async def test_content_mode_hashes_each_layer_s_content_against_its_diff_id(
+    pushed_images: ImageCatalog, sqlite_database: store.Database
+) -> None:
+    image = pushed_images.zstd  # a zstd layer and a gzip one
+    async with use_cases(sqlite_database, ManualClock()) as deps:
+        answer = await verify(
+            deps,
+            reference(image.reference),
+            Digest.parse(image.digest),
+            include_layers=False,
+            platform=None,
+            mode=VerifyMode.CONTENT,
+        )
+    assert answer.verified
+    layers = [blob for blob in answer.blobs if blob.kind == "layer"]
+    assert [(blob.diff_id, str(blob.actual_diff_id)) for blob in layers] == [
+        (diff_id, diff_id) for diff_id in image.diff_ids
+    ]
+
+
+async def test_existence_mode_hashes_nothing_below_the_manifest(
+    pushed_images: ImageCatalog, sqlite_database: store.Database
+) -> None:
+    image = pushed_images.single
+    async with use_cases(sqlite_database, ManualClock()) as deps:
+        answer = await verify(
+            deps,
+            reference(image.reference),
+            Digest.parse(image.digest),
+            include_layers=False,
+            platform=None,
+            mode=VerifyMode.EXISTENCE,
+        )
+    assert answer.verified
+    assert [(b.kind, b.head_only, b.actual, b.actual_size) for b in answer.blobs] == [
+        ("config", True, None, len(image.config)),
+        *(("layer", True, None, layer.size) for layer in image.layers),
+    ]

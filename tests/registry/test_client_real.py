@@ -116,6 +116,45 @@ async def test_check_blob_with_a_smaller_declared_size_is_a_mismatch(
     assert check.error is not None
 
 
+async def test_head_blob_tells_size_and_existence_without_a_body(
+    pushed_images: ImageCatalog,
+) -> None:
+    image = pushed_images.single
+    name = ref(image.registry, image.repository)
+    async with registry_client() as client:
+        for layer in image.layers:
+            head = await client.head_blob(name, Digest.parse(layer.digest))
+            assert (head.size, str(head.claimed)) == (layer.size, layer.digest)
+        with pytest.raises(errors.BlobNotFound):
+            await client.head_blob(name, Digest.parse("sha256:" + "1" * 64))
+
+
+class _Chunks:
+    """A sink that keeps what it saw, to compare with the blob."""
+
+    def __init__(self) -> None:
+        self.seen = bytearray()
+
+    async def update(self, chunk: bytes) -> None:
+        self.seen += chunk
+
+
+async def test_check_blob_hands_the_bytes_it_hashed_to_the_sink(
+    pushed_images: ImageCatalog,
+) -> None:
+    layer = pushed_images.single.layers[0]
+    async with registry_client() as client:
+        check = await client.check_blob(
+            ref(pushed_images.registry.host, pushed_images.single.repository),
+            Digest.parse(layer.digest),
+            size=layer.size,
+            sink=_Chunks,
+        )
+    assert check.verified
+    assert isinstance(check.sink, _Chunks)
+    assert Digest.of(bytes(check.sink.seen)) == Digest.parse(layer.digest)
+
+
 async def test_unknown_tag_is_manifest_not_found(pushed_images: ImageCatalog) -> None:
     image = pushed_images.single
     async with registry_client() as client:

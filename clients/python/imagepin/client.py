@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import datetime
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from types import TracebackType
 
 import grpc
 
-from imagepin import messages
+from imagepin import messages, tag_requests
 from imagepin.connection import Connection
 from imagepin.errors import ImagepinError, Unimplemented, from_rpc_error
 from imagepin.messages import BatchResult, Delay, PlatformArg, Request, Response
@@ -104,10 +104,14 @@ class ResolverClient:
         *,
         include_layers: bool = False,
         platform: PlatformArg = None,
+        mode: resolver_pb2.VerifyMode = resolver_pb2.VERIFY_MODE_UNSPECIFIED,
         timeout: float | None = None,
     ) -> resolver_pb2.VerifyDigestResponse:
-        """Whether the registry's content hashes to the digest (a mismatch is an answer)."""
-        request = messages.verify_request(reference, expected_digest, include_layers, platform)
+        """Whether the registry's content hashes to the digest (a mismatch is an answer);
+        `mode` says how deep (VERIFY_MODE_MANIFEST ... VERIFY_MODE_CONTENT)."""
+        request = messages.verify_request(
+            reference, expected_digest, include_layers, platform, mode
+        )
         return self._call(self._stub.VerifyDigest, request, timeout)
 
     def batch_resolve(
@@ -181,6 +185,109 @@ class ResolverClient:
         """Every recorded image containing a layer (distribution digest or diff_id)."""
         request = messages.images_with_layer_request(digest, limit)
         return self._call(self._stub.ListImagesWithLayer, request, timeout)
+
+    def list_tags(
+        self,
+        reference: str,
+        *,
+        page_size: int = 0,
+        page_token: str = "",
+        filter: str = "",
+        max_staleness: Delay = None,
+        timeout: float | None = None,
+    ) -> resolver_pb2.ListTagsResponse:
+        """One page of the repository's tags, sorted; `filter` is a full-match RE2 pattern."""
+        request = tag_requests.list_tags_request(
+            reference,
+            page_size=page_size,
+            page_token=page_token,
+            filter=filter,
+            max_staleness=max_staleness,
+        )
+        result: resolver_pb2.ListTagsResponse = self._call(self._stub.ListTags, request, timeout)
+        return result
+
+    def select_tag(
+        self,
+        reference: str,
+        policy: str,
+        *,
+        pattern: str = "",
+        extract: str = "",
+        include_prereleases: bool = False,
+        platform: PlatformArg = None,
+        max_staleness: Delay = None,
+        timeout: float | None = None,
+    ) -> resolver_pb2.SelectTagResponse:
+        """The repository's tag `policy` chooses (`semver:^7.2`, `numerical:asc`, …), pinned."""
+        request = tag_requests.select_tag_request(
+            reference,
+            policy,
+            pattern=pattern,
+            extract=extract,
+            include_prereleases=include_prereleases,
+            platform=platform,
+            max_staleness=max_staleness,
+        )
+        result: resolver_pb2.SelectTagResponse = self._call(self._stub.SelectTag, request, timeout)
+        return result
+
+    def list_referrers(
+        self,
+        reference: str,
+        *,
+        artifact_type: str = "",
+        include_children: bool = False,
+        timeout: float | None = None,
+    ) -> resolver_pb2.ListReferrersResponse:
+        """What refers to the image: signatures, SBOMs, attestations, and where each was found."""
+        request = resolver_pb2.ListReferrersRequest(
+            reference=reference, artifact_type=artifact_type, include_children=include_children
+        )
+        result: resolver_pb2.ListReferrersResponse = self._call(
+            self._stub.ListReferrers, request, timeout
+        )
+        return result
+
+    def verify_signatures(
+        self,
+        reference: str,
+        *,
+        public_keys: Iterable[str] = (),
+        policy: str = "",
+        platform: PlatformArg = None,
+        timeout: float | None = None,
+    ) -> resolver_pb2.VerifySignaturesResponse:
+        """Whether a cosign signature verifies under the keys (PEM) or the server's policy."""
+        request = messages.signatures_request(reference, public_keys, policy, platform)
+        result: resolver_pb2.VerifySignaturesResponse = self._call(
+            self._stub.VerifySignatures, request, timeout
+        )
+        return result
+
+    def watch_tags(
+        self,
+        references: Sequence[str],
+        *,
+        interval: datetime.timedelta | None = None,
+        timeout: float | None = None,
+    ) -> Iterator[resolver_pb2.TagEvent]:
+        """Each tag's current digest, then one event per move, until the iterator is closed.
+
+        No deadline unless `timeout` is given: a watch runs until the caller stops it. A watch
+        the server ends (it is stopping, or the caller fell behind) raises Unavailable: watch
+        again.
+        """
+        request = resolver_pb2.WatchTagsRequest(
+            references=list(references), interval=messages.duration(interval)
+        )
+        call = self._stub.WatchTags(request, timeout=timeout, metadata=self._metadata())
+        try:
+            yield from call
+        except grpc.RpcError as error:
+            raise from_rpc_error(error, self.connection.target) from None
+        finally:
+            call.cancel()
 
 
 __all__ = ["ImagepinError", "ResolverClient", "open_channel"]

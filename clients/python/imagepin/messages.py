@@ -97,11 +97,24 @@ def verify_request(
     expected_digest: str = "",
     include_layers: bool = False,
     platform: PlatformArg = None,
+    mode: resolver_pb2.VerifyMode = resolver_pb2.VERIFY_MODE_UNSPECIFIED,
 ) -> resolver_pb2.VerifyDigestRequest:
     return resolver_pb2.VerifyDigestRequest(
         reference=reference,
         expected_digest=expected_digest,
         include_layers=include_layers,
+        platform=platform_message(platform),
+        mode=mode,
+    )
+
+
+def signatures_request(
+    reference: str, public_keys: Iterable[str], policy: str, platform: PlatformArg
+) -> resolver_pb2.VerifySignaturesRequest:
+    return resolver_pb2.VerifySignaturesRequest(
+        reference=reference,
+        public_keys=list(public_keys),
+        policy=policy,
         platform=platform_message(platform),
     )
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Final
 
@@ -21,13 +22,21 @@ from imagepin_server.core import (
     Platform,
     Resolution,
     Source,
+    TagEvent,
+    TagEventSource,
     TagHistory,
     Verification,
+    tag_policy,
 )
+from imagepin_server.core.attachments import ReferrerSource
 from imagepin_server.core.images import Descriptor, ImageConfig, ImageIndex, ImageManifest
 from imagepin_server.core.platforms import ManifestKind, classify
 from imagepin_server.core.platforms import validate as validate_platform
-from imagepin_server.core.verify import BlobResult
+from imagepin_server.core.referrers import ReferrerListing
+from imagepin_server.core.signatures import SignatureVerification
+from imagepin_server.core.tagref import require_tag
+from imagepin_server.core.tags import Bound, TagPage, TagSelection
+from imagepin_server.core.verify import BlobResult, VerifyMode
 from imagepin_server.digests import Digest, InvalidDigest
 from imagepin_server.errors import BadDigest, BadReference, ConflictingDigests
 from imagepin_server.reference import Reference
@@ -54,6 +63,22 @@ def parse_reference(text: str) -> Reference:
         return references.parse(text)
     except references.InvalidReference as exc:
         raise BadReference(str(exc), reference=text[:REFERENCE_INPUT_LIMIT]) from exc
+
+
+def parse_repository(text: str) -> Reference:
+    """A caller's repository (ListTags, SelectTag): a reference without tag or digest."""
+    ref = parse_reference(text)
+    if ref.tag is not None or ref.digest is not None:
+        raise BadReference(
+            f"{text[:200]!r} names a tag or digest; give the repository alone, e.g. {ref.name!r}",
+            reference=str(ref),
+        )
+    return ref
+
+
+def parse_tag_references(texts: Iterable[str], *, purpose: str) -> list[Reference]:
+    """Callers' references that must each name a tag (":latest" when none), e.g. to watch."""
+    return [require_tag(parse_reference(text), purpose=purpose) for text in texts]
 
 
 def parse_digest(text: str, *, field: str = "digest") -> Digest:
@@ -83,6 +108,12 @@ def expected_digest(ref: Reference, expected_text: str) -> Digest:
     return chosen
 
 
+_TAG_EVENT_SOURCE = {
+    TagEventSource.POLL: pb.TAG_EVENT_SOURCE_POLL,
+    TagEventSource.NOTIFICATION: pb.TAG_EVENT_SOURCE_NOTIFICATION,
+    TagEventSource.RESOLUTION: pb.TAG_EVENT_SOURCE_RESOLUTION,
+}
+
 _COMPRESSION = {
     mediatypes.Compression.UNKNOWN: pb.COMPRESSION_UNSPECIFIED,
     mediatypes.Compression.NONE: pb.COMPRESSION_NONE,
@@ -95,7 +126,9 @@ def platform_from_proto(
     request: pb.ResolveReferenceRequest
     | pb.GetManifestRequest
     | pb.ListLayersRequest
-    | pb.VerifyDigestRequest,
+    | pb.VerifyDigestRequest
+    | pb.SelectTagRequest
+    | pb.VerifySignaturesRequest,
 ) -> Platform | None:
     """The requested platform, checked (BadPlatform), or None when absent or left empty."""
     if not request.HasField("platform"):
@@ -163,7 +196,13 @@ _SOURCE = {
 MAX_DURATION = timedelta(days=3650)
 
 
-def duration_from_proto(message: pb.ResolveReferenceRequest, field: str) -> timedelta | None:
+def duration_from_proto(
+    message: pb.ResolveReferenceRequest
+    | pb.ListTagsRequest
+    | pb.SelectTagRequest
+    | pb.WatchTagsRequest,
+    field: str,
+) -> timedelta | None:
     """An optional Duration field: None when unset; negative or absurd values are refused."""
     if not message.HasField(field):
         return None
@@ -312,6 +351,23 @@ def layers_to_proto(listing: LayerListing) -> pb.ListLayersResponse:
     )
 
 
+_VERIFY_MODES = {
+    pb.VERIFY_MODE_UNSPECIFIED: None,
+    pb.VERIFY_MODE_MANIFEST: VerifyMode.MANIFEST,
+    pb.VERIFY_MODE_EXISTENCE: VerifyMode.EXISTENCE,
+    pb.VERIFY_MODE_BLOBS: VerifyMode.BLOBS,
+    pb.VERIFY_MODE_CONTENT: VerifyMode.CONTENT,
+}
+
+
+def verify_mode_from_proto(request: pb.VerifyDigestRequest) -> VerifyMode | None:
+    """The requested mode; None when unspecified. A number this server does not know is refused."""
+    try:
+        return _VERIFY_MODES[request.mode]
+    except KeyError:
+        raise errors.InvalidArgument(f"mode {request.mode} is not a known VerifyMode") from None
+
+
 def _blob_to_proto(blob: BlobResult) -> pb.BlobVerification:
     message = pb.BlobVerification(
         kind=blob.kind,
@@ -323,6 +379,8 @@ def _blob_to_proto(blob: BlobResult) -> pb.BlobVerification:
         actual_size=blob.actual_size,
         error=blob.error,
         skipped=blob.skipped,
+        diff_id=blob.diff_id,
+        actual_diff_id=str(blob.actual_diff_id) if blob.actual_diff_id else "",
     )
     if blob.descriptor.platform is not None:
         message.platform.CopyFrom(platform_to_proto(blob.descriptor.platform))
@@ -406,3 +464,109 @@ def images_with_layer_to_proto(images: list[ImageWithLayer]) -> pb.ListImagesWit
             message.platform.CopyFrom(platform_to_proto(found.platform))
         messages.append(message)
     return pb.ListImagesWithLayerResponse(images=messages)
+
+
+# --- ListTags, SelectTag ------------------------------------------------------------------------
+_BOUND = {
+    None: pb.TAG_LIST_BOUND_UNSPECIFIED,
+    Bound.TAGS: pb.TAG_LIST_BOUND_TAGS,
+    Bound.PAGES: pb.TAG_LIST_BOUND_PAGES,
+    Bound.TIME: pb.TAG_LIST_BOUND_TIME,
+}
+_ORDER: dict[int, tag_policy.Order] = {
+    pb.SORT_ORDER_UNSPECIFIED: tag_policy.Order.ASCENDING,
+    pb.SORT_ORDER_ASCENDING: tag_policy.Order.ASCENDING,
+    pb.SORT_ORDER_DESCENDING: tag_policy.Order.DESCENDING,
+}
+
+
+def tag_page_to_proto(page: TagPage) -> pb.ListTagsResponse:
+    return pb.ListTagsResponse(
+        normalized_repository=page.repository.name,
+        tags=list(page.tags),
+        next_page_token=page.next_page_token,
+        bound=_BOUND[page.bound],
+        total_tags=page.total,
+    )
+
+
+def tag_policy_from_proto(request: pb.SelectTagRequest) -> tag_policy.TagPolicy | None:
+    """The request's policy, or None when none was set (the use case refuses that)."""
+    chosen = request.WhichOneof("policy")
+    if chosen == "semver":
+        return tag_policy.Semver(
+            range=request.semver.range,
+            include_prereleases=request.semver.include_prereleases,
+        )
+    if chosen == "numerical":
+        return tag_policy.Numerical(order=_order(request.numerical.order))
+    if chosen == "alphabetical":
+        return tag_policy.Alphabetical(order=_order(request.alphabetical.order))
+    return None
+
+
+def _order(value: int) -> tag_policy.Order:
+    order = _ORDER.get(value)
+    if order is None:
+        raise errors.BadTagPolicy(f"order {value} is not a sort order")
+    return order
+
+
+def selection_to_proto(selection: TagSelection) -> pb.SelectTagResponse:
+    return pb.SelectTagResponse(
+        tag=selection.tag,
+        resolution=resolution_to_proto(selection.resolution),
+        tags_considered=selection.considered,
+        tags_listed=selection.listed,
+        bound=_BOUND[selection.bound],
+    )
+
+
+_REFERRER_SOURCE = {
+    ReferrerSource.REFERRERS_API: pb.REFERRER_SOURCE_REFERRERS_API,
+    ReferrerSource.FALLBACK_TAG: pb.REFERRER_SOURCE_FALLBACK_TAG,
+    ReferrerSource.COSIGN_TAG: pb.REFERRER_SOURCE_COSIGN_TAG,
+    ReferrerSource.INDEX_ATTESTATION: pb.REFERRER_SOURCE_INDEX_ATTESTATION,
+}
+
+
+def referrers_to_proto(listing: ReferrerListing) -> pb.ListReferrersResponse:
+    return pb.ListReferrersResponse(
+        digest=str(listing.digest),
+        referrers=[
+            pb.Referrer(
+                descriptor=descriptor_to_proto(referrer.descriptor),
+                subject_digest=str(referrer.subject),
+                source=_REFERRER_SOURCE[referrer.source],
+            )
+            for referrer in listing.referrers
+        ],
+        truncated=listing.truncated,
+    )
+
+
+def signatures_to_proto(verification: SignatureVerification) -> pb.VerifySignaturesResponse:
+    return pb.VerifySignaturesResponse(
+        digest=str(verification.digest),
+        verified=verification.verified,
+        signatures=[
+            pb.SignatureResult(
+                signature_digest=str(check.signature_digest),
+                key_id=check.key_id,
+                verified=check.verified,
+                error=check.error,
+                source=_REFERRER_SOURCE[check.source],
+            )
+            for check in verification.signatures
+        ],
+    )
+
+
+def tag_event_to_proto(event: TagEvent) -> pb.TagEvent:
+    return pb.TagEvent(
+        reference=str(event.reference),
+        previous_digest=str(event.previous) if event.previous is not None else "",
+        digest=str(event.digest),
+        observed_at=timestamp(event.observed_at),
+        source=_TAG_EVENT_SOURCE[event.source],
+    )

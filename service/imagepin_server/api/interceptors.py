@@ -12,7 +12,7 @@ import contextvars
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeAlias, cast
 
 import grpc
@@ -49,7 +49,8 @@ def note(**fields: object) -> None:
 
 
 class RpcInterceptor(grpc.aio.ServerInterceptor):
-    """Wraps every unary-unary handler of our own services (health and reflection pass).
+    """Wraps every unary-unary and server-streaming handler of our own services (health and
+    reflection pass).
 
     Wrapped handlers are made once per method and kept. With `warm`, a warm ResolveReference
     hit is answered at the top of the wrapper from its serialised bytes (api/fastpath.py).
@@ -78,6 +79,18 @@ class RpcInterceptor(grpc.aio.ServerInterceptor):
         except KeyError:
             pass
         handler = await continuation(handler_call_details)
+        if (
+            handler is not None
+            and handler.unary_stream is not None
+            and method.startswith(self._prefix)
+        ):
+            wrapped_stream = grpc.unary_stream_rpc_method_handler(
+                _wrap_stream(method.rsplit("/", 1)[-1], handler.unary_stream, self._access_log),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+            self._handlers[method] = wrapped_stream
+            return wrapped_stream
         if handler is None or handler.unary_unary is None or not method.startswith(self._prefix):
             if handler is not None:
                 self._handlers[method] = handler  # a known method: the lookup is fixed
@@ -167,12 +180,7 @@ def _wrap(
             log.exception("unexpected failure in %s", method, extra={"fields": fields})
             failure = status.internal_failure()
         finally:
-            elapsed = time.perf_counter() - started
-            fields["latency_ms"] = round(elapsed * 1000, 2)
-            if failure is not None:
-                fields["code"] = failure.code.name
-                fields["error"] = redact(failure.message)
-            fields.setdefault("code", grpc.StatusCode.CANCELLED.name)  # the caller went away
+            elapsed = _settle(fields, started, failure)
             count(str(fields["code"]))
             latency.observe(elapsed)
             if access_log.wanted(fields):
@@ -182,3 +190,49 @@ def _wrap(
         return None  # not reached: abort raises
 
     return handle
+
+
+def _wrap_stream(method: str, behavior: Any, access_log: AccessLog) -> Any:
+    """The same mapping for a server-streaming RPC: errors become their status, and one log
+    line is written when the stream ends (with how many messages were sent)."""
+
+    async def handle(request: Any, context: ServicerContext[Any, Any]) -> AsyncIterator[Any]:
+        fields: dict[str, object] = {"method": method}
+        rpc_log_fields.set(fields)
+        started = time.perf_counter()
+        failure: status.RpcFailure | None = None
+        sent = 0
+        try:
+            async for response in behavior(request, context):
+                sent += 1
+                yield response
+            fields["code"] = OK
+        except errors.ImagepinError as exc:
+            failure = status.failure_for(exc)
+            fields.update({key: redact(value) for key, value in exc.metadata().items()})
+            fields["reason"] = exc.reason
+        except Exception:
+            log.exception("unexpected failure in %s", method, extra={"fields": fields})
+            failure = status.internal_failure()
+        finally:
+            fields["messages"] = sent
+            _settle(fields, started, failure)
+            metrics.RPCS.labels(method, str(fields["code"])).inc()
+            if access_log.wanted(fields):
+                access_log.write(method, fields)
+        if failure is not None:
+            await context.abort(failure.code, failure.message, failure.trailing_metadata)
+
+    return handle
+
+
+def _settle(fields: dict[str, object], started: float, failure: status.RpcFailure | None) -> float:
+    """Close the RPC's log fields (latency, code: CANCELLED when the caller went away, error);
+    returns the seconds it took."""
+    elapsed = time.perf_counter() - started
+    fields["latency_ms"] = round(elapsed * 1000, 2)
+    if failure is not None:
+        fields["code"] = failure.code.name
+        fields["error"] = redact(failure.message)
+    fields.setdefault("code", grpc.StatusCode.CANCELLED.name)
+    return elapsed

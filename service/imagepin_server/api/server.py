@@ -16,6 +16,7 @@ from imagepin_server.api.access_log import AccessLog, Mode
 from imagepin_server.api.caller_auth import CallerAuthInterceptor, TokenFile
 from imagepin_server.api.fastpath import WarmAnswers
 from imagepin_server.api.interceptors import RpcInterceptor
+from imagepin_server.api.notifications import NotificationListener
 from imagepin_server.api.servicer import ResolverServicer
 from imagepin_server.config import Settings
 
@@ -98,10 +99,18 @@ class GrpcServer:
     """The gRPC side of the process: our service over `deps`, health, reflection, interceptors."""
 
     def __init__(
-        self, settings: Settings, deps: core.Dependencies, *, reuse_port: bool = False
+        self,
+        settings: Settings,
+        deps: core.Dependencies,
+        *,
+        watcher: core.TagWatcher,
+        notifications: NotificationListener | None = None,
+        reuse_port: bool = False,
     ) -> None:
         self.settings = settings
         self.health = health.aio.HealthServicer()
+        self.watcher = watcher
+        self.notifications = notifications
         warm = WarmAnswers(deps, max_entries=int(deps.caches.tags.maxsize))
         self.server = grpc.aio.server(
             interceptors=interceptors_for(settings, warm),
@@ -112,7 +121,7 @@ class GrpcServer:
             ],
         )
         resolver_pb2_grpc.add_ResolverServiceServicer_to_server(
-            ResolverServicer(deps, warm=warm), self.server
+            ResolverServicer(deps, watcher=watcher, warm=warm), self.server
         )
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         reflection.enable((SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), self.server)
@@ -120,7 +129,8 @@ class GrpcServer:
         self._health_updates: set[asyncio.Task[None]] = set()
 
     async def start(self) -> int:
-        """Bind, start serving, say so to health checks; returns the bound port."""
+        """Bind, start serving, resume the followed tags, take notifications, say so to health
+        checks; returns the bound port."""
         credentials = server_credentials(self.settings)
         try:
             self.port = (
@@ -133,13 +143,21 @@ class GrpcServer:
         if self.port == 0:
             raise OSError(listen_failure(self.settings.listen, "the address is in use"))
         await self.server.start()
+        await self.watcher.resume()
+        if self.notifications is not None:
+            await self.notifications.start()
         for name in ("", SERVICE_NAME, STORE_HEALTH_NAME):
             await self.health.set(name, SERVING)
         return self.port
 
     async def stop(self) -> None:
-        """Stop taking calls and let in-flight ones finish within the grace period."""
+        """Stop taking calls and let in-flight ones finish within the grace period; open watches
+        are ended first (their streams never finish on their own). The watcher itself is closed
+        by app.py, after this."""
         await self.health.enter_graceful_shutdown()
+        if self.notifications is not None:
+            await self.notifications.aclose()
+        self.watcher.end_watches()
         await self.server.stop(self.settings.shutdown_grace_s)
 
     def report_store_health(self, healthy: bool) -> None:

@@ -3,6 +3,7 @@ back."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any, Final
 
 from grpc.aio import ServicerContext
@@ -19,8 +20,15 @@ BATCH_BUDGET_SHARE: Final = 0.9
 
 
 class ResolverServicer(pb_grpc.ResolverServiceServicer):
-    def __init__(self, deps: core.Dependencies, *, warm: WarmAnswers | None = None) -> None:
+    def __init__(
+        self,
+        deps: core.Dependencies,
+        *,
+        watcher: core.TagWatcher,
+        warm: WarmAnswers | None = None,
+    ) -> None:
         self._deps = deps
+        self._watcher = watcher
         self._warm = warm  # told of each answer, so a warm repeat skips all of this
 
     async def ResolveReference(  # noqa: N802 - the name is the RPC's
@@ -70,6 +78,7 @@ class ResolverServicer(pb_grpc.ResolverServiceServicer):
             convert.expected_digest(ref, request.expected_digest),
             include_layers=request.include_layers,
             platform=platform,
+            mode=convert.verify_mode_from_proto(request),
         )
         note(
             registry=verification.reference.registry,
@@ -106,3 +115,76 @@ class ResolverServicer(pb_grpc.ResolverServiceServicer):
         images = await core.images_with_layer(self._deps, digest, limit=request.limit)
         note(images=len(images))
         return convert.images_with_layer_to_proto(images)
+
+    async def ListTags(  # noqa: N802
+        self, request: pb.ListTagsRequest, context: Context
+    ) -> pb.ListTagsResponse:
+        page = await core.list_tags(
+            self._deps,
+            convert.parse_repository(request.reference),
+            page_size=request.page_size,
+            page_token=request.page_token,
+            filter=request.filter,
+            max_staleness=convert.duration_from_proto(request, "max_staleness"),
+        )
+        note(registry=page.repository.registry, tags=len(page.tags))
+        return convert.tag_page_to_proto(page)
+
+    async def SelectTag(  # noqa: N802
+        self, request: pb.SelectTagRequest, context: Context
+    ) -> pb.SelectTagResponse:
+        selection = await core.select_tag(
+            self._deps,
+            convert.parse_repository(request.reference),
+            convert.tag_policy_from_proto(request),
+            pattern=request.pattern,
+            extract=request.extract,
+            platform=convert.platform_from_proto(request),
+            max_staleness=convert.duration_from_proto(request, "max_staleness"),
+        )
+        note(registry=selection.resolution.reference.registry, tag=selection.tag)
+        return convert.selection_to_proto(selection)
+
+    async def ListReferrers(  # noqa: N802
+        self, request: pb.ListReferrersRequest, context: Context
+    ) -> pb.ListReferrersResponse:
+        listing = await core.list_referrers(
+            self._deps,
+            convert.parse_reference(request.reference),
+            artifact_type=request.artifact_type,
+            include_children=request.include_children,
+        )
+        note(
+            registry=listing.reference.registry,
+            digest=str(listing.digest),
+            referrers=len(listing.referrers),
+        )
+        return convert.referrers_to_proto(listing)
+
+    async def VerifySignatures(  # noqa: N802
+        self, request: pb.VerifySignaturesRequest, context: Context
+    ) -> pb.VerifySignaturesResponse:
+        verification = await core.verify_signatures(
+            self._deps,
+            convert.parse_reference(request.reference),
+            convert.platform_from_proto(request),
+            public_keys=list(request.public_keys),
+            policy=request.policy,
+        )
+        note(
+            registry=verification.reference.registry,
+            digest=str(verification.digest),
+            verified=str(verification.verified).lower(),
+        )
+        return convert.signatures_to_proto(verification)
+
+    async def WatchTags(  # noqa: N802
+        self, request: pb.WatchTagsRequest, context: Context
+    ) -> AsyncIterator[pb.TagEvent]:
+        refs, interval = core.watch_request(
+            convert.parse_tag_references(request.references, purpose="watching"),
+            convert.duration_from_proto(request, "interval"),
+        )
+        note(tags=len(refs), interval_s=interval.total_seconds())
+        async for event in self._watcher.watch(refs, interval):
+            yield convert.tag_event_to_proto(event)

@@ -10,6 +10,7 @@ from imagepin_server import errors, store
 from imagepin_server.core.context import Dependencies
 from imagepin_server.core.images import Platform
 from imagepin_server.core.storecall import store_call
+from imagepin_server.core.tagref import require_tag
 from imagepin_server.digests import Digest
 from imagepin_server.reference import Reference
 
@@ -60,12 +61,7 @@ async def tag_history(
 ) -> TagHistory:
     """Every move of the tag (one entry per stretch at a digest), newest first; with as_of, as
     imagepin had recorded it then."""
-    if ref.digest:
-        raise errors.BadReference(
-            f"{ref} names a digest; tag history needs a tag reference such as {ref.name}:latest",
-            reference=str(ref),
-        )
-    ref = ref.with_default_tag()
+    ref = require_tag(ref, purpose="tag history")
     assert ref.tag is not None
     tag = ref.tag
     size = page_size(limit)

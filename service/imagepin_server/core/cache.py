@@ -6,13 +6,17 @@ Content addressed by digest never changes, so it is kept until evicted for room.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Final
+from typing import Final, TypeVar
 
 from cachetools import LRUCache
 
 from imagepin_server.digests import Digest
+
+K = TypeVar("K")
+V = TypeVar("V")
 
 TAG_CACHE_ENTRIES: Final = 50_000
 CONTENT_CACHE_BYTES: Final = 64 * 1024 * 1024
@@ -47,22 +51,29 @@ class CachedContent:
 CONTENT_CACHE_ENTRIES: Final = 100_000
 
 
-class ContentCache(LRUCache[ContentKey, CachedContent]):
-    """Content by digest, least recently used first out, bounded by its bytes and its entries.
+class WeightedLRU(LRUCache[K, V]):
+    """Least recently used first out, bounded by the entries' total weight and by their count.
 
-    Content larger than the whole byte bound is not kept (and is no error: it is refetched).
+    An entry heavier than the whole weight bound is not kept (no error: it is fetched again).
     """
 
-    def __init__(self, *, max_bytes: int, max_entries: int = CONTENT_CACHE_ENTRIES) -> None:
-        super().__init__(maxsize=max_bytes, getsizeof=_content_size)
+    def __init__(self, *, max_weight: int, max_entries: int, weigh: Callable[[V], int]) -> None:
+        super().__init__(maxsize=max_weight, getsizeof=weigh)
         self._max_entries = max_entries
 
-    def __setitem__(self, key: ContentKey, value: CachedContent) -> None:
-        if _content_size(value) > self.maxsize:
+    def __setitem__(self, key: K, value: V) -> None:
+        if self.getsizeof(value) > self.maxsize:
             return
         super().__setitem__(key, value)
         while len(self) > self._max_entries:
             self.popitem()
+
+
+class ContentCache(WeightedLRU[ContentKey, CachedContent]):
+    """Content by digest, bounded by its bytes and its entries."""
+
+    def __init__(self, *, max_bytes: int, max_entries: int = CONTENT_CACHE_ENTRIES) -> None:
+        super().__init__(max_weight=max_bytes, max_entries=max_entries, weigh=_content_size)
 
 
 def _content_size(content: CachedContent) -> int:

@@ -13,10 +13,14 @@ from datetime import datetime, timedelta
 from typing import Final
 
 from imagepin_server import store
+from imagepin_server.core.attachments import Attachments
 from imagepin_server.core.cache import CachedContent, Caches, ContentKey, TagAnswer, TagKey
+from imagepin_server.core.followers import Followers
+from imagepin_server.core.layer_content import DEFAULT_MAX_BYTES, DEFAULT_MAX_RATIO
 from imagepin_server.core.negative import NegativeCache
 from imagepin_server.core.ports import Registry
 from imagepin_server.core.recorder import ObservationRecorder
+from imagepin_server.core.tag_lists import TagLists
 from imagepin_server.digests import Digest
 from imagepin_server.reference import Reference
 from imagepin_server.singleflight import SingleFlight
@@ -45,6 +49,10 @@ class Policy:
         DEFAULT_NEGATIVE_AGE  # NOT_FOUND remembered, when the caller does not say
     )
     max_negative_age: timedelta = MAX_NEGATIVE_AGE  # the most a caller may ask for
+    # VerifyDigest's CONTENT mode refuses a layer that inflates past max(64 MiB, ratio x its
+    # compressed size), or past the byte bound whatever its size: zip bombs are not followed.
+    content_max_ratio: float = DEFAULT_MAX_RATIO
+    content_max_bytes: int = DEFAULT_MAX_BYTES
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,8 +69,14 @@ class Dependencies:
     negatives: NegativeCache = field(default_factory=NegativeCache)
     tag_flights: SingleFlight[TagKey, TagAnswer] = field(default_factory=SingleFlight)
     content_flights: SingleFlight[ContentKey, CachedContent] = field(default_factory=SingleFlight)
+    # Referrers and signature verdicts (core/referrers.py, core/signatures.py), and trust policies.
+    attachments: Attachments = field(default_factory=Attachments)
     # Told of each digest a resolution finds, so the layer index can catch up in the background.
     on_resolved: Callable[[Reference, Digest], None] | None = None
+    tag_lists: TagLists = field(default_factory=TagLists)  # ListTags / SelectTag (core/tags.py)
+    # The tags followed for WatchTags: told of every answer a registry gave for a tag, so
+    # watchers hear of moves a resolution saw first (core/followers.py, core/watch.py).
+    followers: Followers = field(default_factory=Followers)
 
     async def record_tag(self, ref: Reference, digest: Digest, media_type: str) -> None:
         """Record that `ref`'s tag pointed at `digest` just now; a database outage queues it."""

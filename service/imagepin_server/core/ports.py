@@ -8,11 +8,20 @@ registry package's.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Protocol
 
 from imagepin_server.digests import Digest
 from imagepin_server.reference import Reference, Target
-from imagepin_server.registry import BlobCheck, FetchedBlob, FetchedManifest, ManifestHead
+from imagepin_server.registry import (
+    BlobCheck,
+    BlobHead,
+    BlobSink,
+    FetchedBlob,
+    FetchedManifest,
+    ManifestHead,
+)
+from imagepin_server.registry.referrers import ReferrersPage
 
 
 class Registry(Protocol):
@@ -43,6 +52,30 @@ class Registry(Protocol):
         """GET a small blob (an image config) whole, refused unless it hashes to `digest`."""
         ...
 
-    async def check_blob(self, ref: Reference, digest: Digest, *, size: int | None) -> BlobCheck:
-        """Stream a blob through a hasher and say what it hashed to, never holding it."""
+    async def head_blob(self, ref: Reference, digest: Digest) -> BlobHead:
+        """HEAD a blob: its size as the registry says, nothing downloaded (BlobNotFound)."""
+        ...
+
+    async def check_blob(
+        self,
+        ref: Reference,
+        digest: Digest,
+        *,
+        size: int | None,
+        sink: Callable[[], BlobSink] | None = None,
+    ) -> BlobCheck:
+        """Stream a blob through a hasher and say what it hashed to, never holding it; a fresh
+        `sink()` per attempt also sees the bytes (CONTENT mode's decompressor)."""
+        ...
+
+    async def get_listing(
+        self, ref: Reference, path: str, *, limit: int
+    ) -> tuple[bytes, str | None]:
+        """GET one page of `ref`'s tag list (`tags/list?…`): at most `limit` bytes, and its Link."""
+        ...
+
+    async def get_referrers(
+        self, ref: Reference, digest: Digest, *, query: str | None = None
+    ) -> ReferrersPage | None:
+        """One page of the OCI 1.1 referrers listing of `digest`; None without a referrers API."""
         ...

@@ -170,7 +170,7 @@ async def _by_tag(
         metrics.CACHE_LOOKUPS.labels("negative", "hit").inc()
         raise negative
     try:
-        answer = await deps.tag_flights.run(key, lambda: _ask_registry(deps, ref, key))
+        answer = await deps.tag_flights.run(key, lambda: _ask_registry(deps, ref))
         return answer, Source.REGISTRY
     except REMEMBERED as failure:
         deps.negatives.remember(
@@ -195,8 +195,16 @@ async def _by_tag(
         return fallback, Source.STALE
 
 
-async def _ask_registry(deps: Dependencies, ref: Reference, key: TagKey) -> TagAnswer:
+async def _ask_registry(deps: Dependencies, ref: Reference) -> TagAnswer:
     """One HEAD, or GET + hash when HEAD cannot be trusted; then record and remember."""
+    answer = await look(deps, ref)
+    await accept(deps, ref, answer)
+    return answer
+
+
+async def look(deps: Dependencies, ref: Reference) -> TagAnswer:
+    """What the registry says the tag points at now, recording nothing (a confirmation may
+    still refuse it): one HEAD, or GET + hash when HEAD cannot be trusted."""
     assert ref.tag is not None
     registry = deps.registry
     head = await registry.head_manifest(ref, Tag(ref.tag))
@@ -211,13 +219,20 @@ async def _ask_registry(deps: Dependencies, ref: Reference, key: TagKey) -> TagA
         raise errors.UnsupportedContent(
             f"{ref} has unsupported media type {media_type!r}", reference=str(ref)
         )
-    answer = TagAnswer(digest, media_type, size, deps.wall(), deps.monotonic())
-    await deps.record_tag(ref, digest, media_type)
+    return TagAnswer(digest, media_type, size, deps.wall(), deps.monotonic())
+
+
+async def accept(deps: Dependencies, ref: Reference, answer: TagAnswer) -> None:
+    """Take what the registry said as the tag's answer: record it, remember it, tell whoever
+    listens (the layer index, the watchers)."""
+    assert ref.tag is not None
+    key: TagKey = (ref.registry, ref.repository, ref.tag)
+    await deps.record_tag(ref, answer.digest, answer.media_type)
     previous = deps.caches.tags.get(key)
     deps.caches.tags[key] = answer
-    if deps.on_resolved is not None and (previous is None or previous.digest != digest):
-        deps.on_resolved(ref, digest)  # new to this process: index its layers
-    return answer
+    if deps.on_resolved is not None and (previous is None or previous.digest != answer.digest):
+        deps.on_resolved(ref, answer.digest)  # new to this process: index its layers
+    deps.followers.observed(ref, answer)  # the watchers of the tag, if any (core/watch.py)
 
 
 def _negative_bound(deps: Dependencies, requested: timedelta | None) -> timedelta:

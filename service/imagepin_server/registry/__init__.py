@@ -2,6 +2,8 @@
 
 from imagepin_server.registry.client import (
     BlobCheck,
+    BlobHead,
+    BlobSink,
     FetchedBlob,
     FetchedManifest,
     ManifestHead,
@@ -14,6 +16,8 @@ from imagepin_server.registry.hosts import RegistryHosts
 
 __all__ = [
     "BlobCheck",
+    "BlobHead",
+    "BlobSink",
     "Credentials",
     "DockerConfigKeychain",
     "FetchedBlob",

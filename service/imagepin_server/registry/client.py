@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import Final, TypeVar
+from typing import Final, Protocol, TypeVar
 
 import httpx
 from cachetools import LRUCache
@@ -33,6 +33,7 @@ from imagepin_server.registry.hosts import Endpoint, RegistryHosts
 from imagepin_server.registry.netguard import AddressPolicy, guarded_transport
 from imagepin_server.registry.politeness import RETRY_STATUSES, HostBudgets
 from imagepin_server.registry.ratelimit import PullLedger
+from imagepin_server.registry.referrers import ReferrersPage, next_page, referrers_path
 from imagepin_server.registry.tls import default_context, host_context
 from imagepin_server.registry.transport import (
     RETRYABLE,
@@ -93,6 +94,20 @@ class FetchedBlob:
     digest: Digest
 
 
+class BlobSink(Protocol):
+    """Sees a blob's bytes as they stream past check_blob (a layer's decompressor)."""
+
+    async def update(self, chunk: bytes) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class BlobHead:
+    """What a HEAD on a blob told us: it exists, with this size. Nothing was hashed."""
+
+    size: int
+    claimed: Digest | None  # the registry's Docker-Content-Digest, when well-formed
+
+
 @dataclass(frozen=True, slots=True)
 class BlobCheck:
     """The outcome of streaming a blob and hashing it; a mismatch is an answer, not an error."""
@@ -102,6 +117,7 @@ class BlobCheck:
     expected_size: int | None
     actual_size: int
     error: str | None = None
+    sink: BlobSink | None = None  # the sink that saw exactly these bytes, when one was asked for
 
     @property
     def verified(self) -> bool:
@@ -314,17 +330,56 @@ class RegistryClient:
             )
         return fetched
 
-    async def check_blob(self, ref: Reference, digest: Digest, *, size: int | None) -> BlobCheck:
+    async def head_blob(self, ref: Reference, digest: Digest) -> BlobHead:
+        """HEAD a blob: does the registry have it, and how large? Raises BlobNotFound if not.
+
+        Downloads nothing and hashes nothing: an existence check, for sweeping many pins.
+        """
+        name = display(ref, digest)
+
+        async def read(response: httpx.Response) -> BlobHead:
+            await _raise_for_status(response, ref, name, "blob")
+            try:
+                size = int(response.headers.get("content-length", ""))
+            except ValueError:
+                size = -1
+            if size < 0:
+                raise errors.BadRegistryResponse(
+                    f"registry {ref.registry} answered a HEAD on {name} without a size",
+                    reference=name,
+                    registry=ref.registry,
+                )
+            return BlobHead(size=size, claimed=_claimed_digest(response))
+
+        return await self._across(
+            ref,
+            digest,
+            lambda endpoint: self._exchange(
+                endpoint, ref, "HEAD", f"blobs/{digest}", name, "blob", read
+            ),
+            accept=lambda head: head.claimed in (None, digest),
+        )
+
+    async def check_blob(
+        self,
+        ref: Reference,
+        digest: Digest,
+        *,
+        size: int | None,
+        sink: Callable[[], BlobSink] | None = None,
+    ) -> BlobCheck:
         """Stream a blob through a hasher without holding it; report what it hashed to.
 
         Reads at most `size` + 1 bytes when the size is known: more than promised is a mismatch
-        already, and a registry must not make us read forever.
+        already, and a registry must not make us read forever. `sink` makes a fresh sink for
+        each attempt (a retry starts the body again); the answer carries the one that saw it.
         """
         name = display(ref, digest)
 
         async def read(response: httpx.Response) -> BlobCheck:
             await _raise_for_status(response, ref, name, "blob")
             hasher = DigestHasher(digest.algorithm)
+            seen = sink() if sink is not None else None
             async for chunk in _raw(response, BLOB_CHUNK):
                 hasher.update(chunk)
                 if size is not None and hasher.size > size:
@@ -335,7 +390,9 @@ class RegistryClient:
                         hasher.size,
                         f"blob is larger than the {size} bytes declared",
                     )
-            return BlobCheck(digest, hasher.digest(), size, hasher.size)
+                if seen is not None:
+                    await seen.update(chunk)
+            return BlobCheck(digest, hasher.digest(), size, hasher.size, sink=seen)
 
         return await self._across(
             ref,
@@ -344,6 +401,59 @@ class RegistryClient:
                 endpoint, ref, "GET", f"blobs/{digest}", name, "blob", read, long=True
             ),
             accept=lambda check: check.verified,
+        )
+
+    async def get_listing(
+        self, ref: Reference, path: str, *, limit: int
+    ) -> tuple[bytes, str | None]:
+        """GET one page of a listing API (`tags/list?n=…`) of `ref`'s repository, from the
+        registry or a mirror trusted to resolve: the body, at most `limit` bytes, and the `Link`
+        header. Reading the body is left to the caller (registry/tags.py)."""
+        name = f"{ref.name} ({path.partition('?')[0]})"
+
+        async def read(response: httpx.Response) -> tuple[bytes, str | None]:
+            await _raise_for_status(response, ref, name, "manifest")
+            body = await _read_bounded(response, limit, name, ref, "tag list")
+            return body, response.headers.get("link")
+
+        return await self._across(
+            ref,
+            Tag(""),  # a listing changes: only endpoints trusted to resolve tags may answer
+            lambda endpoint: self._exchange(endpoint, ref, "GET", path, name, "manifest", read),
+            accept=lambda _: True,
+        )
+
+    async def get_referrers(
+        self, ref: Reference, digest: Digest, *, query: str | None = None
+    ) -> ReferrersPage | None:
+        """One page of the OCI 1.1 referrers listing of `digest`; None when the registry has no
+        referrers API (it answers 404, as the spec says such a registry does).
+
+        A listing changes as artifacts are pushed, so it is taken like a tag's answer (from the
+        registry, or a mirror trusted to resolve), bounded like a manifest, and not hashed.
+        """
+        name = display(ref, digest)
+
+        async def read(response: httpx.Response) -> ReferrersPage | None:
+            if response.status_code == 404:
+                return None
+            await _raise_for_status(response, ref, name, "manifest")
+            raw = await _read_bounded(response, MANIFEST_LIMIT, name, ref, "referrers listing")
+            query, refused = next_page(response.headers.get("link", ""), ref.repository, digest)
+            return ReferrersPage(
+                raw=raw,
+                media_type=mediatypes.base(response.headers.get("content-type", "")),
+                next_query=query,
+                next_refused=refused,
+            )
+
+        return await self._across(
+            ref,
+            Tag("referrers"),  # it changes: only endpoints trusted to resolve tags may answer
+            lambda endpoint: self._exchange(
+                endpoint, ref, "GET", referrers_path(digest, query), name, "manifest", read
+            ),
+            accept=lambda page: page is not None,
         )
 
     async def _across(

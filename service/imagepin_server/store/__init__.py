@@ -1,6 +1,6 @@
 """Persistence for imagepin: every stretch of time a tag pointed at a digest, for auditing; a cache
 of manifests and configs by digest; an index of which images contain which layers; and the
-digest decided for each rollout.
+digest decided for each rollout; and the tags being followed (watched), with a polling lease each.
 
 Depends only on SQLAlchemy/Alembic and the standard library (never on gRPC or the
 registry client).  One :class:`Database` per process; one session per request.
@@ -17,6 +17,16 @@ from .database import (
     safe_url,
 )
 from .errors import ContentRejected, StoreError, StoreFailed, StoreUnavailable
+from .follows import (
+    FollowedTagKey,
+    FollowedTagRecord,
+    follow_tag,
+    followed_tag,
+    followed_tags,
+    release_lease,
+    sweep_follows,
+    take_lease,
+)
 from .layers import (
     ImageWithLayerRecord,
     IndexChild,
@@ -29,6 +39,7 @@ from .layers import (
 from .models import (
     Base,
     Content,
+    FollowedTag,
     ImageLayer,
     IndexChildRow,
     RepositoryContent,
@@ -61,6 +72,9 @@ __all__ = [
     "Content",
     "ContentRejected",
     "Database",
+    "FollowedTag",
+    "FollowedTagKey",
+    "FollowedTagRecord",
     "ImageLayer",
     "ImageWithLayerRecord",
     "IndexChild",
@@ -82,6 +96,9 @@ __all__ = [
     "alembic_config",
     "async_url",
     "decide_rollout",
+    "follow_tag",
+    "followed_tag",
+    "followed_tags",
     "get_content",
     "get_contents",
     "has_image_layers",
@@ -93,8 +110,11 @@ __all__ = [
     "record_index_children",
     "record_tag_observation",
     "record_tag_observations",
+    "release_lease",
     "rollout_decision",
     "safe_url",
     "sweep_decisions",
+    "sweep_follows",
     "tag_history",
+    "take_lease",
 ]

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
-from typing import Any, Final, TypeVar
+from typing import Any, Final, TypeVar, cast
 
+from sqlalchemy import CursorResult, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -48,3 +49,13 @@ def dialect_insert(session: AsyncSession) -> Callable[..., Any]:
 def batches(items: Sequence[T], size: int = MAX_BATCH) -> Iterator[Sequence[T]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+async def delete_bounded(session: AsyncSession, model: Any, condition: Any, limit: int) -> int:
+    """Delete at most ``limit`` rows of ``model`` (lowest ids first) matching ``condition``;
+    how many went. Bounded so a sweep never holds locks on a large table for long."""
+    chosen = select(model.id).where(condition).order_by(model.id).limit(limit)
+    result = cast(
+        CursorResult[Any], await session.execute(delete(model).where(model.id.in_(chosen)))
+    )
+    return int(result.rowcount)

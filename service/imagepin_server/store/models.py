@@ -1,5 +1,5 @@
 """ORM models of the store: the tag history (tags, tag_mappings), the content cache, the layer
-index, and the digest decided for each rollout.
+index, the digest decided for each rollout, and the tags being followed.
 
 The schema itself is owned by the hand-written Alembic migrations in ``migrations/``;
 this module must stay in step with them (the tests compare the two).
@@ -43,6 +43,7 @@ MEDIA_TYPE_LENGTH = 255  # RFC 6838: type and subtype are 127 characters each
 CONTENT_KIND_LENGTH = 16
 PLATFORM_LENGTH = 255  # "os/architecture/variant", e.g. "linux/arm64/v8"
 ROLLOUT_KEY_LENGTH = 256  # the contract's bound on rollout_key (in bytes, so also in characters)
+LEASE_HOLDER_LENGTH = 128  # "host:pid:random" of the process polling a followed tag
 
 #: The kinds of content the cache holds.
 CONTENT_KINDS = ("manifest", "config")
@@ -274,4 +275,34 @@ class RolloutDecision(Base):
         return (
             f"RolloutDecision({self.rollout_key!r}: {self.registry_name}/{self.repository}:"
             f"{self.tag} [{self.platform}] -> {self.digest}, decided_at={self.decided_at!r})"
+        )
+
+
+class FollowedTag(Base):
+    """A tag somebody watches (WatchTags): resumed after a restart while ``wanted_until`` has
+    not passed, and polled by the one replica holding its lease (``lease_holder`` until
+    ``lease_expires_at``); the others read what it records."""
+
+    __tablename__ = "followed_tags"
+    __table_args__ = (
+        UniqueConstraint("registry", "repository", "tag", name="uq_followed_tags_tag"),
+        Index(None, "wanted_until"),
+    )
+
+    id: Mapped[BigIntPk]
+    registry_name: Mapped[Registry] = mapped_column("registry")
+    repository: Mapped[Repository]
+    tag: Mapped[Tag]
+    # The poll interval asked for, in milliseconds (the shortest live request).
+    interval_ms: Mapped[int] = mapped_column(Integer())
+    # Followed until then: renewed while somebody watches, then kept for the follow retention.
+    wanted_until: Mapped[UtcTimestamp]
+    # Which process polls the tag (``host:pid:random``), until when; NULL when nobody does.
+    lease_holder: Mapped[str | None] = mapped_column(String(LEASE_HOLDER_LENGTH), nullable=True)
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+
+    def __repr__(self) -> str:
+        return (
+            f"FollowedTag({self.registry_name}/{self.repository}:{self.tag} every "
+            f"{self.interval_ms} ms, lease {self.lease_holder} until {self.lease_expires_at!r})"
         )

@@ -14,12 +14,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
 
-from sqlalchemy import CursorResult, Select, delete, select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ._sql import dialect_insert, require_aware, require_limit, require_transaction
+from ._sql import delete_bounded, dialect_insert, require_aware, require_limit, require_transaction
 from .models import RolloutDecision
 
 __all__ = [
@@ -139,14 +138,6 @@ async def sweep_decisions(session: AsyncSession, *, older_than: datetime, limit:
     require_transaction(session, "sweep_decisions")
     require_aware("older_than", older_than)
     require_limit(limit)
-    expired = (
-        select(RolloutDecision.id)
-        .where(RolloutDecision.decided_at < older_than)
-        .order_by(RolloutDecision.id)
-        .limit(limit)
+    return await delete_bounded(
+        session, RolloutDecision, RolloutDecision.decided_at < older_than, limit
     )
-    result = cast(
-        CursorResult[Any],
-        await session.execute(delete(RolloutDecision).where(RolloutDecision.id.in_(expired))),
-    )
-    return int(result.rowcount)

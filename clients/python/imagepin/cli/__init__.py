@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import click
 
+from imagepin.cli.attachments import referrers
 from imagepin.cli.options import group_connection_options
 from imagepin.cli.pin import pin
 from imagepin.cli.query import history, inspect, layers, resolve, verify
+from imagepin.cli.tags import tags
+from imagepin.cli.watch import watch
 from imagepin.cli.webhook import webhook
 
 
@@ -21,7 +24,7 @@ def cli() -> None:
     """
 
 
-for command in (resolve, inspect, layers, verify, history, pin, webhook):
+for command in (resolve, inspect, layers, verify, history, watch, pin, tags, referrers, webhook):
     cli.add_command(command)
 
 

@@ -8,13 +8,14 @@ import os
 import sys
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import click
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn
 
+from imagepin import messages
 from imagepin.cli import exitcodes
 from imagepin.cli.options import (
     CLI_MAX_STALENESS_ENV,
@@ -27,10 +28,13 @@ from imagepin.cli.options import (
 from imagepin.client import ResolverClient
 from imagepin.connection import Connection
 from imagepin.pin import plan
+from imagepin.pin import update as pin_update
 from imagepin.pin.formats import is_candidate, scan_text
-from imagepin.pin.lockfile import read_lock, write_lock
+from imagepin.pin.lockfile import LockEntry, read_lock, write_lock
+from imagepin.pin.references import is_pinned
 from imagepin.pin.rewrite import rewrite
 from imagepin.pin.sites import ImageSite, Note, ScanError
+from imagepin.v1 import resolver_pb2
 
 
 @dataclass
@@ -60,6 +64,15 @@ class Document:
     ),
 )
 @click.option(
+    "--update",
+    is_flag=True,
+    help=(
+        "Also re-pin images already pinned whose tag has moved, keeping the kind of pin (an "
+        "index stays an index, a platform's image the image for that platform); with --lock, "
+        "refresh the lock file's entries too, each for its own platform."
+    ),
+)
+@click.option(
     "--lock",
     "lock_path",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -82,6 +95,7 @@ def pin(
     paths: tuple[Path, ...],
     in_place: bool,
     check: bool,
+    update: bool,
     lock_path: Path | None,
     from_lock_path: Path | None,
     platform: str | None,
@@ -96,15 +110,21 @@ def pin(
     Jobs, CronJobs, ReplicationControllers, PodTemplates; image volumes), docker-compose
     services, kustomize `images:` (a `digest:` is written), Dockerfile FROM and COPY --from,
     GitHub Actions job containers and services: each image becomes `name:tag@sha256:…`, and
-    every other byte stays as it was. Already-pinned images are checked, not changed.
+    every other byte stays as it was. Already-pinned images are checked, not changed, unless
+    --update: then a pin whose tag has moved is re-pinned to the same kind of digest, each change
+    reported on stderr.
     Findings name file and line. Exit codes: 0 done, 1 --check found unpinned or moved images,
     3 an image was not found, 4 invalid or unreadable input, 5 the service or a registry could not
     answer (also with --check: a failed lookup's code wins over 1).
     """
     if in_place and any(str(p) == "-" for p in paths):
         fail("--in-place cannot rewrite stdin", exitcodes.USAGE)
-    if from_lock_path and (check or lock_path):
-        fail("--from-lock pins without asking anyone; it cannot --check or --lock", 2)
+    if from_lock_path and (check or lock_path or update):
+        fail("--from-lock pins without asking anyone; it cannot --check, --update or --lock", 2)
+    if update and check:
+        fail("--update changes pins and --check changes nothing: give one", exitcodes.USAGE)
+    previous_lock = _previous_lock(lock_path) if update and lock_path is not None else {}
+    updates: list[pin_update.Update] = []
     with _progress() as progress:
         files = _expand(paths)
         reading = progress.add_task("reading manifests", total=len(files))
@@ -125,15 +145,19 @@ def pin(
                 fail(str(error), exitcodes.INVALID)
         else:
             resolving = progress.add_task(f"resolving {len(images)} images", total=len(images))
-            queries = [plan.query_for(image) for image in images]
+            queries = [_query(image, previous_lock.get(image), max_staleness) for image in images]
             with service_errors(), ResolverClient(connection=connection) as client:
                 results = (
                     client.resolve_all(queries, platform=platform, max_staleness=max_staleness)
                     if queries
                     else []
                 )
-            progress.advance(resolving, len(images))
-            outcomes = plan.from_results(images, results)
+                progress.advance(resolving, len(images))
+                outcomes = _with_lock_platforms(plan.from_results(images, results), previous_lock)
+                if update:
+                    outcomes, updates = pin_update.refresh(
+                        client, outcomes, max_staleness=max_staleness
+                    )
 
     if check:
         sys.exit(_report_check(documents, outcomes))
@@ -152,10 +176,14 @@ def pin(
             f"{outcomes[site.image].digest} (left as it is)",
             err=True,
         )
+    _report_updates(documents, outcomes, updates)
     for note in (note for document in documents for note in document.notes):
         click.echo(f"imagepin: {note.location}: {note.message}", err=True)
     if lock_path is not None:
-        write_lock(lock_path, plan.lock_entries(outcomes.values(), platform or ""))
+        entries = plan.lock_entries(outcomes.values(), platform or "")
+        if update:
+            entries = _refreshed_lock(lock_path, previous_lock, entries)
+        write_lock(lock_path, entries)
     for index, document in enumerate(documents):
         new_text = rewrite(document.text, plan.replacements(document.sites, outcomes))
         if in_place:
@@ -173,6 +201,68 @@ def pin(
             if len(documents) > 1 and not new_text.endswith("\n"):
                 sys.stdout.write("\n")
     sys.stdout.flush()
+
+
+def _query(
+    image: str, locked: LockEntry | None, max_staleness: datetime.timedelta
+) -> str | resolver_pb2.ResolveReferenceRequest:
+    """An image resolves for the command's platform, or (--update) for its lock entry's own."""
+    query = plan.query_for(image)
+    if locked is None or not locked.platform or is_pinned(image):
+        return query
+    return messages.resolve_request(query, locked.platform, max_staleness, None)
+
+
+def _previous_lock(path: Path) -> dict[str, LockEntry]:
+    if not path.exists():
+        return {}
+    try:
+        return read_lock(path)
+    except ValueError as error:
+        fail(str(error), exitcodes.INVALID)
+
+
+def _with_lock_platforms(
+    outcomes: dict[str, plan.Outcome], previous: dict[str, LockEntry]
+) -> dict[str, plan.Outcome]:
+    """Outcomes that were resolved for their lock entry's platform say so (for the new lock)."""
+    for image, entry in previous.items():
+        if image in outcomes and entry.platform and not is_pinned(image):
+            outcomes[image] = replace(outcomes[image], platform=entry.platform)
+    return outcomes
+
+
+def _report_updates(
+    documents: list[Document],
+    outcomes: dict[str, plan.Outcome],
+    updates: list[pin_update.Update],
+) -> None:
+    """Each pin --update changed, where it is, on stderr."""
+    kinds = {change.image: change.kind for change in updates}
+    for site in _sites(documents, outcomes, plan.Status.UPDATED):
+        outcome = outcomes[site.image]
+        click.echo(
+            f"imagepin: {site.location}: updated: {site.image} -> {outcome.pinned} "
+            f"({kinds[site.image]})",
+            err=True,
+        )
+
+
+def _refreshed_lock(
+    path: Path, previous: dict[str, LockEntry], entries: list[LockEntry]
+) -> list[LockEntry]:
+    """The new entries, every old entry the inputs no longer name kept, each change said."""
+    fresh = {entry.reference: entry for entry in entries}
+    for reference, entry in sorted(fresh.items()):
+        old = previous.get(reference)
+        if old is not None and old.digest != entry.digest:
+            click.echo(
+                f"imagepin: {path}: updated: {reference}: {old.digest} -> {entry.digest}"
+                + (f" ({entry.platform})" if entry.platform else ""),
+                err=True,
+            )
+    kept = [entry for reference, entry in previous.items() if reference not in fresh]
+    return [*entries, *kept]
 
 
 def _report_check(documents: list[Document], outcomes: dict[str, plan.Outcome]) -> int:

@@ -5,11 +5,12 @@ from __future__ import annotations
 import datetime
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
 
-from imagepin.cli import exitcodes, render
+from imagepin.cli import attachments, exitcodes, render
 from imagepin.cli.options import (
     CLI_MAX_STALENESS_ENV,
     connection_options,
@@ -224,10 +225,34 @@ def layers(reference: str, platform: str | None, output: str, connection: Connec
     )
 
 
+_VERIFY_MODES = {
+    "manifest": resolver_pb2.VERIFY_MODE_MANIFEST,
+    "existence": resolver_pb2.VERIFY_MODE_EXISTENCE,
+    "blobs": resolver_pb2.VERIFY_MODE_BLOBS,
+    "content": resolver_pb2.VERIFY_MODE_CONTENT,
+}
+
+
 @click.command()
 @click.argument("reference")
 @click.option("--digest", "expected", default="", help="Expected digest, when REF has none.")
 @click.option("--layers", "include_layers", is_flag=True, help="Also hash config and layers.")
+@click.option(
+    "--signatures", is_flag=True, help="Check cosign signatures instead (with a key or policy)."
+)
+@click.option(
+    "--public-key",
+    "key_files",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="With --signatures: a trusted public key (PEM); repeatable.",
+)
+@click.option("--policy", help="With --signatures: a trust policy of the service.")
+@click.option(
+    "--mode",
+    type=click.Choice(list(_VERIFY_MODES)),
+    help="How deep: manifests, blob existence (HEAD), blobs hashed, or layer content vs diff_ids.",
+)
 @platform_option
 @output_option
 @connection_options
@@ -235,14 +260,32 @@ def verify(
     reference: str,
     expected: str,
     include_layers: bool,
+    signatures: bool,
+    key_files: tuple[Path, ...],
+    policy: str | None,
+    mode: str | None,
     platform: str | None,
     output: str,
     connection: Connection,
 ) -> None:
-    """Check that REF@DIGEST's content hashes to DIGEST. Exits 0 verified, 1 mismatch."""
+    """Check that REF@DIGEST's content hashes to DIGEST. Exits 0 verified, 1 mismatch.
+
+    With --signatures: check that REF carries a cosign signature verifying under --public-key
+    or the service's --policy. Exits 0 signed, 1 not.
+    """
+    if signatures and mode:
+        fail("--mode goes with digest verification, not with --signatures", exitcodes.USAGE)
+    if signatures:
+        attachments.verify_signatures(reference, key_files, policy, platform, output, connection)
+    elif key_files or policy:
+        fail("--public-key and --policy go with --signatures", exitcodes.USAGE)
     with service_errors(), ResolverClient(connection=connection) as client:
         answer = client.verify_digest(
-            reference, expected, include_layers=include_layers, platform=platform
+            reference,
+            expected,
+            include_layers=include_layers,
+            platform=platform,
+            mode=_VERIFY_MODES[mode] if mode else resolver_pb2.VERIFY_MODE_UNSPECIFIED,
         )
     if output == "json":
         render.print_json(render.message_dict(answer))

@@ -75,6 +75,13 @@ _CERT = click.Path(exists=True, dir_okay=False, path_type=Path)
     why="It is asked on every Pod creation: a scale-up costs one registry request, not one a Pod.",
 )
 @click.option(
+    "--require-signature",
+    "require_signature",
+    envvar="IMAGEPIN_WEBHOOK_REQUIRE_SIGNATURE",
+    default="",
+    help="Deny Pods running an image not signed under this trust policy of the service.",
+)
+@click.option(
     "--namespace",
     envvar="POD_NAMESPACE",
     help="The webhook's own namespace (excluded); read from the service account otherwise.",
@@ -91,6 +98,7 @@ def webhook(
     workload_templates: bool,
     budget_s: float,
     max_staleness: datetime.timedelta,
+    require_signature: str,
     namespace: str | None,
     connection: Connection,
 ) -> None:
@@ -110,6 +118,7 @@ def webhook(
         workload_templates=workload_templates,
         budget_s=budget_s,
         max_staleness=max_staleness,
+        require_signature=require_signature,
     )
     try:
         from imagepin.webhook.server import serve  # aiohttp comes with the [webhook] extra

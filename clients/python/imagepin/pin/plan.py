@@ -23,6 +23,7 @@ class Status(Enum):
     OK = "ok"  # already pinned, and its tag (if any) still points there
     MOVED = "moved"  # already pinned, but its tag points elsewhere now
     FAILED = "failed"  # could not be resolved (or is missing from the lock)
+    UPDATED = "updated"  # pinned, its tag moved, and (pin --update) `digest` is the new pin
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,7 @@ class Outcome:
     normalized: str = ""
     resolved_at: str = ""
     child_for: str = ""  # OK: the pin is this platform's child of the index the tag points at
+    platform: str = ""  # the platform this image was resolved for, when not the command's own
 
     @property
     def pinned(self) -> str:
@@ -127,14 +129,14 @@ def replacements(
     return {
         site: site.replacement(outcomes[site.image].digest)
         for site in sites
-        if outcomes[site.image].status is Status.PIN
+        if outcomes[site.image].status in (Status.PIN, Status.UPDATED)
     }
 
 
 def lock_entries(outcomes: Iterable[Outcome], platform: str = "") -> list[LockEntry]:
     """What was resolved, for --lock: every image that has a digest now."""
     return [
-        LockEntry(o.image, o.digest, o.normalized, platform, o.resolved_at)
+        LockEntry(o.image, o.digest, o.normalized, o.platform or platform, o.resolved_at)
         for o in outcomes
         if o.status in (Status.PIN, Status.OK) and not is_pinned(o.image)
     ]

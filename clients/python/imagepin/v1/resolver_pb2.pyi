@@ -34,6 +34,42 @@ class Compression(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     COMPRESSION_NONE: _ClassVar[Compression]
     COMPRESSION_GZIP: _ClassVar[Compression]
     COMPRESSION_ZSTD: _ClassVar[Compression]
+
+class VerifyMode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    VERIFY_MODE_UNSPECIFIED: _ClassVar[VerifyMode]
+    VERIFY_MODE_MANIFEST: _ClassVar[VerifyMode]
+    VERIFY_MODE_EXISTENCE: _ClassVar[VerifyMode]
+    VERIFY_MODE_BLOBS: _ClassVar[VerifyMode]
+    VERIFY_MODE_CONTENT: _ClassVar[VerifyMode]
+
+class TagListBound(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    TAG_LIST_BOUND_UNSPECIFIED: _ClassVar[TagListBound]
+    TAG_LIST_BOUND_TAGS: _ClassVar[TagListBound]
+    TAG_LIST_BOUND_PAGES: _ClassVar[TagListBound]
+    TAG_LIST_BOUND_TIME: _ClassVar[TagListBound]
+
+class SortOrder(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    SORT_ORDER_UNSPECIFIED: _ClassVar[SortOrder]
+    SORT_ORDER_ASCENDING: _ClassVar[SortOrder]
+    SORT_ORDER_DESCENDING: _ClassVar[SortOrder]
+
+class ReferrerSource(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    REFERRER_SOURCE_UNSPECIFIED: _ClassVar[ReferrerSource]
+    REFERRER_SOURCE_REFERRERS_API: _ClassVar[ReferrerSource]
+    REFERRER_SOURCE_FALLBACK_TAG: _ClassVar[ReferrerSource]
+    REFERRER_SOURCE_COSIGN_TAG: _ClassVar[ReferrerSource]
+    REFERRER_SOURCE_INDEX_ATTESTATION: _ClassVar[ReferrerSource]
+
+class TagEventSource(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    TAG_EVENT_SOURCE_UNSPECIFIED: _ClassVar[TagEventSource]
+    TAG_EVENT_SOURCE_POLL: _ClassVar[TagEventSource]
+    TAG_EVENT_SOURCE_NOTIFICATION: _ClassVar[TagEventSource]
+    TAG_EVENT_SOURCE_RESOLUTION: _ClassVar[TagEventSource]
 MANIFEST_KIND_UNSPECIFIED: ManifestKind
 MANIFEST_KIND_IMAGE: ManifestKind
 MANIFEST_KIND_INDEX: ManifestKind
@@ -48,6 +84,27 @@ COMPRESSION_UNSPECIFIED: Compression
 COMPRESSION_NONE: Compression
 COMPRESSION_GZIP: Compression
 COMPRESSION_ZSTD: Compression
+VERIFY_MODE_UNSPECIFIED: VerifyMode
+VERIFY_MODE_MANIFEST: VerifyMode
+VERIFY_MODE_EXISTENCE: VerifyMode
+VERIFY_MODE_BLOBS: VerifyMode
+VERIFY_MODE_CONTENT: VerifyMode
+TAG_LIST_BOUND_UNSPECIFIED: TagListBound
+TAG_LIST_BOUND_TAGS: TagListBound
+TAG_LIST_BOUND_PAGES: TagListBound
+TAG_LIST_BOUND_TIME: TagListBound
+SORT_ORDER_UNSPECIFIED: SortOrder
+SORT_ORDER_ASCENDING: SortOrder
+SORT_ORDER_DESCENDING: SortOrder
+REFERRER_SOURCE_UNSPECIFIED: ReferrerSource
+REFERRER_SOURCE_REFERRERS_API: ReferrerSource
+REFERRER_SOURCE_FALLBACK_TAG: ReferrerSource
+REFERRER_SOURCE_COSIGN_TAG: ReferrerSource
+REFERRER_SOURCE_INDEX_ATTESTATION: ReferrerSource
+TAG_EVENT_SOURCE_UNSPECIFIED: TagEventSource
+TAG_EVENT_SOURCE_POLL: TagEventSource
+TAG_EVENT_SOURCE_NOTIFICATION: TagEventSource
+TAG_EVENT_SOURCE_RESOLUTION: TagEventSource
 
 class Platform(_message.Message):
     __slots__ = ("os", "architecture", "variant", "os_version", "os_features")
@@ -391,19 +448,21 @@ class ListLayersResponse(_message.Message):
     def __init__(self, normalized_reference: _Optional[str] = ..., digest: _Optional[str] = ..., config_digest: _Optional[str] = ..., layers: _Optional[_Iterable[_Union[Layer, _Mapping]]] = ..., index_digest: _Optional[str] = ...) -> None: ...
 
 class VerifyDigestRequest(_message.Message):
-    __slots__ = ("reference", "expected_digest", "include_layers", "platform")
+    __slots__ = ("reference", "expected_digest", "include_layers", "platform", "mode")
     REFERENCE_FIELD_NUMBER: _ClassVar[int]
     EXPECTED_DIGEST_FIELD_NUMBER: _ClassVar[int]
     INCLUDE_LAYERS_FIELD_NUMBER: _ClassVar[int]
     PLATFORM_FIELD_NUMBER: _ClassVar[int]
+    MODE_FIELD_NUMBER: _ClassVar[int]
     reference: str
     expected_digest: str
     include_layers: bool
     platform: Platform
-    def __init__(self, reference: _Optional[str] = ..., expected_digest: _Optional[str] = ..., include_layers: _Optional[bool] = ..., platform: _Optional[_Union[Platform, _Mapping]] = ...) -> None: ...
+    mode: VerifyMode
+    def __init__(self, reference: _Optional[str] = ..., expected_digest: _Optional[str] = ..., include_layers: _Optional[bool] = ..., platform: _Optional[_Union[Platform, _Mapping]] = ..., mode: _Optional[_Union[VerifyMode, str]] = ...) -> None: ...
 
 class BlobVerification(_message.Message):
-    __slots__ = ("kind", "digest", "actual_digest", "verified", "media_type", "size", "actual_size", "error", "platform", "skipped")
+    __slots__ = ("kind", "digest", "actual_digest", "verified", "media_type", "size", "actual_size", "error", "platform", "skipped", "diff_id", "actual_diff_id")
     KIND_FIELD_NUMBER: _ClassVar[int]
     DIGEST_FIELD_NUMBER: _ClassVar[int]
     ACTUAL_DIGEST_FIELD_NUMBER: _ClassVar[int]
@@ -414,6 +473,8 @@ class BlobVerification(_message.Message):
     ERROR_FIELD_NUMBER: _ClassVar[int]
     PLATFORM_FIELD_NUMBER: _ClassVar[int]
     SKIPPED_FIELD_NUMBER: _ClassVar[int]
+    DIFF_ID_FIELD_NUMBER: _ClassVar[int]
+    ACTUAL_DIFF_ID_FIELD_NUMBER: _ClassVar[int]
     kind: str
     digest: str
     actual_digest: str
@@ -424,7 +485,9 @@ class BlobVerification(_message.Message):
     error: str
     platform: Platform
     skipped: bool
-    def __init__(self, kind: _Optional[str] = ..., digest: _Optional[str] = ..., actual_digest: _Optional[str] = ..., verified: _Optional[bool] = ..., media_type: _Optional[str] = ..., size: _Optional[int] = ..., actual_size: _Optional[int] = ..., error: _Optional[str] = ..., platform: _Optional[_Union[Platform, _Mapping]] = ..., skipped: _Optional[bool] = ...) -> None: ...
+    diff_id: str
+    actual_diff_id: str
+    def __init__(self, kind: _Optional[str] = ..., digest: _Optional[str] = ..., actual_digest: _Optional[str] = ..., verified: _Optional[bool] = ..., media_type: _Optional[str] = ..., size: _Optional[int] = ..., actual_size: _Optional[int] = ..., error: _Optional[str] = ..., platform: _Optional[_Union[Platform, _Mapping]] = ..., skipped: _Optional[bool] = ..., diff_id: _Optional[str] = ..., actual_diff_id: _Optional[str] = ...) -> None: ...
 
 class VerifyDigestResponse(_message.Message):
     __slots__ = ("normalized_reference", "verified", "expected_digest", "actual_digest", "media_type", "blobs")
@@ -441,3 +504,173 @@ class VerifyDigestResponse(_message.Message):
     media_type: str
     blobs: _containers.RepeatedCompositeFieldContainer[BlobVerification]
     def __init__(self, normalized_reference: _Optional[str] = ..., verified: _Optional[bool] = ..., expected_digest: _Optional[str] = ..., actual_digest: _Optional[str] = ..., media_type: _Optional[str] = ..., blobs: _Optional[_Iterable[_Union[BlobVerification, _Mapping]]] = ...) -> None: ...
+
+class ListTagsRequest(_message.Message):
+    __slots__ = ("reference", "page_size", "page_token", "filter", "max_staleness")
+    REFERENCE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    FILTER_FIELD_NUMBER: _ClassVar[int]
+    MAX_STALENESS_FIELD_NUMBER: _ClassVar[int]
+    reference: str
+    page_size: int
+    page_token: str
+    filter: str
+    max_staleness: _duration_pb2.Duration
+    def __init__(self, reference: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., filter: _Optional[str] = ..., max_staleness: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
+
+class ListTagsResponse(_message.Message):
+    __slots__ = ("normalized_repository", "tags", "next_page_token", "bound", "total_tags")
+    NORMALIZED_REPOSITORY_FIELD_NUMBER: _ClassVar[int]
+    TAGS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    BOUND_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_TAGS_FIELD_NUMBER: _ClassVar[int]
+    normalized_repository: str
+    tags: _containers.RepeatedScalarFieldContainer[str]
+    next_page_token: str
+    bound: TagListBound
+    total_tags: int
+    def __init__(self, normalized_repository: _Optional[str] = ..., tags: _Optional[_Iterable[str]] = ..., next_page_token: _Optional[str] = ..., bound: _Optional[_Union[TagListBound, str]] = ..., total_tags: _Optional[int] = ...) -> None: ...
+
+class SemverPolicy(_message.Message):
+    __slots__ = ("range", "include_prereleases")
+    RANGE_FIELD_NUMBER: _ClassVar[int]
+    INCLUDE_PRERELEASES_FIELD_NUMBER: _ClassVar[int]
+    range: str
+    include_prereleases: bool
+    def __init__(self, range: _Optional[str] = ..., include_prereleases: _Optional[bool] = ...) -> None: ...
+
+class NumericalPolicy(_message.Message):
+    __slots__ = ("order",)
+    ORDER_FIELD_NUMBER: _ClassVar[int]
+    order: SortOrder
+    def __init__(self, order: _Optional[_Union[SortOrder, str]] = ...) -> None: ...
+
+class AlphabeticalPolicy(_message.Message):
+    __slots__ = ("order",)
+    ORDER_FIELD_NUMBER: _ClassVar[int]
+    order: SortOrder
+    def __init__(self, order: _Optional[_Union[SortOrder, str]] = ...) -> None: ...
+
+class SelectTagRequest(_message.Message):
+    __slots__ = ("reference", "semver", "numerical", "alphabetical", "pattern", "extract", "platform", "max_staleness")
+    REFERENCE_FIELD_NUMBER: _ClassVar[int]
+    SEMVER_FIELD_NUMBER: _ClassVar[int]
+    NUMERICAL_FIELD_NUMBER: _ClassVar[int]
+    ALPHABETICAL_FIELD_NUMBER: _ClassVar[int]
+    PATTERN_FIELD_NUMBER: _ClassVar[int]
+    EXTRACT_FIELD_NUMBER: _ClassVar[int]
+    PLATFORM_FIELD_NUMBER: _ClassVar[int]
+    MAX_STALENESS_FIELD_NUMBER: _ClassVar[int]
+    reference: str
+    semver: SemverPolicy
+    numerical: NumericalPolicy
+    alphabetical: AlphabeticalPolicy
+    pattern: str
+    extract: str
+    platform: Platform
+    max_staleness: _duration_pb2.Duration
+    def __init__(self, reference: _Optional[str] = ..., semver: _Optional[_Union[SemverPolicy, _Mapping]] = ..., numerical: _Optional[_Union[NumericalPolicy, _Mapping]] = ..., alphabetical: _Optional[_Union[AlphabeticalPolicy, _Mapping]] = ..., pattern: _Optional[str] = ..., extract: _Optional[str] = ..., platform: _Optional[_Union[Platform, _Mapping]] = ..., max_staleness: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
+
+class SelectTagResponse(_message.Message):
+    __slots__ = ("tag", "resolution", "tags_considered", "tags_listed", "bound")
+    TAG_FIELD_NUMBER: _ClassVar[int]
+    RESOLUTION_FIELD_NUMBER: _ClassVar[int]
+    TAGS_CONSIDERED_FIELD_NUMBER: _ClassVar[int]
+    TAGS_LISTED_FIELD_NUMBER: _ClassVar[int]
+    BOUND_FIELD_NUMBER: _ClassVar[int]
+    tag: str
+    resolution: ResolveReferenceResponse
+    tags_considered: int
+    tags_listed: int
+    bound: TagListBound
+    def __init__(self, tag: _Optional[str] = ..., resolution: _Optional[_Union[ResolveReferenceResponse, _Mapping]] = ..., tags_considered: _Optional[int] = ..., tags_listed: _Optional[int] = ..., bound: _Optional[_Union[TagListBound, str]] = ...) -> None: ...
+
+class ListReferrersRequest(_message.Message):
+    __slots__ = ("reference", "artifact_type", "include_children")
+    REFERENCE_FIELD_NUMBER: _ClassVar[int]
+    ARTIFACT_TYPE_FIELD_NUMBER: _ClassVar[int]
+    INCLUDE_CHILDREN_FIELD_NUMBER: _ClassVar[int]
+    reference: str
+    artifact_type: str
+    include_children: bool
+    def __init__(self, reference: _Optional[str] = ..., artifact_type: _Optional[str] = ..., include_children: _Optional[bool] = ...) -> None: ...
+
+class Referrer(_message.Message):
+    __slots__ = ("descriptor", "subject_digest", "source")
+    DESCRIPTOR_FIELD_NUMBER: _ClassVar[int]
+    SUBJECT_DIGEST_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    descriptor: Descriptor
+    subject_digest: str
+    source: ReferrerSource
+    def __init__(self, descriptor: _Optional[_Union[Descriptor, _Mapping]] = ..., subject_digest: _Optional[str] = ..., source: _Optional[_Union[ReferrerSource, str]] = ...) -> None: ...
+
+class ListReferrersResponse(_message.Message):
+    __slots__ = ("digest", "referrers", "truncated")
+    DIGEST_FIELD_NUMBER: _ClassVar[int]
+    REFERRERS_FIELD_NUMBER: _ClassVar[int]
+    TRUNCATED_FIELD_NUMBER: _ClassVar[int]
+    digest: str
+    referrers: _containers.RepeatedCompositeFieldContainer[Referrer]
+    truncated: bool
+    def __init__(self, digest: _Optional[str] = ..., referrers: _Optional[_Iterable[_Union[Referrer, _Mapping]]] = ..., truncated: _Optional[bool] = ...) -> None: ...
+
+class VerifySignaturesRequest(_message.Message):
+    __slots__ = ("reference", "platform", "public_keys", "policy")
+    REFERENCE_FIELD_NUMBER: _ClassVar[int]
+    PLATFORM_FIELD_NUMBER: _ClassVar[int]
+    PUBLIC_KEYS_FIELD_NUMBER: _ClassVar[int]
+    POLICY_FIELD_NUMBER: _ClassVar[int]
+    reference: str
+    platform: Platform
+    public_keys: _containers.RepeatedScalarFieldContainer[str]
+    policy: str
+    def __init__(self, reference: _Optional[str] = ..., platform: _Optional[_Union[Platform, _Mapping]] = ..., public_keys: _Optional[_Iterable[str]] = ..., policy: _Optional[str] = ...) -> None: ...
+
+class SignatureResult(_message.Message):
+    __slots__ = ("signature_digest", "key_id", "verified", "error", "source")
+    SIGNATURE_DIGEST_FIELD_NUMBER: _ClassVar[int]
+    KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    VERIFIED_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    signature_digest: str
+    key_id: str
+    verified: bool
+    error: str
+    source: ReferrerSource
+    def __init__(self, signature_digest: _Optional[str] = ..., key_id: _Optional[str] = ..., verified: _Optional[bool] = ..., error: _Optional[str] = ..., source: _Optional[_Union[ReferrerSource, str]] = ...) -> None: ...
+
+class VerifySignaturesResponse(_message.Message):
+    __slots__ = ("digest", "verified", "signatures")
+    DIGEST_FIELD_NUMBER: _ClassVar[int]
+    VERIFIED_FIELD_NUMBER: _ClassVar[int]
+    SIGNATURES_FIELD_NUMBER: _ClassVar[int]
+    digest: str
+    verified: bool
+    signatures: _containers.RepeatedCompositeFieldContainer[SignatureResult]
+    def __init__(self, digest: _Optional[str] = ..., verified: _Optional[bool] = ..., signatures: _Optional[_Iterable[_Union[SignatureResult, _Mapping]]] = ...) -> None: ...
+
+class WatchTagsRequest(_message.Message):
+    __slots__ = ("references", "interval")
+    REFERENCES_FIELD_NUMBER: _ClassVar[int]
+    INTERVAL_FIELD_NUMBER: _ClassVar[int]
+    references: _containers.RepeatedScalarFieldContainer[str]
+    interval: _duration_pb2.Duration
+    def __init__(self, references: _Optional[_Iterable[str]] = ..., interval: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
+
+class TagEvent(_message.Message):
+    __slots__ = ("reference", "previous_digest", "digest", "observed_at", "source")
+    REFERENCE_FIELD_NUMBER: _ClassVar[int]
+    PREVIOUS_DIGEST_FIELD_NUMBER: _ClassVar[int]
+    DIGEST_FIELD_NUMBER: _ClassVar[int]
+    OBSERVED_AT_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    reference: str
+    previous_digest: str
+    digest: str
+    observed_at: _timestamp_pb2.Timestamp
+    source: TagEventSource
+    def __init__(self, reference: _Optional[str] = ..., previous_digest: _Optional[str] = ..., digest: _Optional[str] = ..., observed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., source: _Optional[_Union[TagEventSource, str]] = ...) -> None: ...

@@ -73,6 +73,31 @@ class ResolverServiceStub:
                 request_serializer=imagepin_dot_v1_dot_resolver__pb2.ListImagesWithLayerRequest.SerializeToString,
                 response_deserializer=imagepin_dot_v1_dot_resolver__pb2.ListImagesWithLayerResponse.FromString,
                 _registered_method=True)
+        self.ListTags = channel.unary_unary(
+                '/imagepin.v1.ResolverService/ListTags',
+                request_serializer=imagepin_dot_v1_dot_resolver__pb2.ListTagsRequest.SerializeToString,
+                response_deserializer=imagepin_dot_v1_dot_resolver__pb2.ListTagsResponse.FromString,
+                _registered_method=True)
+        self.SelectTag = channel.unary_unary(
+                '/imagepin.v1.ResolverService/SelectTag',
+                request_serializer=imagepin_dot_v1_dot_resolver__pb2.SelectTagRequest.SerializeToString,
+                response_deserializer=imagepin_dot_v1_dot_resolver__pb2.SelectTagResponse.FromString,
+                _registered_method=True)
+        self.ListReferrers = channel.unary_unary(
+                '/imagepin.v1.ResolverService/ListReferrers',
+                request_serializer=imagepin_dot_v1_dot_resolver__pb2.ListReferrersRequest.SerializeToString,
+                response_deserializer=imagepin_dot_v1_dot_resolver__pb2.ListReferrersResponse.FromString,
+                _registered_method=True)
+        self.VerifySignatures = channel.unary_unary(
+                '/imagepin.v1.ResolverService/VerifySignatures',
+                request_serializer=imagepin_dot_v1_dot_resolver__pb2.VerifySignaturesRequest.SerializeToString,
+                response_deserializer=imagepin_dot_v1_dot_resolver__pb2.VerifySignaturesResponse.FromString,
+                _registered_method=True)
+        self.WatchTags = channel.unary_stream(
+                '/imagepin.v1.ResolverService/WatchTags',
+                request_serializer=imagepin_dot_v1_dot_resolver__pb2.WatchTagsRequest.SerializeToString,
+                response_deserializer=imagepin_dot_v1_dot_resolver__pb2.TagEvent.FromString,
+                _registered_method=True)
 
 
 class ResolverServiceServicer:
@@ -131,6 +156,47 @@ class ResolverServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListTags(self, request, context):
+        """Lists a repository's tags, sorted, a page at a time, optionally only those a regular
+        expression matches.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SelectTag(self, request, context):
+        """Chooses a repository's newest tag by a policy (semver range, numerical or alphabetical order),
+        as Flux's ImagePolicy does, and pins it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListReferrers(self, request, context):
+        """What is attached to an image: signatures, SBOMs, provenance, from every source it can be in.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def VerifySignatures(self, request, context):
+        """Whether an image carries a cosign signature that verifies under the given keys or policy.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def WatchTags(self, request, context):
+        """Follows tags: first each tag's current digest, then one event each time a tag moves, until
+        the caller cancels. Polling is shared by every subscriber of a tag (one HEAD per interval),
+        and moves seen by registry notifications or by ordinary resolutions are sent too.
+        Each streamed message is one event, so it is named for what it is, not WatchTagsResponse.
+        buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ResolverServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -168,6 +234,31 @@ def add_ResolverServiceServicer_to_server(servicer, server):
                     servicer.ListImagesWithLayer,
                     request_deserializer=imagepin_dot_v1_dot_resolver__pb2.ListImagesWithLayerRequest.FromString,
                     response_serializer=imagepin_dot_v1_dot_resolver__pb2.ListImagesWithLayerResponse.SerializeToString,
+            ),
+            'ListTags': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListTags,
+                    request_deserializer=imagepin_dot_v1_dot_resolver__pb2.ListTagsRequest.FromString,
+                    response_serializer=imagepin_dot_v1_dot_resolver__pb2.ListTagsResponse.SerializeToString,
+            ),
+            'SelectTag': grpc.unary_unary_rpc_method_handler(
+                    servicer.SelectTag,
+                    request_deserializer=imagepin_dot_v1_dot_resolver__pb2.SelectTagRequest.FromString,
+                    response_serializer=imagepin_dot_v1_dot_resolver__pb2.SelectTagResponse.SerializeToString,
+            ),
+            'ListReferrers': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListReferrers,
+                    request_deserializer=imagepin_dot_v1_dot_resolver__pb2.ListReferrersRequest.FromString,
+                    response_serializer=imagepin_dot_v1_dot_resolver__pb2.ListReferrersResponse.SerializeToString,
+            ),
+            'VerifySignatures': grpc.unary_unary_rpc_method_handler(
+                    servicer.VerifySignatures,
+                    request_deserializer=imagepin_dot_v1_dot_resolver__pb2.VerifySignaturesRequest.FromString,
+                    response_serializer=imagepin_dot_v1_dot_resolver__pb2.VerifySignaturesResponse.SerializeToString,
+            ),
+            'WatchTags': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchTags,
+                    request_deserializer=imagepin_dot_v1_dot_resolver__pb2.WatchTagsRequest.FromString,
+                    response_serializer=imagepin_dot_v1_dot_resolver__pb2.TagEvent.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -363,6 +454,141 @@ class ResolverService:
             '/imagepin.v1.ResolverService/ListImagesWithLayer',
             imagepin_dot_v1_dot_resolver__pb2.ListImagesWithLayerRequest.SerializeToString,
             imagepin_dot_v1_dot_resolver__pb2.ListImagesWithLayerResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListTags(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/imagepin.v1.ResolverService/ListTags',
+            imagepin_dot_v1_dot_resolver__pb2.ListTagsRequest.SerializeToString,
+            imagepin_dot_v1_dot_resolver__pb2.ListTagsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SelectTag(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/imagepin.v1.ResolverService/SelectTag',
+            imagepin_dot_v1_dot_resolver__pb2.SelectTagRequest.SerializeToString,
+            imagepin_dot_v1_dot_resolver__pb2.SelectTagResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListReferrers(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/imagepin.v1.ResolverService/ListReferrers',
+            imagepin_dot_v1_dot_resolver__pb2.ListReferrersRequest.SerializeToString,
+            imagepin_dot_v1_dot_resolver__pb2.ListReferrersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def VerifySignatures(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/imagepin.v1.ResolverService/VerifySignatures',
+            imagepin_dot_v1_dot_resolver__pb2.VerifySignaturesRequest.SerializeToString,
+            imagepin_dot_v1_dot_resolver__pb2.VerifySignaturesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WatchTags(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/imagepin.v1.ResolverService/WatchTags',
+            imagepin_dot_v1_dot_resolver__pb2.WatchTagsRequest.SerializeToString,
+            imagepin_dot_v1_dot_resolver__pb2.TagEvent.FromString,
             options,
             channel_credentials,
             insecure,

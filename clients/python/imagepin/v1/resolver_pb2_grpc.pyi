@@ -51,6 +51,25 @@ class ResolverServiceStub:
     """Lists every digest a tag has been seen pointing at, newest first."""
     ListImagesWithLayer: _grpc.UnaryUnaryMultiCallable[_resolver_pb2.ListImagesWithLayerRequest, _resolver_pb2.ListImagesWithLayerResponse]
     """Lists every recorded image that contains a layer, found by distribution digest or diff_id."""
+    ListTags: _grpc.UnaryUnaryMultiCallable[_resolver_pb2.ListTagsRequest, _resolver_pb2.ListTagsResponse]
+    """Lists a repository's tags, sorted, a page at a time, optionally only those a regular
+    expression matches.
+    """
+    SelectTag: _grpc.UnaryUnaryMultiCallable[_resolver_pb2.SelectTagRequest, _resolver_pb2.SelectTagResponse]
+    """Chooses a repository's newest tag by a policy (semver range, numerical or alphabetical order),
+    as Flux's ImagePolicy does, and pins it.
+    """
+    ListReferrers: _grpc.UnaryUnaryMultiCallable[_resolver_pb2.ListReferrersRequest, _resolver_pb2.ListReferrersResponse]
+    """What is attached to an image: signatures, SBOMs, provenance, from every source it can be in."""
+    VerifySignatures: _grpc.UnaryUnaryMultiCallable[_resolver_pb2.VerifySignaturesRequest, _resolver_pb2.VerifySignaturesResponse]
+    """Whether an image carries a cosign signature that verifies under the given keys or policy."""
+    WatchTags: _grpc.UnaryStreamMultiCallable[_resolver_pb2.WatchTagsRequest, _resolver_pb2.TagEvent]
+    """Follows tags: first each tag's current digest, then one event each time a tag moves, until
+    the caller cancels. Polling is shared by every subscriber of a tag (one HEAD per interval),
+    and moves seen by registry notifications or by ordinary resolutions are sent too.
+    Each streamed message is one event, so it is named for what it is, not WatchTagsResponse.
+    buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+    """
 
 @_typing.type_check_only
 class ResolverServiceAsyncStub(ResolverServiceStub):
@@ -75,6 +94,25 @@ class ResolverServiceAsyncStub(ResolverServiceStub):
     """Lists every digest a tag has been seen pointing at, newest first."""
     ListImagesWithLayer: _aio.UnaryUnaryMultiCallable[_resolver_pb2.ListImagesWithLayerRequest, _resolver_pb2.ListImagesWithLayerResponse]  # type: ignore[assignment]
     """Lists every recorded image that contains a layer, found by distribution digest or diff_id."""
+    ListTags: _aio.UnaryUnaryMultiCallable[_resolver_pb2.ListTagsRequest, _resolver_pb2.ListTagsResponse]  # type: ignore[assignment]
+    """Lists a repository's tags, sorted, a page at a time, optionally only those a regular
+    expression matches.
+    """
+    SelectTag: _aio.UnaryUnaryMultiCallable[_resolver_pb2.SelectTagRequest, _resolver_pb2.SelectTagResponse]  # type: ignore[assignment]
+    """Chooses a repository's newest tag by a policy (semver range, numerical or alphabetical order),
+    as Flux's ImagePolicy does, and pins it.
+    """
+    ListReferrers: _aio.UnaryUnaryMultiCallable[_resolver_pb2.ListReferrersRequest, _resolver_pb2.ListReferrersResponse]  # type: ignore[assignment]
+    """What is attached to an image: signatures, SBOMs, provenance, from every source it can be in."""
+    VerifySignatures: _aio.UnaryUnaryMultiCallable[_resolver_pb2.VerifySignaturesRequest, _resolver_pb2.VerifySignaturesResponse]  # type: ignore[assignment]
+    """Whether an image carries a cosign signature that verifies under the given keys or policy."""
+    WatchTags: _aio.UnaryStreamMultiCallable[_resolver_pb2.WatchTagsRequest, _resolver_pb2.TagEvent]  # type: ignore[assignment]
+    """Follows tags: first each tag's current digest, then one event each time a tag moves, until
+    the caller cancels. Polling is shared by every subscriber of a tag (one HEAD per interval),
+    and moves seen by registry notifications or by ordinary resolutions are sent too.
+    Each streamed message is one event, so it is named for what it is, not WatchTagsResponse.
+    buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+    """
 
 class ResolverServiceServicer(metaclass=_abc_1.ABCMeta):
     """ResolverService answers what an image reference points at and what that image is.
@@ -138,5 +176,54 @@ class ResolverServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_resolver_pb2.ListImagesWithLayerResponse, _abc.Awaitable[_resolver_pb2.ListImagesWithLayerResponse]]:
         """Lists every recorded image that contains a layer, found by distribution digest or diff_id."""
+
+    @_abc_1.abstractmethod
+    def ListTags(
+        self,
+        request: _resolver_pb2.ListTagsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_resolver_pb2.ListTagsResponse, _abc.Awaitable[_resolver_pb2.ListTagsResponse]]:
+        """Lists a repository's tags, sorted, a page at a time, optionally only those a regular
+        expression matches.
+        """
+
+    @_abc_1.abstractmethod
+    def SelectTag(
+        self,
+        request: _resolver_pb2.SelectTagRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_resolver_pb2.SelectTagResponse, _abc.Awaitable[_resolver_pb2.SelectTagResponse]]:
+        """Chooses a repository's newest tag by a policy (semver range, numerical or alphabetical order),
+        as Flux's ImagePolicy does, and pins it.
+        """
+
+    @_abc_1.abstractmethod
+    def ListReferrers(
+        self,
+        request: _resolver_pb2.ListReferrersRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_resolver_pb2.ListReferrersResponse, _abc.Awaitable[_resolver_pb2.ListReferrersResponse]]:
+        """What is attached to an image: signatures, SBOMs, provenance, from every source it can be in."""
+
+    @_abc_1.abstractmethod
+    def VerifySignatures(
+        self,
+        request: _resolver_pb2.VerifySignaturesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_resolver_pb2.VerifySignaturesResponse, _abc.Awaitable[_resolver_pb2.VerifySignaturesResponse]]:
+        """Whether an image carries a cosign signature that verifies under the given keys or policy."""
+
+    @_abc_1.abstractmethod
+    def WatchTags(
+        self,
+        request: _resolver_pb2.WatchTagsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_resolver_pb2.TagEvent], _abc.AsyncIterator[_resolver_pb2.TagEvent]]:
+        """Follows tags: first each tag's current digest, then one event each time a tag moves, until
+        the caller cancels. Polling is shared by every subscriber of a tag (one HEAD per interval),
+        and moves seen by registry notifications or by ordinary resolutions are sent too.
+        Each streamed message is one event, so it is named for what it is, not WatchTagsResponse.
+        buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+        """
 
 def add_ResolverServiceServicer_to_server(servicer: ResolverServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

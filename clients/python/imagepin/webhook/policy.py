@@ -44,6 +44,7 @@ class Settings:
     workload_templates: bool = False
     budget_s: float = 3.0
     max_staleness: datetime.timedelta = DEFAULT_MAX_STALENESS  # sent with every resolution
+    require_signature: str = ""  # a trust policy every image must be signed under (signatures.py)
 
     @classmethod
     def build(

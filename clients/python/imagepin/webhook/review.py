@@ -36,6 +36,7 @@ class Plan:
     fields: tuple[ImageField, ...]
     annotations: Mapping[str, str]
     subject: str  # "Pod web-7d9c-" — who the messages are about
+    considered: bool = False  # the object is one the webhook looks at (kind, namespace, operation)
 
 
 @dataclass(frozen=True)
@@ -88,7 +89,7 @@ def plan(request: Mapping[str, Any], settings: Settings) -> Plan:
                 )
             )
     fields.extend(_volume_fields(spec, before, prefix, settings))
-    return Plan(uid, tuple(fields), annotations, subject)
+    return Plan(uid, tuple(fields), annotations, subject, considered=True)
 
 
 def _volume_fields(

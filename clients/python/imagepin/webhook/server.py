@@ -14,7 +14,8 @@ from imagepin.aio import AsyncResolverClient
 from imagepin.connection import Connection
 from imagepin.errors import ImagepinError
 from imagepin.messages import resolve_request
-from imagepin.webhook import review
+from imagepin.pin.references import pin_reference
+from imagepin.webhook import review, signatures
 from imagepin.webhook.policy import Settings, decide
 from imagepin.webhook.rollout import rollout_key
 from imagepin.webhook.tls import ReloadingCertificate
@@ -59,17 +60,34 @@ async def mutate(request: web.Request) -> web.Response:
         raise web.HTTPBadRequest(text=f"not an AdmissionReview: {error}") from error
     settings = request.app[SETTINGS]
     plan = review.plan(admission, settings)
-    if not plan.fields:
+    overrides = _overrides(request)
+    policy = signatures.policy_for(settings, overrides) if plan.considered else ""
+    already_pinned = signatures.pinned_images(admission, settings) if policy else []
+    if not plan.fields and not already_pinned:
         return web.json_response(review.allow(plan.uid))
-    decision = decide(settings, _overrides(request), plan.annotations)
-    resolved, service_error = await _resolve(
-        request.app[CLIENT],
-        [f.image for f in plan.fields],
-        settings.budget_s,
-        settings.max_staleness,
-        rollout_key(admission),
-    )
+    decision = decide(settings, overrides, plan.annotations)
+    started = asyncio.get_running_loop().time()
+    resolved: dict[str, review.Resolved] = {}
+    service_error = ""
+    if plan.fields:
+        resolved, service_error = await _resolve(
+            request.app[CLIENT],
+            [f.image for f in plan.fields],
+            settings.budget_s,
+            settings.max_staleness,
+            rollout_key(admission),
+        )
     answer = review.respond(plan, decision, resolved, service_error)
+    if policy and answer["response"]["allowed"]:
+        digests = {image: found.digest for image, found in resolved.items() if found.digest}
+        targets = [
+            signatures.Target(f.image, f.container, pin_reference(f.image, digests[f.image]))
+            for f in plan.fields
+            if f.image in digests
+        ] + already_pinned
+        remaining = max(settings.budget_s - (asyncio.get_running_loop().time() - started), 0.1)
+        outcome = await signatures.check(request.app[CLIENT], policy, targets, remaining)
+        answer = signatures.require_signatures(answer, plan, decision, policy, outcome)
     _log(admission, plan, answer)
     return web.json_response(answer)
 
