@@ -3,6 +3,7 @@ answers from the real service (their requests are built once, in imagepin.messag
 
 from __future__ import annotations
 
+import collections.abc
 import inspect
 import typing
 
@@ -22,12 +23,34 @@ METHODS = {
     "BatchResolveReferences": "batch_resolve",
     "ListTagHistory": "list_tag_history",
     "ListImagesWithLayer": "list_images_with_layer",
+    "ListTags": "list_tags",
+    "SelectTag": "select_tag",
+    "ListReferrers": "list_referrers",
+    "VerifySignatures": "verify_signatures",
 }
+STREAMS = {"WatchTags": "watch_tags"}  # server-streaming: an iterator of messages
 
 
 def test_every_rpc_of_the_contract_has_a_method() -> None:
     service = resolver_pb2.DESCRIPTOR.services_by_name["ResolverService"]
-    assert {m.name for m in service.methods} == set(METHODS)
+    assert {m.name for m in service.methods} == set(METHODS) | set(STREAMS)
+    assert {m.name for m in service.methods if m.server_streaming} == set(STREAMS)
+
+
+@pytest.mark.parametrize("name", sorted(STREAMS.values()))
+def test_sync_and_async_streams_are_typed_alike(name: str) -> None:
+    sync, aio = getattr(ResolverClient, name), getattr(AsyncResolverClient, name)
+    assert inspect.isasyncgenfunction(aio)
+    assert inspect.isgeneratorfunction(sync)
+    assert inspect.signature(sync).parameters == inspect.signature(aio).parameters
+    sync_hints, aio_hints = typing.get_type_hints(sync), typing.get_type_hints(aio)
+    assert typing.get_origin(sync_hints["return"]) is collections.abc.Iterator
+    assert typing.get_origin(aio_hints["return"]) is collections.abc.AsyncIterator
+    [element] = typing.get_args(sync_hints["return"])
+    assert typing.get_args(aio_hints["return"]) == (element,)
+    assert issubclass(element, Message)
+    del sync_hints["return"], aio_hints["return"]
+    assert sync_hints == aio_hints
 
 
 @pytest.mark.parametrize("name", [*sorted(METHODS.values()), "resolve_all"])

@@ -121,7 +121,7 @@ def test_only_a_newer_different_digest_is_published(watcher: TagWatcher) -> None
 def test_a_push_hint_for_a_tag_nobody_knows_only_forgets(watcher: TagWatcher) -> None:
     key = ("registry.example", "team/other", "1.0")
     assert not watcher.push_hint(Reference(*key), A)
-    watcher._deps.caches.tags.put(key, answer(A, T0))
+    watcher._deps.caches.tags[key] = answer(A, T0)
     watcher._closed = True  # no background confirmation in this test
     assert not watcher.push_hint(Reference(*key), B)
     assert watcher._deps.caches.tags.get(key) is None  # the cached answer is forgotten
