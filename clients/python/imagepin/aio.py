@@ -201,10 +201,7 @@ class AsyncResolverClient:
             filter=filter,
             max_staleness=max_staleness,
         )
-        result: resolver_pb2.ListTagsResponse = await self._call(
-            self._stub.ListTags, request, timeout
-        )
-        return result
+        return await self._call(self._stub.ListTags, request, timeout)
 
     async def select_tag(
         self,
@@ -228,10 +225,7 @@ class AsyncResolverClient:
             platform=platform,
             max_staleness=max_staleness,
         )
-        result: resolver_pb2.SelectTagResponse = await self._call(
-            self._stub.SelectTag, request, timeout
-        )
-        return result
+        return await self._call(self._stub.SelectTag, request, timeout)
 
     async def list_referrers(
         self,
@@ -242,13 +236,8 @@ class AsyncResolverClient:
         timeout: float | None = None,
     ) -> resolver_pb2.ListReferrersResponse:
         """What refers to the image: signatures, SBOMs, attestations, and where each was found."""
-        request = resolver_pb2.ListReferrersRequest(
-            reference=reference, artifact_type=artifact_type, include_children=include_children
-        )
-        result: resolver_pb2.ListReferrersResponse = await self._call(
-            self._stub.ListReferrers, request, timeout
-        )
-        return result
+        request = messages.referrers_request(reference, artifact_type, include_children)
+        return await self._call(self._stub.ListReferrers, request, timeout)
 
     async def verify_signatures(
         self,
@@ -261,10 +250,7 @@ class AsyncResolverClient:
     ) -> resolver_pb2.VerifySignaturesResponse:
         """Whether a cosign signature verifies under the keys (PEM) or the server's policy."""
         request = messages.signatures_request(reference, public_keys, policy, platform)
-        result: resolver_pb2.VerifySignaturesResponse = await self._call(
-            self._stub.VerifySignatures, request, timeout
-        )
-        return result
+        return await self._call(self._stub.VerifySignatures, request, timeout)
 
     async def watch_tags(
         self,
@@ -277,9 +263,7 @@ class AsyncResolverClient:
 
         No deadline unless `timeout` is given. A watch the server ends raises Unavailable.
         """
-        request = resolver_pb2.WatchTagsRequest(
-            references=list(references), interval=messages.duration(interval)
-        )
+        request = messages.watch_request(references, interval)
         call = self._stub.WatchTags(request, timeout=timeout, metadata=self._metadata())
         try:
             async for event in call:

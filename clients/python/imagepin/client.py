@@ -204,8 +204,7 @@ class ResolverClient:
             filter=filter,
             max_staleness=max_staleness,
         )
-        result: resolver_pb2.ListTagsResponse = self._call(self._stub.ListTags, request, timeout)
-        return result
+        return self._call(self._stub.ListTags, request, timeout)
 
     def select_tag(
         self,
@@ -229,8 +228,7 @@ class ResolverClient:
             platform=platform,
             max_staleness=max_staleness,
         )
-        result: resolver_pb2.SelectTagResponse = self._call(self._stub.SelectTag, request, timeout)
-        return result
+        return self._call(self._stub.SelectTag, request, timeout)
 
     def list_referrers(
         self,
@@ -241,13 +239,8 @@ class ResolverClient:
         timeout: float | None = None,
     ) -> resolver_pb2.ListReferrersResponse:
         """What refers to the image: signatures, SBOMs, attestations, and where each was found."""
-        request = resolver_pb2.ListReferrersRequest(
-            reference=reference, artifact_type=artifact_type, include_children=include_children
-        )
-        result: resolver_pb2.ListReferrersResponse = self._call(
-            self._stub.ListReferrers, request, timeout
-        )
-        return result
+        request = messages.referrers_request(reference, artifact_type, include_children)
+        return self._call(self._stub.ListReferrers, request, timeout)
 
     def verify_signatures(
         self,
@@ -260,10 +253,7 @@ class ResolverClient:
     ) -> resolver_pb2.VerifySignaturesResponse:
         """Whether a cosign signature verifies under the keys (PEM) or the server's policy."""
         request = messages.signatures_request(reference, public_keys, policy, platform)
-        result: resolver_pb2.VerifySignaturesResponse = self._call(
-            self._stub.VerifySignatures, request, timeout
-        )
-        return result
+        return self._call(self._stub.VerifySignatures, request, timeout)
 
     def watch_tags(
         self,
@@ -278,9 +268,7 @@ class ResolverClient:
         the server ends (it is stopping, or the caller fell behind) raises Unavailable: watch
         again.
         """
-        request = resolver_pb2.WatchTagsRequest(
-            references=list(references), interval=messages.duration(interval)
-        )
+        request = messages.watch_request(references, interval)
         call = self._stub.WatchTags(request, timeout=timeout, metadata=self._metadata())
         try:
             yield from call

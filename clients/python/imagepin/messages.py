@@ -108,6 +108,20 @@ def verify_request(
     )
 
 
+def referrers_request(
+    reference: str, artifact_type: str = "", include_children: bool = False
+) -> resolver_pb2.ListReferrersRequest:
+    return resolver_pb2.ListReferrersRequest(
+        reference=reference, artifact_type=artifact_type, include_children=include_children
+    )
+
+
+def watch_request(
+    references: Sequence[str], interval: datetime.timedelta | None = None
+) -> resolver_pb2.WatchTagsRequest:
+    return resolver_pb2.WatchTagsRequest(references=list(references), interval=duration(interval))
+
+
 def signatures_request(
     reference: str, public_keys: Iterable[str], policy: str, platform: PlatformArg
 ) -> resolver_pb2.VerifySignaturesRequest:

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from typing import Final
 
+import grpc
+
+from imagepin.errors import InvalidArgument
 from imagepin.messages import Delay, PlatformArg, duration, platform_message
 from imagepin.v1 import resolver_pb2
 
@@ -46,7 +49,7 @@ def select_tag_request(
     platform: PlatformArg = None,
     max_staleness: Delay = None,
 ) -> resolver_pb2.SelectTagRequest:
-    """A SelectTag request for a policy written `kind:argument`; ValueError if it is none."""
+    """A SelectTag request for a policy written `kind:argument`; InvalidArgument if it is none."""
     request = resolver_pb2.SelectTagRequest(
         reference=reference,
         pattern=pattern,
@@ -58,7 +61,9 @@ def select_tag_request(
     kind = kind.strip().lower()
     if kind == "semver":
         if not argument.strip():
-            raise ValueError("a semver policy needs a range, e.g. semver:^7.2")
+            raise InvalidArgument(
+                grpc.StatusCode.INVALID_ARGUMENT, "a semver policy needs a range, e.g. semver:^7.2"
+            )
         request.semver.CopyFrom(
             resolver_pb2.SemverPolicy(range=argument, include_prereleases=include_prereleases)
         )
@@ -70,6 +75,7 @@ def select_tag_request(
         else:
             request.alphabetical.CopyFrom(resolver_pb2.AlphabeticalPolicy(order=order))
         return request
-    raise ValueError(
-        f"{policy!r} is not a policy: semver:RANGE, numerical:asc|desc or alphabetical:asc|desc"
+    raise InvalidArgument(
+        grpc.StatusCode.INVALID_ARGUMENT,
+        f"{policy!r} is not a policy: semver:RANGE, numerical:asc|desc or alphabetical:asc|desc",
     )
