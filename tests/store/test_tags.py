@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import random
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta, timezone
 
@@ -377,6 +378,47 @@ async def test_a_batch_applies_one_tag_s_observations_in_time_order(database: Da
         (DIGEST_B, t[1], t[1]),
         (DIGEST_A, t[0], t[0]),
     ]
+
+
+@pytest.mark.parametrize("seed", range(4))
+async def test_a_group_records_what_one_by_one_would(database: Database, seed: int) -> None:
+    """The recorder's group commit (bulk statements for the common case) keeps every rule:
+    random sightings of a few tags (moves, repeats, late reports, several of one tag in a
+    group), recorded in groups of 17 under one repository and one at a time under another,
+    read back as the same history."""
+    rng = random.Random(seed)
+    tags = ["g0", "g1", "g2", "g3"]
+    sightings = [
+        (
+            rng.choice(tags),
+            rng.choice([DIGEST_A, DIGEST_B, "sha256:" + "c" * 64]),
+            rng.choice([INDEX, MANIFEST]),
+            DAY1 + timedelta(minutes=rng.randrange(0, 120)),
+        )
+        for _ in range(120)
+    ]
+
+    def under(repository: str) -> list[TagObservation]:
+        return [TagObservation(REGISTRY, repository, *sighting) for sighting in sightings]
+
+    grouped = under("grouped")
+    for first in range(0, len(grouped), 17):
+        async with database.transaction() as session:
+            await record_tag_observations(session, grouped[first : first + 17])
+    single = under("single")
+    for first in range(0, len(single), 17):  # a group is applied in time order (test above)
+        for obs in sorted(single[first : first + 17], key=lambda o: (o.tag, o.seen_at)):
+            async with database.transaction() as session:
+                await record_tag_observation(session, obs)
+
+    async with database.session() as session:
+        for tag in tags:
+            got = await tag_history(session, REGISTRY, "grouped", tag)
+            want = await tag_history(session, REGISTRY, "single", tag)
+            assert want  # every tag was seen
+            assert [(r.digest, r.media_type, r.first_seen, r.last_seen) for r in got] == [
+                (r.digest, r.media_type, r.first_seen, r.last_seen) for r in want
+            ]
 
 
 async def test_datetimes_come_back_timezone_aware_utc(database: Database) -> None:

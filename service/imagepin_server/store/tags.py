@@ -15,8 +15,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from typing import NamedTuple
 
-from sqlalchemy import ColumnElement, Select, case, insert, literal, select, update
+from sqlalchemy import ColumnElement, Select, case, func, insert, literal, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ._sql import dialect_insert, require_aware, require_limit, require_transaction
@@ -147,8 +148,102 @@ async def record_tag_observations(
     arrive in time order, which keeps late-report folding for reports that really are late.
     """
     require_transaction(session, "record_tag_observations")
-    for obs in sorted(observations, key=_lock_order):
+    ordered = sorted(observations, key=_lock_order)
+    for start in range(0, len(ordered), _BULK_CHUNK):
+        await _record_chunk(session, ordered[start : start + _BULK_CHUNK])
+
+
+# Tags per bulk statement: three bound values each, far below SQLite's and PostgreSQL's limits.
+_BULK_CHUNK = 500
+
+
+async def _record_chunk(session: AsyncSession, ordered: list[TagObservation]) -> None:
+    """The rule of record_tag_observation, in a few statements for the whole chunk.
+
+    The common case (each tag's first sighting in the chunk, at or after its current stretch)
+    is decided from one read of every tag's head and written in two bulk statements; a second
+    sighting of a tag in the chunk, or a late report, goes through record_tag_observation,
+    which reads what the bulk write left. The tags are locked first, in the chunk's order.
+    """
+    keys = list(dict.fromkeys((obs.registry, obs.repository, obs.tag) for obs in ordered))
+    await _lock_tags(session, keys)
+    heads = await _heads(session, keys)
+    extended: list[dict[str, object]] = []
+    started: list[dict[str, object]] = []
+    one_by_one: list[TagObservation] = []
+    decided: set[tuple[str, str, str]] = set()
+    for obs in ordered:
+        key = (obs.registry, obs.repository, obs.tag)
+        head = heads.get(key)
+        if key in decided or (head is not None and obs.seen_at < head.last_seen):
+            one_by_one.append(obs)
+            continue
+        decided.add(key)
+        if head is not None and head.digest == obs.digest:
+            extended.append({"id": head.id, "last_seen": obs.seen_at, "media_type": obs.media_type})
+        else:
+            started.append(_stretch_values(obs))
+    if extended:
+        await session.execute(update(TagMapping), extended)  # by primary key, executemany
+    if started:
+        await session.execute(insert(TagMapping), started)
+    for obs in one_by_one:
         await record_tag_observation(session, obs)
+
+
+async def _lock_tags(session: AsyncSession, keys: list[tuple[str, str, str]]) -> None:
+    """Take the tags' turns, as _lock_tag does for one: rows inserted if absent, then locked."""
+    await session.execute(
+        dialect_insert(session)(TagRow)
+        .values([{"registry_name": r, "repository": p, "tag": t} for r, p, t in keys])
+        .on_conflict_do_nothing(
+            index_elements=[TagRow.registry_name, TagRow.repository, TagRow.tag]
+        )
+    )
+    await session.execute(
+        select(TagRow.tag)
+        .where(tuple_(TagRow.registry_name, TagRow.repository, TagRow.tag).in_(keys))
+        .order_by(TagRow.registry_name, TagRow.repository, TagRow.tag)
+        .with_for_update()  # not rendered on SQLite, whose writers already take turns
+    )
+
+
+class _Head(NamedTuple):
+    id: int
+    digest: str
+    last_seen: datetime
+
+
+async def _heads(
+    session: AsyncSession, keys: list[tuple[str, str, str]]
+) -> dict[tuple[str, str, str], _Head]:
+    """Each tag's current stretch (newest ``last_seen``, ties as _NEWEST_FIRST breaks them)."""
+    newest = (
+        func.row_number()
+        .over(
+            partition_by=(TagMapping.registry_name, TagMapping.repository, TagMapping.tag),
+            order_by=_NEWEST_FIRST,
+        )
+        .label("newest")
+    )
+    ranked = (
+        select(
+            TagMapping.registry_name,
+            TagMapping.repository,
+            TagMapping.tag,
+            TagMapping.id,
+            TagMapping.digest,
+            TagMapping.last_seen,
+            newest,
+        )
+        .where(tuple_(TagMapping.registry_name, TagMapping.repository, TagMapping.tag).in_(keys))
+        .subquery()
+    )
+    rows = await session.execute(select(ranked).where(ranked.c.newest == 1))
+    return {
+        (row.registry_name, row.repository, row.tag): _Head(row.id, row.digest, row.last_seen)
+        for row in rows
+    }
 
 
 def _lock_order(obs: TagObservation) -> tuple[str, str, str, datetime]:
@@ -188,17 +283,20 @@ def _stretches(
 
 
 async def _start_stretch(session: AsyncSession, obs: TagObservation) -> None:
-    await session.execute(
-        insert(TagMapping).values(
-            registry_name=obs.registry,
-            repository=obs.repository,
-            tag=obs.tag,
-            digest=obs.digest,
-            media_type=obs.media_type,
-            first_seen=obs.seen_at,
-            last_seen=obs.seen_at,
-        )
-    )
+    await session.execute(insert(TagMapping).values(**_stretch_values(obs)))
+
+
+def _stretch_values(obs: TagObservation) -> dict[str, object]:
+    """A new stretch ``[seen_at, seen_at]`` at the sighting's digest."""
+    return {
+        "registry_name": obs.registry,
+        "repository": obs.repository,
+        "tag": obs.tag,
+        "digest": obs.digest,
+        "media_type": obs.media_type,
+        "first_seen": obs.seen_at,
+        "last_seen": obs.seen_at,
+    }
 
 
 async def _update(session: AsyncSession, stretch_id: int, **values: object) -> None:
