@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -42,12 +42,13 @@ async def use_cases(
     clock: ManualClock,
     *,
     transport: httpx.AsyncBaseTransport | None = None,
+    limits: Mapping[str, Any] | None = None,
     **policy: Any,
 ) -> AsyncIterator[Dependencies]:
     """Dependencies as app.py builds them, but with `clock` and a fresh (cold) registry client
-    (over `transport` when given); `policy` overrides Policy fields. Everything is closed in
-    app.py's order afterwards."""
-    async with registry_client(transport=transport) as client:
+    (over `transport` when given, with `limits` overriding the hosts' Limits fields); `policy`
+    overrides Policy fields. Everything is closed in app.py's order afterwards."""
+    async with registry_client(transport=transport, **(limits or {})) as client:
         recorder = ObservationRecorder(database)
         deps = Dependencies(
             registry=client,

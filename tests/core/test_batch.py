@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import threading
 from datetime import timedelta
 
 import pytest
@@ -9,6 +11,14 @@ from imagepin_server import errors, store
 from imagepin_server.core import BatchItem, Source, resolve_many
 
 from tests.core.helpers import ManualClock, reference, use_cases
+
+MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+from tests.support.hostile_registry import (
+    Behaviour,
+    HostileHandler,
+    launch_hostile_registry,
+    reply,
+)
 from tests.support.image_fixtures import ImageCatalog
 
 
@@ -75,3 +85,58 @@ async def test_a_batch_over_the_limit_is_refused_whole(
     async with use_cases(sqlite_database, ManualClock(), batch_limit=2) as deps:
         with pytest.raises(errors.InvalidArgument):
             await resolve_many(deps, items)
+
+
+async def test_a_batch_keeps_the_hosts_slots_full_and_never_exceeds_them(
+    sqlite_database: store.Database,
+) -> None:
+    """Politeness bounds the batch: never more than the host's max_concurrency HEADs in flight,
+    and (so that a batch runs at the registry's speed) always that many while items remain.
+
+    The registry holds each HEAD until `cap` of them are in flight (a barrier): a batch that
+    sent fewer at once would break the barrier; one that sent more would be caught in flight.
+    """
+    cap, tags = 4, 12
+    barrier = threading.Barrier(cap, timeout=10)
+    in_flight, most = 0, 0
+    counting = threading.Lock()
+
+    def held_head(body: bytes) -> Behaviour:
+        answer = reply(
+            200,
+            headers={
+                "Content-Type": MANIFEST,
+                "Content-Length": str(len(body)),
+                "Docker-Content-Digest": "sha256:" + hashlib.sha256(body).hexdigest(),
+            },
+        )
+
+        def behave(handler: HostileHandler) -> None:
+            nonlocal in_flight, most
+            with counting:
+                in_flight += 1
+                most = max(most, in_flight)
+            try:
+                barrier.wait()
+                answer(handler)
+            finally:
+                with counting:
+                    in_flight -= 1
+
+        return behave
+
+    with launch_hostile_registry() as registry:
+        for i in range(tags):
+            body = b'{"schemaVersion":2,"mediaType":"%s","tag":%d}' % (MANIFEST.encode(), i)
+            registry.script("HEAD", f"/v2/team/app/manifests/t{i}", held_head(body))
+        items = [
+            BatchItem(text=f"t{i}", reference=reference(f"{registry.host}/team/app:t{i}"))
+            for i in range(tags)
+        ]
+        async with use_cases(
+            sqlite_database, ManualClock(), limits={"max_concurrency": cap}
+        ) as deps:
+            outcomes = await resolve_many(deps, items)
+
+    assert [o.error for o in outcomes] == [None] * tags  # no wave broke the barrier
+    assert most == cap

@@ -1,18 +1,19 @@
 """BatchResolveReferences: a whole release pinned in one call.
 
-Items are resolved concurrently, at most `per_registry_concurrency` (16) at a time per
-registry, as many as a registry host's default `max_concurrency`, so a batch of cold tags runs
-at the registry's own speed. The registry client's politeness still holds underneath: its
-concurrency cap and token bucket (`requests_per_second`, `burst`) bound what actually goes out,
-so a batch larger than the bucket's burst proceeds at `requests_per_second`. Each item gets its
-own answer or error, in order, and one bad reference does not fail the batch.
+Items are resolved concurrently, per registry at most twice as many at a time as the host's
+`max_concurrency` (2 x 16 by default). The registry client's politeness is what bounds what goes
+out: its concurrency cap and token bucket (`requests_per_second`, `burst`), so a batch larger
+than the bucket's burst proceeds at `requests_per_second`. The second half keeps the host's
+slots busy while finished items record their answers (one group commit for many), so a batch of
+cold tags runs at the registry's own speed; it is kept small because an item waiting for a slot
+waits at most the host's `request_timeout`. Each item gets its own answer or error, in order,
+and one bad reference does not fail the batch.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections import defaultdict
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -56,16 +57,19 @@ async def resolve_many(
             f"a batch holds at most {deps.policy.batch_limit} references, not {len(items)}; "
             "split it"
         )
-    limits: defaultdict[str, asyncio.Semaphore] = defaultdict(
-        lambda: asyncio.Semaphore(deps.policy.per_registry_concurrency)
-    )
+    limits: dict[str, asyncio.Semaphore] = {}
+    for item in items:
+        if item.reference is not None and item.reference.registry not in limits:
+            registry = item.reference.registry
+            in_flight = deps.registry.max_concurrency(registry) * deps.policy.batch_items_per_slot
+            limits[registry] = asyncio.Semaphore(in_flight)
     return list(await asyncio.gather(*(_one(deps, item, limits, budget_s) for item in items)))
 
 
 async def _one(
     deps: Dependencies,
     item: BatchItem,
-    limits: defaultdict[str, asyncio.Semaphore],
+    limits: dict[str, asyncio.Semaphore],
     budget_s: float | None,
 ) -> BatchOutcome:
     if item.invalid is not None:

@@ -29,7 +29,9 @@ DEFAULT_MAX_STALENESS: Final = timedelta(seconds=30)
 DEFAULT_STALE_IF_ERROR: Final = timedelta(hours=1)
 MAX_STALE_IF_ERROR: Final = timedelta(hours=24)
 BATCH_LIMIT: Final = 1000
-PER_REGISTRY_CONCURRENCY: Final = 16  # = a host's default max_concurrency (registry/config.py)
+# A batch keeps this many items under way per request slot of a registry host: while some
+# hold the host's slots, the others record their answers (core/batch.py).
+BATCH_ITEMS_PER_SLOT: Final = 2
 ROLLOUT_RETENTION: Final = timedelta(days=7)
 DEFAULT_NEGATIVE_AGE: Final = timedelta(seconds=10)
 MAX_NEGATIVE_AGE: Final = timedelta(seconds=60)
@@ -43,7 +45,7 @@ class Policy:
     stale_if_error: timedelta = DEFAULT_STALE_IF_ERROR  # when the caller does not say
     max_stale_if_error: timedelta = MAX_STALE_IF_ERROR  # the most a caller may ask for
     batch_limit: int = BATCH_LIMIT
-    per_registry_concurrency: int = PER_REGISTRY_CONCURRENCY
+    batch_items_per_slot: int = BATCH_ITEMS_PER_SLOT
     rollout_retention: timedelta = ROLLOUT_RETENTION  # how long a rollout's digest is kept
     negative_age: timedelta = (
         DEFAULT_NEGATIVE_AGE  # NOT_FOUND remembered, when the caller does not say

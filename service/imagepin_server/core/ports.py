@@ -31,6 +31,10 @@ class Registry(Protocol):
         """Whether background work should leave `registry` alone (its pull budget is low)."""
         ...
 
+    def max_concurrency(self, registry: str) -> int:
+        """How many requests `registry`'s host takes at once (its configured politeness)."""
+        ...
+
     async def head_manifest(self, ref: Reference, target: Target) -> ManifestHead | None:
         """HEAD by tag or digest; None when the answer cannot be trusted (GET and hash then)."""
         ...

@@ -190,6 +190,11 @@ class RegistryClient:
         host = self._hosts.endpoint(registry).auth_host
         return self.pulls.budget_low(host, self._hosts.config.host(host).limits.pull_reserve)
 
+    def max_concurrency(self, registry: str) -> int:
+        """The host's cap on requests in flight (`max_concurrency` in the registries file)."""
+        host = self._hosts.endpoint(registry).auth_host
+        return self._hosts.config.host(host).limits.max_concurrency
+
     async def head_manifest(self, ref: Reference, target: Target) -> ManifestHead | None:
         """HEAD a manifest by tag or digest.
 
