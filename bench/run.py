@@ -51,6 +51,7 @@ BATCH = 100
 COLD = 20
 POLITENESS_REFILL_S = 2.5
 ROUNDS = ("a", "b", "c")  # side-by-side batch rounds, each on its own 100 cold tags
+PARTS = ("throughput", "cold", "batch")
 
 
 @dataclass
@@ -368,18 +369,28 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=3.0, help="length of each h2load run")
     parser.add_argument("--pairs", type=int, default=5, help="health/resolve pairs per row")
     parser.add_argument("--window", type=float, default=10.0, help="cold counting window (s)")
+    parser.add_argument(
+        "--only",
+        choices=PARTS,
+        action="append",
+        help="run only this part (repeatable); the README's table is from a run of all",
+    )
     args = parser.parse_args()
+    parts = set(args.only or PARTS)
     rows: list[tuple[str, str]] = []
     load_before = os.getloadavg()[0]
     with (
         tempfile.TemporaryDirectory(prefix="imagepin-bench-") as tmp,
         environment(Path(tmp)) as setup,
     ):
-        for workers in (1, 2):
-            for access_log in (None, "all"):
-                rows += throughput_rows(setup, args.seconds, args.pairs, workers, access_log)
-        rows += cold_rows(setup, args.window)
-        rows += batch_rows(setup)
+        if "throughput" in parts:
+            for workers in (1, 2):
+                for access_log in (None, "all"):
+                    rows += throughput_rows(setup, args.seconds, args.pairs, workers, access_log)
+        if "cold" in parts:
+            rows += cold_rows(setup, args.window)
+        if "batch" in parts:
+            rows += batch_rows(setup)
     rows.append(
         (
             "0. machine",
