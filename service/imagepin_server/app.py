@@ -66,7 +66,7 @@ class Application:
             self.database, on_health_change=self._store_health_changed
         )
         # The indexer reads content through the same caches and flights as the use cases, but
-        # never resolves a tag, so its dependencies are the same minus `on_resolved`.
+        # never resolves a tag, so its dependencies are the same minus `on_resolved`/`on_read`.
         content_deps = core.Dependencies(
             registry=self.registry,
             database=self.database,
@@ -85,10 +85,12 @@ class Application:
         self.indexer = core.BackgroundIndexer(
             content_deps, gets_per_minute=settings.index_layers_budget
         )
-        self.deps = (
-            dataclasses.replace(content_deps, on_resolved=self.indexer.schedule)
-            if settings.index_layers
-            else content_deps
+        # What platform checks read is indexed from memory always; resolved tags are indexed
+        # (spending GETs) only when asked.
+        self.deps = dataclasses.replace(
+            content_deps,
+            on_read=self.indexer.schedule_held,
+            on_resolved=self.indexer.schedule if settings.index_layers else None,
         )
         # WatchTags' followers poll through the same dependencies as resolutions (so they index
         # and record alike); registry notifications reach them through the listener.

@@ -74,6 +74,11 @@ WRITE_QUEUE_LENGTH = Gauge(
     "Observations waiting for the database to come back",
     multiprocess_mode="livesum",  # with --workers: the sum over live worker processes
 )
+TAG_CACHE_ENTRIES = Gauge(
+    "imagepin_tag_cache_entries",
+    "Tags whose answer this process holds in memory (at most 50 000 per process)",
+    multiprocess_mode="liveall",  # with --workers: one series per live worker (label pid)
+)
 WRITE_QUEUE_DROPS = Counter(
     "imagepin_write_queue_drops_total", "Observations dropped because the write queue was full"
 )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import json
 from collections.abc import Iterator, Sequence
@@ -218,6 +219,30 @@ async def test_child_seen_directly_and_through_an_index_is_one_record(database: 
         # Not seen through the index there, but the platform is still the manifest's own.
         ("team/bare", ("pinned",), (), "linux/amd64"),
     ]
+
+
+async def test_diff_ids_learnt_later_fill_the_empty_ones_and_never_replace_one(
+    database: Database,
+) -> None:
+    """Layers recorded before the config was read (VerifyDigest BLOBS) get their diff_ids when
+    a later record knows them; a diff_id once recorded is never changed."""
+    known = layers_of("late")
+    unknown = [dataclasses.replace(layer, diff_id="") for layer in known]
+    raw = b'{"schemaVersion":2,"layers":["late"]}'
+    digest = "sha256:" + hashlib.sha256(raw).hexdigest()
+    await seen_in(database, DOCKER, "team/late", raw, tags=["1"])
+    async with database.transaction() as session:
+        await record_image_layers(session, digest, unknown)
+    assert await find(database, known[0].diff_id) == []
+    async with database.transaction() as session:
+        await record_image_layers(session, digest, known)
+    [found] = await find(database, known[0].diff_id)
+    assert (found.layer_digest, found.diff_id) == (known[0].layer_digest, known[0].diff_id)
+    other = [dataclasses.replace(layer, diff_id=sha("other")) for layer in known]
+    async with database.transaction() as session:
+        await record_image_layers(session, digest, other)
+    assert await find(database, sha("other")) == []
+    assert [r.diff_id for r in await find(database, known[0].layer_digest)] == [known[0].diff_id]
 
 
 async def test_unknown_or_empty_digest_finds_nothing(database: Database) -> None:

@@ -1,21 +1,25 @@
 """The layer index: every manifest imagepin has seen, recorded with its layers.
 
 It answers "which of our images are built on this base layer" when a base image has a
-vulnerability. Images met through GetManifest/ListLayers are recorded on the spot, from what
-those calls fetch anyway. Resolution needs only a HEAD, and a manifest GET is a counted pull on
-Docker Hub, so indexing resolved tags in the background is opt-in (IMAGEPIN_INDEX_LAYERS): it
-spends at most `gets_per_minute` registry GETs (content already held costs none), and leaves a
-registry alone while it says its pull budget is low.
+vulnerability. It is fed by what is fetched anyway: images met through GetManifest, ListLayers
+and VerifyDigest are recorded on the spot, and what a platform check read (an index, or a
+single image's manifest and config) is recorded in the background from memory, for no request.
+Resolution needs only a HEAD, and a manifest GET is a counted pull on Docker Hub, so indexing
+resolved tags in the background is opt-in (IMAGEPIN_INDEX_LAYERS): it spends at most
+`gets_per_minute` registry GETs (content already held costs none), and leaves a registry alone
+while it says its pull budget is low.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import logging
 from typing import Final
 
 from aiolimiter import AsyncLimiter
+from cachetools import LRUCache
 
 from imagepin_server import errors, metrics, store
 from imagepin_server.core import content
@@ -34,6 +38,9 @@ from imagepin_server.reference import Reference
 log = logging.getLogger("imagepin.layer_index")
 
 MAX_CHILDREN_INDEXED: Final = 64
+# Digests indexed from memory that this process remembers, so a warm platform check repeated
+# does not index its image again.
+HELD_INDEXED_LIMIT: Final = 10_000
 CONCURRENT_INDEXING: Final = 2
 PENDING_LIMIT: Final = 256
 DEFAULT_GETS_PER_MINUTE: Final = 30
@@ -89,16 +96,29 @@ class BackgroundIndexer:
         # Its own bucket: aiolimiter, the primitive the registry client's politeness uses.
         self._gets = AsyncLimiter(max(gets_per_minute, 1), 60) if gets_per_minute > 0 else None
         self._limit = asyncio.Semaphore(CONCURRENT_INDEXING)
-        self._pending: dict[tuple[str, str, str], asyncio.Task[None]] = {}
+        self._pending: dict[tuple[str, str, str, bool], asyncio.Task[None]] = {}
+        # From memory, what was recorded (an image: True once with its config) and which trees
+        # were recorded whole, so a warm platform check repeated costs no index write.
+        self._held_recorded: LRUCache[tuple[str, str, str], bool] = LRUCache(HELD_INDEXED_LIMIT)
+        self._held_complete: LRUCache[tuple[str, str, str], bool] = LRUCache(HELD_INDEXED_LIMIT)
         self._closed = False
 
     def schedule(self, ref: Reference, digest: Digest) -> None:
-        key = (ref.registry, ref.repository, str(digest))
+        """Index a resolved digest, fetching what is not held within the GET budget."""
+        self._start(ref, digest, held_only=False)
+
+    def schedule_held(self, ref: Reference, digest: Digest) -> None:
+        """Index what a use case has just read of `digest`, from memory only: no request."""
+        if (ref.registry, ref.repository, str(digest)) not in self._held_complete:
+            self._start(ref, digest, held_only=True)
+
+    def _start(self, ref: Reference, digest: Digest, *, held_only: bool) -> None:
+        key = (ref.registry, ref.repository, str(digest), held_only)
         if self._closed or key in self._pending or len(self._pending) >= PENDING_LIMIT:
             return
         # Its own context: the resolving caller's deadline must not bound background work.
         task = asyncio.get_running_loop().create_task(
-            self._index(ref, digest), context=contextvars.Context()
+            self._index(ref, digest, held_only=held_only), context=contextvars.Context()
         )
         self._pending[key] = task
         task.add_done_callback(lambda _: self._pending.pop(key, None))
@@ -116,40 +136,67 @@ class BackgroundIndexer:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
 
-    async def _index(self, ref: Reference, digest: Digest) -> None:
+    async def _index(self, ref: Reference, digest: Digest, *, held_only: bool) -> None:
         async with self._limit:
             try:
-                await self._index_manifest(ref, digest, depth=0)
+                complete = await self._index_manifest(ref, digest, depth=0, held_only=held_only)
             except errors.ImagepinError as exc:
                 log.info("could not index %s@%s: %s", ref.name, digest, exc.message)
+                return
+            if held_only and complete:
+                self._held_complete[(ref.registry, ref.repository, str(digest))] = True
 
-    async def _index_manifest(self, ref: Reference, digest: Digest, *, depth: int) -> None:
+    async def _index_manifest(
+        self, ref: Reference, digest: Digest, *, depth: int, held_only: bool = False
+    ) -> bool:
+        """Record `digest` (and an index's children); whether all of it was recorded."""
+        key = (ref.registry, ref.repository, str(digest))
         # Read through the content cache first, even when the layers are known: that is what
         # records that this repository holds the manifest, so a second repository with the
         # same image is found too.
-        if not await self._may_fetch(ref, digest, "manifest"):
-            return
+        if not await self._may_fetch(ref, digest, "manifest", held_only=held_only):
+            return False
         found = await content.manifest(self._deps, ref, digest)
         manifest = parse_manifest(found.raw, found.media_type)
-        if isinstance(manifest, ImageManifest) and await self._already_indexed(digest):
-            return
         if isinstance(manifest, ImageIndex):
-            await record_index(self._deps, digest, manifest)
+            if not (held_only and key in self._held_recorded):
+                await record_index(self._deps, digest, manifest)
+                if held_only:
+                    self._held_recorded[key] = True
+            complete = True
             if depth == 0:
                 for child in manifest.manifests[:MAX_CHILDREN_INDEXED]:
-                    await self._index_manifest(ref, child.digest, depth=1)
-            return
-        if not await self._may_fetch(ref, manifest.config.digest, "config"):
-            return
-        try:
-            config, _ = await content.image_config(self._deps, ref, manifest.config)
-        except (errors.UnsupportedContent, errors.BlobNotFound, errors.TooLarge):
-            # A config that is not one, gone, or too large: index the layers without diff_ids.
-            config = None
+                    complete &= await self._index_manifest(
+                        ref, child.digest, depth=1, held_only=held_only
+                    )
+            return complete
+        if held_only and self._held_recorded.get(key):
+            return True  # recorded from memory with its config already
+        if not held_only and await self._already_indexed(digest):
+            return True
+        config = None
+        if await self._may_fetch(ref, manifest.config.digest, "config", held_only=held_only):
+            # A config that is not one, gone, or too large: the layers without diff_ids.
+            with contextlib.suppress(
+                errors.UnsupportedContent, errors.BlobNotFound, errors.TooLarge
+            ):
+                config, _ = await content.image_config(self._deps, ref, manifest.config)
+        elif not held_only:
+            return False  # the GET budget says not now; indexed with its config later
+        # Held only, config not in memory: the layers now, their diff_ids when a config is read.
         await record_image(self._deps, digest, manifest, config)
+        if held_only:
+            self._held_recorded[key] = config is not None
+        return config is not None or not held_only
 
-    async def _may_fetch(self, ref: Reference, digest: Digest, kind: content.Kind) -> bool:
-        """Content already held is free; a GET needs the budget and a registry not short."""
+    async def _may_fetch(
+        self, ref: Reference, digest: Digest, kind: content.Kind, *, held_only: bool = False
+    ) -> bool:
+        """Content already held is free; a GET needs the budget and a registry not short.
+        Held only: what is in memory, and nothing else (not even a database read)."""
+        if held_only:
+            key = (ref.registry, ref.repository, str(digest), kind)
+            return self._deps.caches.contents.get(key) is not None
         if await content.held(self._deps, ref, digest, kind):
             return True
         if self._gets is None or self._deps.registry.pull_budget_low(ref.registry):

@@ -101,11 +101,15 @@ async def resolve(
         children = index.manifests
         if wanted:
             selected = (await selection.select(deps, ref, answer.digest, index, wanted)).image
+        if deps.on_read is not None:
+            deps.on_read(ref, answer.digest)
     elif wanted:
         found = await content.manifest(deps, ref, answer.digest)
         image = parse_manifest(found.raw, found.media_type)
         if isinstance(image, ImageManifest):
             await selection.check_image(deps, ref, image, wanted)
+        if deps.on_read is not None:
+            deps.on_read(ref, answer.digest)
     return Resolution(
         reference=ref,
         digest=selected.digest if selected else answer.digest,
@@ -230,6 +234,7 @@ async def accept(deps: Dependencies, ref: Reference, answer: TagAnswer) -> None:
     await deps.record_tag(ref, answer.digest, answer.media_type)
     previous = deps.caches.tags.get(key)
     deps.caches.tags[key] = answer
+    metrics.TAG_CACHE_ENTRIES.set(len(deps.caches.tags))
     if deps.on_resolved is not None and (previous is None or previous.digest != answer.digest):
         deps.on_resolved(ref, answer.digest)  # new to this process: index its layers
     deps.followers.observed(ref, answer)  # the watchers of the tag, if any (core/watch.py)

@@ -132,12 +132,16 @@ async def verify(
     except UnsupportedContent:
         if mode is not None:
             raise
+    if manifest is not None:  # hashed as fetched: kept, for reads and the layer index
+        await _hold(deps, ref, fetched.digest, fetched.media_type, fetched.raw)
     if wanted is not None and isinstance(manifest, ImageManifest):
         await selection.check_image(deps, ref, manifest, wanted)
     elif wanted is not None and isinstance(manifest, ImageIndex) and mode is None:
         await selection.select(deps, ref, fetched.digest, manifest, wanted)  # the platform exists
     if mode is not None and manifest is not None:
         blobs = await _BlobVerifier(deps, ref, mode).verify_below(manifest, wanted)
+    if manifest is not None and deps.on_read is not None:
+        deps.on_read(ref, fetched.digest)  # the layer index records what was read
     return Verification(
         reference=ref,
         expected=expected,
@@ -145,6 +149,14 @@ async def verify(
         media_type=media_type,
         blobs=blobs,
     )
+
+
+async def _hold(
+    deps: Dependencies, ref: Reference, digest: Digest, media_type: str, raw: bytes
+) -> None:
+    """Keep a verified manifest as any content fetched is kept: later reads need no request,
+    and the layer index knows which repository holds it."""
+    await content.remember(deps, ref, digest, "manifest", media_type, raw)
 
 
 class _BlobVerifier:
@@ -194,6 +206,7 @@ class _BlobVerifier:
             manifest = parse_manifest(raw, child.media_type)
         except UnsupportedContent as exc:
             return [BlobResult("manifest", child, actual, len(raw), exc.message)]
+        await _hold(self._deps, self._ref, actual, media_type, raw)
         return [result, *await self.verify_below(manifest, wanted)]
 
     async def _child_by_head(self, child: Descriptor) -> tuple[bytes, str, Digest]:

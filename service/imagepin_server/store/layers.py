@@ -80,7 +80,8 @@ class ImageWithLayerRecord:
 async def record_image_layers(
     session: AsyncSession, manifest_digest: str, layers: Sequence[LayerRow]
 ) -> None:
-    """Record the layers of an image manifest (rows already present are left alone)."""
+    """Record the layers of an image manifest. Rows already present are left alone, except that
+    a diff_id learnt later (the config was not at hand the first time) fills an empty one."""
     require_transaction(session, "record_image_layers")
     if not layers:
         return
@@ -95,9 +96,16 @@ async def record_image_layers(
         }
         for layer in layers
     ]
-    await _insert_if_absent(
-        session, ImageLayer, rows, [ImageLayer.manifest_digest, ImageLayer.position]
-    )
+    insert = dialect_insert(session)
+    for batch in batches(rows, _ROWS_PER_INSERT):
+        statement = insert(ImageLayer).values(list(batch))
+        await session.execute(
+            statement.on_conflict_do_update(
+                index_elements=[ImageLayer.manifest_digest, ImageLayer.position],
+                set_={"diff_id": statement.excluded.diff_id},
+                where=(ImageLayer.diff_id == "") & (statement.excluded.diff_id != ""),
+            )
+        )
 
 
 async def record_index_children(
