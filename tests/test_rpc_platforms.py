@@ -166,7 +166,9 @@ def setup(
 def _resolve(
     setup: Setup, reference: str, platform: pb.Platform | None = None
 ) -> pb.ResolveReferenceResponse:
-    request = pb.ResolveReferenceRequest(reference=reference, platform=platform)
+    request = pb.ResolveReferenceRequest(
+        reference=reference, platform=platform, include_children=True
+    )
     answer: pb.ResolveReferenceResponse = setup.server.stub.ResolveReference(request, timeout=10)
     return answer
 

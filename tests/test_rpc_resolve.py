@@ -33,8 +33,11 @@ def _resolve(
     *,
     fresh: bool = False,
 ) -> pb.ResolveReferenceResponse:
-    """Call ResolveReference with a short deadline; `fresh` forbids an answer from memory."""
-    request = pb.ResolveReferenceRequest(reference=reference, platform=platform)
+    """Call ResolveReference with a short deadline, listing an index's children; `fresh`
+    forbids an answer from memory."""
+    request = pb.ResolveReferenceRequest(
+        reference=reference, platform=platform, include_children=True
+    )
     if fresh:
         request.max_staleness.FromSeconds(0)
     answer: pb.ResolveReferenceResponse = server.stub.ResolveReference(request, timeout=10)

@@ -57,7 +57,9 @@ def resolve(
     platform: pb.Platform | None = None,
 ) -> pb.ResolveReferenceResponse:
     # max_staleness zero: every answer that is not the rollout's comes from the registry now.
-    request = pb.ResolveReferenceRequest(reference=reference, rollout_key=key, platform=platform)
+    request = pb.ResolveReferenceRequest(
+        reference=reference, rollout_key=key, platform=platform, include_children=True
+    )
     request.max_staleness.FromSeconds(0)
     answer: pb.ResolveReferenceResponse = server.stub.ResolveReference(request, timeout=20)
     return answer

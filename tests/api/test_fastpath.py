@@ -78,7 +78,7 @@ async def test_a_warm_image_hit_is_byte_for_byte_the_slow_answer(
     assert 1.5 <= answer.age.ToTimedelta().total_seconds() < 60
 
 
-async def test_a_warm_index_hit_carries_its_children_byte_for_byte(
+async def test_a_warm_index_hit_is_byte_for_byte_and_children_are_never_served_warm(
     deps: core.Dependencies,
 ) -> None:
     child = {
@@ -103,7 +103,9 @@ async def test_a_warm_index_hit_carries_its_children_byte_for_byte(
     found = warm.lookup(request)
     assert found is not None
     assert found[0] == _with_age_of(slow, found[0])
-    assert len(pb.ResolveReferenceResponse.FromString(found[0]).manifests) == 1
+    assert len(pb.ResolveReferenceResponse.FromString(found[0]).manifests) == 0  # not asked
+    asking = pb.ResolveReferenceRequest(reference=request.reference, include_children=True)
+    assert warm.lookup(asking) is None  # the slow path lists them
 
 
 async def test_no_warm_answer_for_a_moved_stale_or_unusual_request(
@@ -168,6 +170,7 @@ def test_every_request_field_but_the_reference_sends_a_call_down_the_slow_path()
         "stale_if_error": pb.ResolveReferenceRequest(stale_if_error=duration_pb2.Duration()),
         "rollout_key": pb.ResolveReferenceRequest(rollout_key="rs-1"),
         "max_negative_age": pb.ResolveReferenceRequest(max_negative_age=duration_pb2.Duration()),
+        "include_children": pb.ResolveReferenceRequest(include_children=True),
     }
     names = {f.name for f in pb.ResolveReferenceRequest.DESCRIPTOR.fields} - {"reference"}
     assert names == set(samples), "a new request field: teach api/fastpath.is_plain about it"

@@ -11,8 +11,6 @@ from imagepin_server import errors, store
 from imagepin_server.core import BatchItem, Source, resolve_many
 
 from tests.core.helpers import ManualClock, reference, use_cases
-
-MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 from tests.support.hostile_registry import (
     Behaviour,
     HostileHandler,
@@ -20,6 +18,8 @@ from tests.support.hostile_registry import (
     reply,
 )
 from tests.support.image_fixtures import ImageCatalog
+
+MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 
 
 async def test_each_item_gets_its_own_answer_or_error_in_order(

@@ -69,7 +69,13 @@ async def test_a_caller_asking_for_no_staleness_gets_the_registry_every_time(
     async with use_cases(sqlite_database, clock) as deps:
         first = await resolve(deps, reference(image.reference), None)
         clock.advance(1)
-        second = await resolve(deps, reference(image.reference), None, max_staleness=timedelta(0))
+        second = await resolve(
+            deps,
+            reference(image.reference),
+            None,
+            max_staleness=timedelta(0),
+            include_children=True,
+        )
     assert (first.source, second.source) == (Source.REGISTRY, Source.REGISTRY)
     assert second.observed_at - first.observed_at == timedelta(seconds=1)
     assert [str(child.digest) for child in second.children] == [

@@ -76,14 +76,19 @@ class AsyncResolverClient:
         platform: PlatformArg = None,
         max_staleness: Delay = None,
         stale_if_error: Delay = None,
+        include_children: bool = False,
         timeout: float | None = None,
     ) -> resolver_pb2.ResolveReferenceResponse:
         """The digest `reference`'s tag points at now (a platform's child with `platform`).
 
         `max_staleness` (a timedelta or seconds) bounds how old a remembered answer may be: 0
         always asks the registry; None leaves it to the server (30 s unless configured).
+        `include_children` lists an index's children (`manifests`): a GET of the index the first
+        time, where the answer alone is one HEAD.
         """
-        request = messages.resolve_request(reference, platform, max_staleness, stale_if_error)
+        request = messages.resolve_request(
+            reference, platform, max_staleness, stale_if_error, include_children=include_children
+        )
         return await self._call(self._stub.ResolveReference, request, timeout)
 
     async def get_manifest(

@@ -72,6 +72,7 @@ def resolve_request(
     max_staleness: Delay = None,
     stale_if_error: Delay = None,
     rollout_key: str = "",
+    include_children: bool = False,
 ) -> resolver_pb2.ResolveReferenceRequest:
     return resolver_pb2.ResolveReferenceRequest(
         reference=reference,
@@ -79,6 +80,7 @@ def resolve_request(
         max_staleness=duration(max_staleness),
         stale_if_error=duration(stale_if_error),
         rollout_key=rollout_key,
+        include_children=include_children,
     )
 
 

@@ -413,6 +413,7 @@ def batch_items_from_proto(request: pb.BatchResolveReferencesRequest) -> list[Ba
                     stale_if_error=duration_from_proto(item, "stale_if_error"),
                     rollout_key=item.rollout_key,
                     max_negative_age=duration_from_proto(item, "max_negative_age"),
+                    include_children=item.include_children,
                 )
             )
         except errors.InvalidArgument as exc:

@@ -67,9 +67,10 @@ class WarmAnswer:
 
 
 def is_plain(request: pb.ResolveReferenceRequest) -> bool:
-    """Only a reference: no platform, no staleness bounds, no rollout key."""
+    """Only a reference: no platform, no staleness bounds, no rollout key, no children."""
     return not (
         request.rollout_key
+        or request.include_children
         or request.HasField("platform")
         or request.HasField("max_staleness")
         or request.HasField("stale_if_error")

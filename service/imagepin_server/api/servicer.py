@@ -43,6 +43,7 @@ class ResolverServicer(pb_grpc.ResolverServiceServicer):
             max_staleness=convert.duration_from_proto(request, "max_staleness"),
             stale_if_error=convert.duration_from_proto(request, "stale_if_error"),
             max_negative_age=convert.duration_from_proto(request, "max_negative_age"),
+            include_children=request.include_children,
         )
         note(registry=resolution.reference.registry, source=resolution.source.value)
         if self._warm is not None:

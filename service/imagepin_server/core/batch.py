@@ -38,6 +38,7 @@ class BatchItem:
     stale_if_error: timedelta | None = None
     rollout_key: str = ""
     max_negative_age: timedelta | None = None
+    include_children: bool = False
     invalid: errors.ImagepinError | None = None  # set when the item itself was malformed
 
 
@@ -85,6 +86,7 @@ async def _one(
                 max_staleness=item.max_staleness,
                 stale_if_error=item.stale_if_error,
                 max_negative_age=item.max_negative_age,
+                include_children=item.include_children,
             )
         return BatchOutcome(item.text, resolution=resolution)
     except errors.ImagepinError as exc:

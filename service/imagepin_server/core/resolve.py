@@ -73,8 +73,12 @@ async def resolve(
     max_staleness: timedelta | None = None,
     stale_if_error: timedelta | None = None,
     max_negative_age: timedelta | None = None,
+    include_children: bool = False,
 ) -> Resolution:
-    """Resolve a reference; see the module docstring for where the answer comes from."""
+    """Resolve a reference; see the module docstring for where the answer comes from.
+
+    An index is read (a GET the first time) only to choose a platform's child or to list its
+    children when asked: a tag's answer alone is one HEAD."""
     wanted = platforms.validate(platform) if platform else None
     ref = reference.with_default_tag()
     answer, source = await pin(
@@ -87,7 +91,7 @@ async def resolve(
 
     children: tuple[Descriptor, ...] = ()
     selected = None
-    if mediatypes.is_index(answer.media_type):
+    if mediatypes.is_index(answer.media_type) and (wanted or include_children):
         index = parse_manifest(
             (await content.manifest(deps, ref, answer.digest)).raw, answer.media_type
         )
@@ -98,7 +102,7 @@ async def resolve(
                 reference=str(ref),
                 registry=ref.registry,
             )
-        children = index.manifests
+        children = index.manifests if include_children else ()
         if wanted:
             selected = (await selection.select(deps, ref, answer.digest, index, wanted)).image
         if deps.on_read is not None:

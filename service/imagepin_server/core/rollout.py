@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 from datetime import datetime, timedelta
-from typing import Final
+from typing import Any, Final
 
 from imagepin_server import errors, store
 from imagepin_server.core import platforms
@@ -56,12 +56,14 @@ async def resolve_with_rollout(
     max_staleness: timedelta | None = None,
     stale_if_error: timedelta | None = None,
     max_negative_age: timedelta | None = None,
+    include_children: bool = False,
 ) -> Resolution:
     """Resolve a reference; with a rollout key, the digest decided for that rollout."""
-    bounds = {
+    bounds: dict[str, Any] = {
         "max_staleness": max_staleness,
         "stale_if_error": stale_if_error,
         "max_negative_age": max_negative_age,
+        "include_children": include_children,
     }
     if not rollout_key:
         return await resolve(deps, reference, platform, **bounds)
@@ -88,7 +90,7 @@ async def resolve_with_rollout(
         decided = await _decide(deps, subject, fresh, not_before)
         if decided.digest == str(fresh.resolved_digest):
             return fresh  # ours is the decision (or another replica's agreed with it)
-    return await _reuse(deps, ref, platform, decided)
+    return await _reuse(deps, ref, platform, decided, include_children=include_children)
 
 
 async def _decide(
@@ -134,10 +136,12 @@ async def _reuse(
     ref: Reference,
     platform: Platform | None,
     decided: store.RolloutDecisionRecord,
+    *,
+    include_children: bool,
 ) -> Resolution:
     """The recorded digest, resolved by digest for the platform, told as the tag's answer."""
     pinned = dataclasses.replace(ref.with_digest(decided.digest), tag=None)
-    by_digest = await resolve(deps, pinned, platform)
+    by_digest = await resolve(deps, pinned, platform, include_children=include_children)
     return dataclasses.replace(
         by_digest,
         reference=ref,

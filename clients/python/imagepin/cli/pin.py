@@ -145,7 +145,9 @@ def pin(
                 fail(str(error), exitcodes.INVALID)
         else:
             resolving = progress.add_task(f"resolving {len(images)} images", total=len(images))
-            queries = [_query(image, previous_lock.get(image), max_staleness) for image in images]
+            queries = [
+                _query(image, previous_lock.get(image), max_staleness, platform) for image in images
+            ]
             with service_errors(), ResolverClient(connection=connection) as client:
                 results = (
                     client.resolve_all(queries, platform=platform, max_staleness=max_staleness)
@@ -204,11 +206,17 @@ def pin(
 
 
 def _query(
-    image: str, locked: LockEntry | None, max_staleness: datetime.timedelta
+    image: str,
+    locked: LockEntry | None,
+    max_staleness: datetime.timedelta,
+    platform: str | None,
 ) -> str | resolver_pb2.ResolveReferenceRequest:
-    """An image resolves for the command's platform, or (--update) for its lock entry's own."""
+    """An image resolves for the command's platform, or (--update) for its lock entry's own. A
+    pinned one also asks for the index's children: a pin to one of them is no move."""
     query = plan.query_for(image)
-    if locked is None or not locked.platform or is_pinned(image):
+    if is_pinned(image):
+        return messages.resolve_request(query, platform, max_staleness, include_children=True)
+    if locked is None or not locked.platform:
         return query
     return messages.resolve_request(query, locked.platform, max_staleness, None)
 

@@ -148,20 +148,22 @@ class Descriptor(_message.Message):
     def __init__(self, media_type: _Optional[str] = ..., digest: _Optional[str] = ..., size: _Optional[int] = ..., platform: _Optional[_Union[Platform, _Mapping]] = ..., annotations: _Optional[_Mapping[str, str]] = ..., urls: _Optional[_Iterable[str]] = ..., artifact_type: _Optional[str] = ..., kind: _Optional[_Union[ManifestKind, str]] = ...) -> None: ...
 
 class ResolveReferenceRequest(_message.Message):
-    __slots__ = ("reference", "platform", "max_staleness", "stale_if_error", "rollout_key", "max_negative_age")
+    __slots__ = ("reference", "platform", "max_staleness", "stale_if_error", "rollout_key", "max_negative_age", "include_children")
     REFERENCE_FIELD_NUMBER: _ClassVar[int]
     PLATFORM_FIELD_NUMBER: _ClassVar[int]
     MAX_STALENESS_FIELD_NUMBER: _ClassVar[int]
     STALE_IF_ERROR_FIELD_NUMBER: _ClassVar[int]
     ROLLOUT_KEY_FIELD_NUMBER: _ClassVar[int]
     MAX_NEGATIVE_AGE_FIELD_NUMBER: _ClassVar[int]
+    INCLUDE_CHILDREN_FIELD_NUMBER: _ClassVar[int]
     reference: str
     platform: Platform
     max_staleness: _duration_pb2.Duration
     stale_if_error: _duration_pb2.Duration
     rollout_key: str
     max_negative_age: _duration_pb2.Duration
-    def __init__(self, reference: _Optional[str] = ..., platform: _Optional[_Union[Platform, _Mapping]] = ..., max_staleness: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., stale_if_error: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., rollout_key: _Optional[str] = ..., max_negative_age: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
+    include_children: bool
+    def __init__(self, reference: _Optional[str] = ..., platform: _Optional[_Union[Platform, _Mapping]] = ..., max_staleness: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., stale_if_error: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., rollout_key: _Optional[str] = ..., max_negative_age: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., include_children: _Optional[bool] = ...) -> None: ...
 
 class ResolveReferenceResponse(_message.Message):
     __slots__ = ("normalized_reference", "digest", "pinned_reference", "pinned_reference_with_tag", "media_type", "size", "resolved_digest", "resolved_media_type", "manifests", "selected", "familiar_reference", "source", "age", "stale", "observed_at")

@@ -1,6 +1,6 @@
-"""The layer index is fed by what the service fetches anyway, in its default configuration
-(background indexing off): platform checks and VerifyDigest record the images they read, and
-that costs the registry nothing more, as its own access log shows."""
+"""What a server in its default configuration (background indexing off) asks a registry, as
+the registry's own access log shows: one HEAD for a cold tag, an index included, and nothing
+more for the layer index, which platform checks and VerifyDigest feed with what they read."""
 
 from __future__ import annotations
 
@@ -49,6 +49,34 @@ def images_with(server: RunningServer, digest: str, expected: int) -> list[pb.Im
 
 def requests_to(counted: CountedRegistry, repository: str) -> int:
     return counted.count("(GET|HEAD)", f"{repository}/.*")
+
+
+def test_a_cold_index_tag_is_one_head_and_its_children_one_get_when_asked(
+    default_server: RunningServer, counted: CountedRegistry, layouts: Path
+) -> None:
+    index = push_layout(
+        counted.registry, build_small_index(layouts / "cold", "cold"), "feed/cold", "1"
+    )
+    heads = lambda: counted.count("HEAD", "feed/cold/manifests/.*")  # noqa: E731
+    gets = lambda: counted.count("GET", "feed/cold/manifests/.*")  # noqa: E731
+    head_before, get_before = heads(), gets()
+    plain = default_server.stub.ResolveReference(
+        pb.ResolveReferenceRequest(reference=index.reference), timeout=10
+    )
+    assert plain.resolved_digest == index.digest
+    assert list(plain.manifests) == []
+    assert (heads() - head_before, gets() - get_before) == (1, 0)
+
+    listed = default_server.stub.ResolveReference(
+        pb.ResolveReferenceRequest(reference=index.reference, include_children=True), timeout=10
+    )
+    assert [m.digest for m in listed.manifests] == [c.digest for c in index.children]
+    assert (heads() - head_before, gets() - get_before) == (1, 1)  # the answer from memory
+    again = default_server.stub.ResolveReference(
+        pb.ResolveReferenceRequest(reference=index.reference, include_children=True), timeout=10
+    )
+    assert list(again.manifests) == list(listed.manifests)
+    assert (heads() - head_before, gets() - get_before) == (1, 1)  # the index is kept
 
 
 def test_a_platform_check_records_the_image_it_read_and_asks_nothing_more(
