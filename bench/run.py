@@ -35,8 +35,8 @@ from imagepin_server import mediatypes
 
 from bench import h2
 from tests.support import skopeo
-from tests.support.image_fixtures import build_small_image, push_layout
-from tests.support.registries import RunningRegistry, launch_registry
+from tests.support.image_fixtures import build_small_image, build_small_index, push_layout
+from tests.support.registries import RunningRegistry, free_port, launch_registry
 from tests.support.server_fixtures import (
     RunningServer,
     start_server,
@@ -51,7 +51,8 @@ BATCH = 100
 COLD = 20
 POLITENESS_REFILL_S = 2.5
 ROUNDS = ("a", "b", "c")  # side-by-side batch rounds, each on its own 100 cold tags
-PARTS = ("throughput", "cold", "batch")
+PARTS = ("throughput", "cold", "batch", "memory")
+FULL = 50_000  # the tag cache's documented bound (core/cache.py TAG_CACHE_ENTRIES)
 
 
 @dataclass
@@ -61,6 +62,8 @@ class Setup:
     access_log: Path
     digest: str
     workdir: Path
+    raw_manifest: bytes  # the pushed image's manifest: more tags are made from it
+    media_type: str
 
     def reference(self, tag: str) -> str:
         return f"{self.registry.host}/{REPOSITORY}:{tag}"
@@ -86,29 +89,41 @@ def environment(workdir: Path) -> Iterator[Setup]:
     ):
         built = build_small_image(workdir / "layout", "bench")
         image = push_layout(registry, built, REPOSITORY, "warm", creds=(USER, PASSWORD))
+        built_index = build_small_index(workdir / "index-layout", "bench-index")
+        index = push_layout(registry, built_index, REPOSITORY, "index", creds=(USER, PASSWORD))
         token = tokens.issue_token(
             USER, [{"type": "repository", "name": REPOSITORY, "actions": ["pull", "push"]}]
         )
         with httpx.Client(
             base_url=registry.url, headers={"Authorization": f"Bearer {token}"}, timeout=10
         ) as client:
-            for tag in (
-                [f"cold-{i}" for i in range(COLD)]
-                + [f"b{r}-{i}" for r in ROUNDS for i in range(BATCH)]
-                + [f"seq-{i}" for i in range(BATCH)]
-                + ["herd"]
-            ):
-                # Each cold tag its own manifest (same config and layers, its own annotation):
-                # a digest the server has seen before would hide background work.
-                manifest = json.loads(image.raw_manifest)
+            tags = (
+                [(f"cold-{i}", image) for i in range(COLD)]
+                + [(f"cold-index-{i}", index) for i in range(COLD)]
+                + [(f"b{r}-{i}", image) for r in ROUNDS for i in range(BATCH)]
+                + [(f"seq-{i}", image) for i in range(BATCH)]
+                + [("herd", image)]
+            )
+            for tag, source in tags:
+                # Each cold tag its own manifest (same config and layers, or the same children,
+                # its own annotation): a digest the server has seen before would hide work.
+                manifest = json.loads(source.raw_manifest)
                 manifest["annotations"] = {"dev.imagepin.bench": tag}
                 answer = client.put(
                     f"/v2/{REPOSITORY}/manifests/{tag}",
                     content=json.dumps(manifest).encode(),
-                    headers={"Content-Type": image.media_type},
+                    headers={"Content-Type": source.media_type},
                 )
                 answer.raise_for_status()
-        yield Setup(registry, tokens, workdir / "registry" / "registry.log", image.digest, workdir)
+        yield Setup(
+            registry,
+            tokens,
+            workdir / "registry" / "registry.log",
+            image.digest,
+            workdir,
+            image.raw_manifest,
+            image.media_type,
+        )
 
 
 def server_for(
@@ -151,12 +166,15 @@ def process_tree(pid: int) -> list[int]:
 
 def rss_mib(pid: int) -> float:
     """Resident memory of the server process and its workers, summed."""
-    total = 0
-    for each in process_tree(pid):
-        for line in Path(f"/proc/{each}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                total += int(line.split()[1])
-    return total / 1024
+    return sum(rss_mib_of(each) for each in process_tree(pid))
+
+
+def rss_mib_of(pid: int) -> float:
+    """Resident memory of one process (VmRSS)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
 
 
 HEALTH_PATH = "/grpc.health.v1.Health/Check"
@@ -225,19 +243,24 @@ def cold_rows(setup: Setup, window_s: float) -> list[tuple[str, str]]:
         stub = server.stub
         stub.ResolveReference(fresh(setup.reference("warm")), timeout=10)  # token now cached
         time.sleep(window_s)  # let the warm-up's own background work finish before counting
-        heads, gets = setup.count("HEAD", ".*"), setup.count("GET", ".*")
         tokens = setup.token_server.request_count
-        latencies = [
-            timed(
-                lambda i=i: stub.ResolveReference(
-                    pb.ResolveReferenceRequest(reference=setup.reference(f"cold-{i}")), timeout=10
+        counted: dict[str, tuple[float, float]] = {}
+        latencies: list[float] = []
+        for kind, prefix in (("image", "cold-"), ("index", "cold-index-")):
+            heads, gets = setup.count("HEAD", ".*"), setup.count("GET", ".*")
+            latencies += [
+                timed(
+                    lambda tag=f"{prefix}{i}": stub.ResolveReference(
+                        pb.ResolveReferenceRequest(reference=setup.reference(tag)), timeout=10
+                    )
                 )
+                for i in range(COLD)
+            ]
+            time.sleep(window_s)  # the measurement window: background work included
+            counted[kind] = (
+                (setup.count("HEAD", ".*") - heads) / COLD,
+                (setup.count("GET", ".*") - gets) / COLD,
             )
-            for i in range(COLD)
-        ]
-        time.sleep(window_s)  # the measurement window: background work included
-        head_per = (setup.count("HEAD", ".*") - heads) / COLD
-        get_per = (setup.count("GET", ".*") - gets) / COLD
         token_requests = setup.token_server.request_count - tokens
         herd = coalescing_row(setup, server)
     finally:
@@ -254,8 +277,9 @@ def cold_rows(setup: Setup, window_s: float) -> list[tuple[str, str]]:
     return [
         (
             f"2. cold resolution: registry requests each, over the {window_s:g} s after",
-            f"**{head_per:g} HEAD**, {get_per:g} GET; {token_requests} token requests "
-            f"for all {COLD}",
+            f"image tag **{counted['image'][0]:g} HEAD**, {counted['image'][1]:g} GET; "
+            f"index tag **{counted['index'][0]:g} HEAD**, {counted['index'][1]:g} GET; "
+            f"{token_requests} token requests for all {2 * COLD}",
         ),
         (
             "2. cold resolution latency (p50)",
@@ -355,6 +379,128 @@ def batch_rows(setup: Setup) -> list[tuple[str, str]]:
     ]
 
 
+def push_many(setup: Setup, count: int) -> list[str]:
+    """`count` more tags, each its own manifest (distinct digests, as a real fleet has)."""
+    token = setup.token_server.issue_token(
+        USER, [{"type": "repository", "name": REPOSITORY, "actions": ["pull", "push"]}]
+    )
+    base = json.loads(setup.raw_manifest)
+    tags = [f"m-{i}" for i in range(count)]
+
+    async def push_all() -> None:
+        limit = asyncio.Semaphore(16)
+        async with httpx.AsyncClient(
+            base_url=setup.registry.url, headers={"Authorization": f"Bearer {token}"}, timeout=30
+        ) as client:
+
+            async def push(tag: str) -> None:
+                manifest = {**base, "annotations": {"dev.imagepin.bench": tag}}
+                async with limit:
+                    answer = await client.put(
+                        f"/v2/{REPOSITORY}/manifests/{tag}",
+                        content=json.dumps(manifest).encode(),
+                        headers={"Content-Type": setup.media_type},
+                    )
+                answer.raise_for_status()
+
+            await asyncio.gather(*(push(tag) for tag in tags))
+
+    asyncio.run(push_all())
+    return tags
+
+
+def cache_entries(metrics_url: str) -> list[float]:
+    """imagepin_tag_cache_entries of each live process, from the server's own /metrics."""
+    text = httpx.get(metrics_url, timeout=10).text
+    return [
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith("imagepin_tag_cache_entries")
+    ]
+
+
+def fill(server: RunningServer, tags: list[str], setup: Setup, workers: int, url: str) -> int:
+    """Every tag in batches (the tag cache), then by plain ResolveReference (its serialised warm
+    answers), on new connections until every worker holds all."""
+    for connection in range(1, 9):
+        # A connection of its own (the kernel spreads connections over --workers' processes).
+        with grpc.insecure_channel(
+            server.target, options=[("grpc.use_local_subchannel_pool", 1)]
+        ) as channel:
+            stub = resolver_pb2_grpc.ResolverServiceStub(channel)
+            for start in range(0, len(tags), 1000):  # the tag cache, at the registry's speed
+                batch = pb.BatchResolveReferencesRequest(
+                    requests=[
+                        pb.ResolveReferenceRequest(reference=setup.reference(tag))
+                        for tag in tags[start : start + 1000]
+                    ]
+                )
+                stub.BatchResolveReferences(batch, timeout=120)
+            for start in range(0, len(tags), 256):  # the serialised warm answers
+                calls = [
+                    stub.ResolveReference.future(
+                        pb.ResolveReferenceRequest(reference=setup.reference(tag)), timeout=60
+                    )
+                    for tag in tags[start : start + 256]
+                ]
+                for call in calls:
+                    call.result()
+        held = cache_entries(url)
+        if len(held) == workers and min(held) >= len(tags):
+            return connection
+    raise RuntimeError(f"after 8 connections the workers hold {held} tags, not {len(tags)} each")
+
+
+def memory_rows(setup: Setup) -> list[tuple[str, str]]:
+    """RSS with the tag cache full (and its serialised warm answers), 1 and 2 workers."""
+    started = time.perf_counter()
+    tags = push_many(setup, FULL)
+    pushed_s = time.perf_counter() - started
+    rows = []
+    for workers in (1, 2):
+        metrics_port = free_port()
+        # The fill is 50 000 cold tags: past the default politeness (50 requests/s) it would
+        # take 17 minutes, so this registry is given a faster bucket. Memory does not depend on it.
+        registries = setup.workdir / f"registries-{workers}.toml"
+        registries.write_text(
+            f'[registries."{setup.registry.host}"]\n'
+            "requests_per_second = 100000\nburst = 10000\nmax_concurrency = 64\n"
+        )
+        server = server_for(
+            setup,
+            workers,
+            f"memory-{workers}",
+            {
+                "IMAGEPIN_METRICS_LISTEN": f"127.0.0.1:{metrics_port}",
+                "IMAGEPIN_REGISTRIES_CONFIG": str(registries),
+            },
+        )
+        try:
+            idle = rss_mib(server.process.pid)
+            began = time.perf_counter()
+            connections = fill(
+                server, tags, setup, workers, f"http://127.0.0.1:{metrics_port}/metrics"
+            )
+            filled_s = time.perf_counter() - began
+            full = rss_mib(server.process.pid)
+            each = " + ".join(f"{rss_mib_of(pid):.0f}" for pid in process_tree(server.process.pid))
+        finally:
+            stop_server(server)
+        label = f"{workers} worker{'s' if workers > 1 else ''}"
+        rows.append(
+            (
+                f"5. RSS with the tag cache full ({FULL} tags), {label}",
+                f"**{full:.0f} MiB** ({each} by process), {idle:.0f} MiB at start "
+                f"({(full - idle) * 1024 / (FULL * workers):.1f} KiB a tag); every worker "
+                f"holds {FULL} tags (its imagepin_tag_cache_entries), filled by batches and plain "
+                f"ResolveReference over {connections} connection(s) in {filled_s:.0f} s "
+                f"(tags pushed in {pushed_s:.0f} s); metrics on for the count, and a faster "
+                "politeness bucket for this registry for the fill",
+            )
+        )
+    return rows
+
+
 def cpu_model() -> str:
     for line in Path("/proc/cpuinfo").read_text().splitlines():
         if line.startswith("model name"):
@@ -391,6 +537,8 @@ def main() -> None:
             rows += cold_rows(setup, args.window)
         if "batch" in parts:
             rows += batch_rows(setup)
+        if "memory" in parts:
+            rows += memory_rows(setup)
     rows.append(
         (
             "0. machine",

@@ -7,7 +7,7 @@ import threading
 from datetime import timedelta
 
 import pytest
-from imagepin_server import errors, store
+from imagepin_server import errors, mediatypes, store
 from imagepin_server.core import BatchItem, Source, resolve_many
 
 from tests.core.helpers import ManualClock, reference, use_cases
@@ -19,7 +19,7 @@ from tests.support.hostile_registry import (
 )
 from tests.support.image_fixtures import ImageCatalog
 
-MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+MANIFEST = mediatypes.OCI_MANIFEST
 
 
 async def test_each_item_gets_its_own_answer_or_error_in_order(
