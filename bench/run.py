@@ -428,23 +428,24 @@ def fill(server: RunningServer, tags: list[str], setup: Setup, workers: int, url
             server.target, options=[("grpc.use_local_subchannel_pool", 1)]
         ) as channel:
             stub = resolver_pb2_grpc.ResolverServiceStub(channel)
-            for start in range(0, len(tags), 1000):  # the tag cache, at the registry's speed
+            for start in range(0, len(tags), 1000):
+                chunk = [setup.reference(tag) for tag in tags[start : start + 1000]]
+                # The tag cache, at the registry's speed...
                 batch = pb.BatchResolveReferencesRequest(
-                    requests=[
-                        pb.ResolveReferenceRequest(reference=setup.reference(tag))
-                        for tag in tags[start : start + 1000]
-                    ]
+                    requests=[pb.ResolveReferenceRequest(reference=ref) for ref in chunk]
                 )
                 stub.BatchResolveReferences(batch, timeout=120)
-            for start in range(0, len(tags), 256):  # the serialised warm answers
-                calls = [
-                    stub.ResolveReference.future(
-                        pb.ResolveReferenceRequest(reference=setup.reference(tag)), timeout=60
-                    )
-                    for tag in tags[start : start + 256]
-                ]
-                for call in calls:
-                    call.result()
+                # ... then the serialised warm answers, while those answers are young enough
+                # (max_staleness, 30 s) to be cache hits.
+                for first in range(0, len(chunk), 250):
+                    calls = [
+                        stub.ResolveReference.future(
+                            pb.ResolveReferenceRequest(reference=ref), timeout=60
+                        )
+                        for ref in chunk[first : first + 250]
+                    ]
+                    for call in calls:
+                        call.result()
         held = cache_entries(url)
         if len(held) == workers and min(held) >= len(tags):
             return connection
