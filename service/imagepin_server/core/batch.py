@@ -3,11 +3,11 @@
 Items are resolved concurrently, per registry at most twice as many at a time as the host's
 `max_concurrency` (2 x 16 by default). The registry client's politeness is what bounds what goes
 out: its concurrency cap and token bucket (`requests_per_second`, `burst`), so a batch larger
-than the bucket's burst proceeds at `requests_per_second`. The second half keeps the host's
-slots busy while finished items record their answers (one group commit for many), so a batch of
-cold tags runs at the registry's own speed; it is kept small because an item waiting for a slot
-waits at most the host's `request_timeout`. Each item gets its own answer or error, in order,
-and one bad reference does not fail the batch.
+than the bucket's burst proceeds at `requests_per_second`. The extra items keep the host's
+slots busy while finished ones record their answers (one group commit for many), so a batch of
+cold tags runs at the registry's own speed. The multiple is small because an item waiting for a
+slot gives up after the host's `request_timeout`. Each item gets its own answer or error, in
+order, and one bad reference does not fail the batch.
 """
 
 from __future__ import annotations

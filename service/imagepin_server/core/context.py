@@ -75,8 +75,8 @@ class Dependencies:
     attachments: Attachments = field(default_factory=Attachments)
     # Told of each digest a resolution finds, so the layer index can catch up in the background.
     on_resolved: Callable[[Reference, Digest], None] | None = None
-    # Told of a digest whose content a platform check has just read, so the layer index can
-    # record it from memory (core/layer_index.py), spending no request.
+    # Told of a digest whose content a platform check or VerifyDigest has just read, so the
+    # layer index can record it from memory (core/layer_index.py), spending no request.
     on_read: Callable[[Reference, Digest], None] | None = None
     tag_lists: TagLists = field(default_factory=TagLists)  # ListTags / SelectTag (core/tags.py)
     # The tags followed for WatchTags: told of every answer a registry gave for a tag, so
