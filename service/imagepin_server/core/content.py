@@ -65,9 +65,14 @@ async def image_config(
     return None, b""
 
 
+def in_memory(deps: Dependencies, ref: Reference, digest: Digest, kind: Kind) -> bool:
+    """Whether the content is in the process's cache for this repository (no I/O at all)."""
+    return deps.caches.contents.get((ref.registry, ref.repository, str(digest), kind)) is not None
+
+
 async def held(deps: Dependencies, ref: Reference, digest: Digest, kind: Kind) -> bool:
     """Whether the content is at hand (memory or store) for this repository: no GET needed."""
-    if deps.caches.contents.get((ref.registry, ref.repository, str(digest), kind)) is not None:
+    if in_memory(deps, ref, digest, kind):
         return True
     stored = await _store_get(deps, ref, digest)
     return stored is not None and stored.kind == kind

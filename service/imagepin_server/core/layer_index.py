@@ -195,8 +195,7 @@ class BackgroundIndexer:
         """Content already held is free; a GET needs the budget and a registry not short.
         Held only: what is in memory, and nothing else (not even a database read)."""
         if held_only:
-            key = (ref.registry, ref.repository, str(digest), kind)
-            return self._deps.caches.contents.get(key) is not None
+            return content.in_memory(self._deps, ref, digest, kind)
         if await content.held(self._deps, ref, digest, kind):
             return True
         if self._gets is None or self._deps.registry.pull_budget_low(ref.registry):

@@ -192,7 +192,8 @@ async def _record_chunk(session: AsyncSession, ordered: list[TagObservation]) ->
 
 
 async def _lock_tags(session: AsyncSession, keys: list[tuple[str, str, str]]) -> None:
-    """Take the tags' turns, as _lock_tag does for one: rows inserted if absent, then locked."""
+    """Take the tags' turns: their ``tags`` rows, inserted if absent, then locked until commit
+    in key order, so concurrent writers of the same tags wait instead of deadlocking."""
     await session.execute(
         dialect_insert(session)(TagRow)
         .values([{"registry_name": r, "repository": p, "tag": t} for r, p, t in keys])
@@ -252,18 +253,7 @@ def _lock_order(obs: TagObservation) -> tuple[str, str, str, datetime]:
 
 async def _lock_tag(session: AsyncSession, registry: str, repository: str, tag: str) -> None:
     """Take the tag's turn: its ``tags`` row, inserted if absent, locked until commit."""
-    await session.execute(
-        dialect_insert(session)(TagRow)
-        .values(registry_name=registry, repository=repository, tag=tag)
-        .on_conflict_do_nothing(
-            index_elements=[TagRow.registry_name, TagRow.repository, TagRow.tag]
-        )
-    )
-    await session.execute(
-        select(TagRow.tag)
-        .where(TagRow.registry_name == registry, TagRow.repository == repository, TagRow.tag == tag)
-        .with_for_update()  # not rendered on SQLite, whose writers already take turns
-    )
+    await _lock_tags(session, [(registry, repository, tag)])
 
 
 def _key(registry: str, repository: str, tag: str) -> tuple[ColumnElement[bool], ...]:
