@@ -43,12 +43,15 @@ class LoadResult:
 
 
 def h2load(url: str, body: Path, seconds: float, log_file: Path) -> LoadResult:
-    """Run h2load for `seconds` (after a 1 s warm-up) and read its rate and latencies."""
+    """Run h2load for `seconds` and read its rate and latencies.
+
+    No warm-up phase: every request of the run is counted, so the server's CPU time over the
+    run divides by `done` (the caller warms up with a run of its own)."""
     log_file.unlink(missing_ok=True)
     command = [H2LOAD, "-c", str(CLIENTS), "-m", str(STREAMS), f"--data={body}"]
     for header in GRPC_HEADERS:
         command += ["-H", header]
-    command += ["-D", f"{seconds:g}", "--warm-up-time=1", f"--log-file={log_file}", url]
+    command += ["-D", f"{seconds:g}", f"--log-file={log_file}", url]
     output = subprocess.run(
         command, capture_output=True, text=True, check=True, timeout=seconds + 60
     ).stdout

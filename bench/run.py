@@ -1,6 +1,6 @@
 """imagepin benchmarks: one command, one table, all in one run so the ratios hold.
 
-    scripts/bench            (or: .venv/bin/python -m bench.run [--seconds 3] [--pairs 5])
+    scripts/bench            (or: .venv/bin/python -m bench.run [--seconds 5] [--pairs 9])
 
 Everything runs on this machine: a real registry behind a real token server (Docker token
 auth), images pushed by skopeo, the real imagepin-server in its default configuration, h2load
@@ -16,6 +16,7 @@ import asyncio
 import json
 import os
 import re
+import resource
 import statistics
 import subprocess
 import tempfile
@@ -177,6 +178,51 @@ def rss_mib_of(pid: int) -> float:
     return 0.0
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) `pid` and its descendants (workers) have used so far, from
+    /proc."""
+    ticks = 0
+    for each in process_tree(pid):
+        # the fields after the command name, whose parentheses may hold anything
+        fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def children_cpu_seconds() -> float:
+    """CPU time the bench's finished child processes (curl, h2load) have used so far."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def registry_pid(setup: Setup) -> int:
+    """The registry process (`docker-registry serve <workdir>/registry/config.yml`), from /proc."""
+    config = str(setup.workdir / "registry" / "config.yml")
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                arguments = (entry / "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue  # gone meanwhile
+            if config.encode() in arguments:
+                return int(entry.name)
+    raise RuntimeError(f"no registry process serving {config}")
+
+
+@dataclass(frozen=True)
+class Run:
+    load: h2.LoadResult
+    cpu_us: float  # server CPU per call over the run
+
+
+def measured(server: RunningServer, url: str, body: Path, seconds: float, log: Path) -> Run:
+    """One h2load run, with the server's CPU time per call over it."""
+    before = cpu_seconds(server.process.pid)
+    load = h2.h2load(url, body, seconds, log)
+    used = cpu_seconds(server.process.pid) - before
+    return Run(load, 1e6 * used / max(1, load.done))
+
+
 HEALTH_PATH = "/grpc.health.v1.Health/Check"
 RESOLVE_PATH = "/imagepin.v1.ResolverService/ResolveReference"
 
@@ -198,38 +244,43 @@ def throughput_rows(
         work / "resolve.bin", pb.ResolveReferenceRequest(reference=warm).SerializeToString()
     )
     base = f"http://{server.target}"
+    health_url, resolve_url = base + HEALTH_PATH, base + RESOLVE_PATH
     try:
         server.stub.ResolveReference(pb.ResolveReferenceRequest(reference=warm), timeout=10)
-        statuses = h2.grpc_statuses(base + RESOLVE_PATH, resolve_body, 5)
-        statuses += h2.grpc_statuses(base + HEALTH_PATH, health_body, 5)
-        ceilings: list[h2.LoadResult] = []
-        resolves: list[h2.LoadResult] = []
+        statuses = h2.grpc_statuses(resolve_url, resolve_body, 5)
+        statuses += h2.grpc_statuses(health_url, health_body, 5)
+        for url, body in ((health_url, health_body), (resolve_url, resolve_body)):
+            h2.h2load(url, body, 1, work / "warm-up.log")  # connections, caches: not counted
+        ceilings: list[Run] = []
+        resolves: list[Run] = []
         for _ in range(pairs):
-            ceilings.append(h2.h2load(base + HEALTH_PATH, health_body, seconds, work / "h.log"))
-            resolves.append(h2.h2load(base + RESOLVE_PATH, resolve_body, seconds, work / "r.log"))
-        statuses += h2.grpc_statuses(base + RESOLVE_PATH, resolve_body, 5)
+            ceilings.append(measured(server, health_url, health_body, seconds, work / "h.log"))
+            resolves.append(measured(server, resolve_url, resolve_body, seconds, work / "r.log"))
+        statuses += h2.grpc_statuses(resolve_url, resolve_body, 5)
         rss = rss_mib(server.process.pid)
     finally:
         stop_server(server)
-    ratios = [r.rps / c.rps for r, c in zip(resolves, ceilings, strict=True)]
+    ratios = [r.load.rps / c.load.rps for r, c in zip(resolves, ceilings, strict=True)]
     label = f"{workers} worker{'s' if workers > 1 else ''}"
     label += f", IMAGEPIN_ACCESS_LOG={access_log}" if access_log else ", default settings"
-    non_200 = sum(r.non_200 for r in resolves + ceilings)
+    non_200 = sum(r.load.non_200 for r in resolves + ceilings)
     ok = sum(1 for s in statuses if s == "0")
 
-    def rates(results: list[h2.LoadResult]) -> str:
+    def rates(runs: list[Run]) -> str:
         return (
-            f"{statistics.median(r.rps for r in results):.0f} req/s, "
-            f"p50 {statistics.median(r.p50_ms for r in results):.2f} ms, "
-            f"p99 {statistics.median(r.p99_ms for r in results):.2f} ms"
+            f"{statistics.median(r.load.rps for r in runs):.0f} req/s, "
+            f"p50 {statistics.median(r.load.p50_ms for r in runs):.2f} ms, "
+            f"p99 {statistics.median(r.load.p99_ms for r in runs):.2f} ms, "
+            f"server CPU {statistics.median(r.cpu_us for r in runs):.0f} µs a call"
         )
 
     return [
         (f"1. health check (the trivial RPC), {label}", rates(ceilings)),
         (
             f"1. warm ResolveReference, {label}",
-            f"{rates(resolves)} = **{statistics.median(ratios):.2f}** of the health check "
-            f"(median of {pairs} pairs, range {min(ratios):.2f}-{max(ratios):.2f}); "
+            f"**{statistics.median(ratios):.2f}** of the health check's rate "
+            f"(median of {pairs} pairs, range {min(ratios):.2f}-{max(ratios):.2f}): "
+            f"{rates(resolves)}; "
             f"non-200 streams {non_200}; grpc-status 0 in {ok}/{len(statuses)} checked calls; "
             f"RSS after {rss:.0f} MiB",
         ),
@@ -334,18 +385,33 @@ def batch_rows(setup: Setup) -> list[tuple[str, str]]:
         stub.ResolveReference(fresh(setup.reference("warm")), timeout=10)  # token now cached
         curls: list[float] = []
         batches: list[float] = []
+        # CPU time (ms) each side used: both share the machine's cores with the registry.
+        cpu: dict[str, list[float]] = {
+            "curl": [],
+            "batch": [],
+            "registry/curl": [],
+            "registry/batch": [],
+        }
+        registry = registry_pid(setup)
         for round_ in ROUNDS:
             # Rounds apart by the politeness bucket's refill (burst 100 at 50 requests/s), so
             # each batch starts as a first one would: measured, not waited for, politeness.
             time.sleep(POLITENESS_REFILL_S)
             tags = [f"b{round_}-{i}" for i in range(BATCH)]
+            registry_before, children_before = cpu_seconds(registry), children_cpu_seconds()
             curls.append(curl_heads(setup, tags))
+            cpu["curl"].append(1000 * (children_cpu_seconds() - children_before))
+            cpu["registry/curl"].append(1000 * (cpu_seconds(registry) - registry_before))
             batch = pb.BatchResolveReferencesRequest(
                 requests=[
                     pb.ResolveReferenceRequest(reference=setup.reference(tag)) for tag in tags
                 ]
             )
+            registry_before = cpu_seconds(registry)
+            server_before = cpu_seconds(server.process.pid)
             batches.append(timed(lambda b=batch: stub.BatchResolveReferences(b, timeout=60)))
+            cpu["batch"].append(1000 * (cpu_seconds(server.process.pid) - server_before))
+            cpu["registry/batch"].append(1000 * (cpu_seconds(registry) - registry_before))
         sequential_s = timed(
             lambda: [
                 stub.ResolveReference(
@@ -365,11 +431,18 @@ def batch_rows(setup: Setup) -> list[tuple[str, str]]:
     )
     curl_ms = statistics.median(curls) * 1000
     batch_ms = statistics.median(batches) * 1000
+
+    def median(side: str) -> str:
+        return f"{statistics.median(cpu[side]):.0f}"
+
     return [
         (
             f"4. {BATCH} cold tags: BatchResolveReferences vs curl -Z --parallel-max 16 -I",
             f"batch {batch_ms:.0f} ms; curl {curl_ms:.0f} ms = **{batch_ms / curl_ms:.1f}x** "
-            f"the curl floor (medians of {len(ROUNDS)} side-by-side rounds)",
+            f"the curl floor (medians of {len(ROUNDS)} side-by-side rounds); CPU time: "
+            f"imagepin {median('batch')} ms and the registry {median('registry/batch')} ms "
+            f"for the batch, curl {median('curl')} ms and the registry {median('registry/curl')} "
+            "ms for curl's",
         ),
         (
             f"4. {BATCH} cold tags, one at a time",
@@ -513,8 +586,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
-    parser.add_argument("--seconds", type=float, default=3.0, help="length of each h2load run")
-    parser.add_argument("--pairs", type=int, default=5, help="health/resolve pairs per row")
+    parser.add_argument("--seconds", type=float, default=5.0, help="length of each h2load run")
+    parser.add_argument("--pairs", type=int, default=9, help="health/resolve pairs per row")
     parser.add_argument("--window", type=float, default=10.0, help="cold counting window (s)")
     parser.add_argument(
         "--only",
