@@ -195,20 +195,6 @@ def children_cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def registry_pid(setup: Setup) -> int:
-    """The registry process (`docker-registry serve <workdir>/registry/config.yml`), from /proc."""
-    config = str(setup.workdir / "registry" / "config.yml")
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                arguments = (entry / "cmdline").read_bytes().split(b"\0")
-            except OSError:
-                continue  # gone meanwhile
-            if config.encode() in arguments:
-                return int(entry.name)
-    raise RuntimeError(f"no registry process serving {config}")
-
-
 @dataclass(frozen=True)
 class Run:
     load: h2.LoadResult
@@ -392,7 +378,8 @@ def batch_rows(setup: Setup) -> list[tuple[str, str]]:
             "registry/curl": [],
             "registry/batch": [],
         }
-        registry = registry_pid(setup)
+        registry = setup.registry.pid
+        assert registry is not None  # launch_registry started it
         for round_ in ROUNDS:
             # Rounds apart by the politeness bucket's refill (burst 100 at 50 requests/s), so
             # each batch starts as a first one would: measured, not waited for, politeness.

@@ -37,6 +37,7 @@ class RunningRegistry:
     username: str | None = None
     password: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    pid: int | None = None  # the registry process, when the tests started one
 
     @property
     def url(self) -> str:
@@ -86,6 +87,7 @@ def launch_registry(
         ca_file=ca_file,
         username=username,
         password=password,
+        pid=process.pid,
     )
     try:
         _wait_until_serving(registry, process, log_path, client_cert)
