@@ -72,7 +72,8 @@ def start_server(
     env: Mapping[str, str] | None = None,
     credentials: grpc.ChannelCredentials | None = None,
 ) -> RunningServer:
-    """Start `imagepin-server` on a free port and wait until its health check says SERVING.
+    """Start `imagepin-server` on a free port and wait until its health check says SERVING
+    (with IMAGEPIN_WORKERS, until every worker has said it is serving).
 
     `credentials` make the channel TLS (for a server started with a certificate).
     """
@@ -100,14 +101,16 @@ def start_server(
     )
     server = RunningServer(process, target, url, log_path, channel)
     try:
-        wait_until_serving(server)
+        wait_until_serving(server, workers=int(full_env.get("IMAGEPIN_WORKERS") or 1))
     except Exception:
         stop_server(server)
         raise
     return server
 
 
-def wait_until_serving(server: RunningServer) -> None:
+def wait_until_serving(server: RunningServer, *, workers: int = 1) -> None:
+    """Until the health check says SERVING and, with several workers, each has logged
+    "serving": the health check is answered by whichever worker is up first."""
     health = health_pb2_grpc.HealthStub(server.channel)
     deadline = time.monotonic() + STARTUP_TIMEOUT_S
     while time.monotonic() < deadline:
@@ -115,7 +118,9 @@ def wait_until_serving(server: RunningServer) -> None:
             raise RuntimeError(f"imagepin-server exited early:\n{server.log_text()}")
         try:
             answer = health.Check(health_pb2.HealthCheckRequest(service=""), timeout=1)
-            if answer.status == health_pb2.HealthCheckResponse.SERVING:
+            if answer.status == health_pb2.HealthCheckResponse.SERVING and (
+                workers == 1 or _serving_workers(server) >= workers
+            ):
                 return
         except grpc.RpcError:
             pass
@@ -123,6 +128,10 @@ def wait_until_serving(server: RunningServer) -> None:
     raise RuntimeError(
         f"imagepin-server did not start in {STARTUP_TIMEOUT_S}s:\n{server.log_text()}"
     )
+
+
+def _serving_workers(server: RunningServer) -> int:
+    return sum(1 for record in server.log_records() if record.get("message") == "serving")
 
 
 def stop_server(server: RunningServer) -> int:
