@@ -6,13 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import grpc
-import httpx
 import pytest
 from imagepin.v1 import resolver_pb2 as pb
 
 from tests.support.image_fixtures import ImageCatalog
 from tests.support.registries import free_port
-from tests.support.server_fixtures import start_server, stop_server
+from tests.support.server_fixtures import scrape_when, start_server, stop_server
 
 WARM_CALLS = 8
 
@@ -63,7 +62,9 @@ def test_each_mode_keeps_its_lines_and_metrics_count_every_call(
         with pytest.raises(grpc.RpcError) as failure:
             server.stub.ResolveReference(pb.ResolveReferenceRequest(reference=missing), timeout=10)
         assert failure.value.code() is grpc.StatusCode.NOT_FOUND
-        exposition = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).text
+        exposition = scrape_when(
+            metrics_port, lambda text: _rpc_count(text, "OK") >= 1 + WARM_CALLS
+        )
     finally:
         assert stop_server(server) == 0, server.log_text()
     lines = [r for r in server.log_records() if r.get("logger") == "imagepin.rpc"]

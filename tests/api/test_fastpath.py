@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from imagepin.v1 import resolver_pb2 as pb
 from imagepin_server import core, mediatypes, store
 from imagepin_server.api import convert
 from imagepin_server.api.fastpath import WarmAnswers, encode_age, is_plain
-from imagepin_server.core.cache import CachedContent, TagAnswer
+from imagepin_server.core.cache import Caches, CachedContent, TagAnswer
 from imagepin_server.digests import Digest
 from imagepin_server.registry import build_client, load_config
 
@@ -128,12 +129,70 @@ async def test_no_warm_answer_for_a_moved_stale_or_unusual_request(
         ),
     ):
         assert warm.lookup(unusual) is None, unusual
-    # Older than the server's max_staleness: the slow path asks the registry.
-    _cache_tag(deps, "app", "2.0", _answer(IMAGE_DIGEST, mediatypes.OCI_MANIFEST, 10, age_s=31))
-    assert warm.lookup(request) is None
+    # An empty platform, or a field this server does not know, is no plain request either.
+    empty_platform = pb.ResolveReferenceRequest(reference=request.reference)
+    empty_platform.platform.SetInParent()
+    unknown_field = pb.ResolveReferenceRequest.FromString(
+        request.SerializeToString() + b"\xf8\x07\x01"  # field 127, varint 1
+    )
+    assert warm.lookup(empty_platform) is None
+    assert warm.lookup(unknown_field) is None
     # The tag cache holds a newer answer: the old bytes are not served.
     _cache_tag(deps, "app", "2.0", _answer(IMAGE_DIGEST, mediatypes.OCI_MANIFEST, 10))
     assert warm.lookup(request) is None
+
+
+async def test_a_warm_answer_ages_out_with_the_clock(deps: core.Dependencies) -> None:
+    now = [time.monotonic()]
+    deps = replace(deps, monotonic=lambda: now[0])
+    observed = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    _cache_tag(
+        deps, "app", "3.0", TagAnswer(IMAGE_DIGEST, mediatypes.OCI_MANIFEST, 10, observed, now[0])
+    )
+    warm = WarmAnswers(deps, max_entries=10)
+    request = pb.ResolveReferenceRequest(reference=f"{REGISTRY}/app:3.0")
+    warm.remember(request, (await _slow(deps, request.reference))[0])
+    now[0] += deps.policy.max_staleness.total_seconds()
+    found = warm.lookup(request)
+    assert found is not None  # as old as the server's max_staleness allows
+    assert pb.ResolveReferenceResponse.FromString(found[0]).age.ToTimedelta() == (
+        deps.policy.max_staleness
+    )
+    now[0] += 0.001
+    assert warm.lookup(request) is None  # older: the slow path asks the registry
+
+
+async def test_a_warm_answer_goes_when_the_tag_cache_drops_its_answer(
+    deps: core.Dependencies,
+) -> None:
+    warm = WarmAnswers(deps, max_entries=10)
+    # Two spellings of one tag, each with its own warm answer.
+    spellings = [
+        pb.ResolveReferenceRequest(reference=f"{REGISTRY}/app"),
+        pb.ResolveReferenceRequest(reference=f"{REGISTRY}/app:latest"),
+    ]
+    kept = pb.ResolveReferenceRequest(reference=f"{REGISTRY}/app:4.1")
+    _cache_tag(deps, "app", "latest", _answer(IMAGE_DIGEST, mediatypes.OCI_MANIFEST, 10))
+    _cache_tag(deps, "app", "4.1", _answer(IMAGE_DIGEST, mediatypes.OCI_MANIFEST, 10))
+    for request in (*spellings, kept):
+        warm.remember(request, (await _slow(deps, request.reference))[0])
+        assert warm.lookup(request) is not None
+    deps.caches.tags.pop((REGISTRY, "app", "latest"))  # as a push notification forgets a tag
+    assert all(warm.lookup(request) is None for request in spellings)
+    assert warm.lookup(kept) is not None  # another tag's answer stays
+
+
+async def test_a_warm_answer_goes_when_the_tag_cache_evicts_its_answer(
+    deps: core.Dependencies,
+) -> None:
+    small = replace(deps, caches=Caches(tag_entries=1))
+    warm = WarmAnswers(small, max_entries=10)
+    request = pb.ResolveReferenceRequest(reference=f"{REGISTRY}/app:5.0")
+    _cache_tag(small, "app", "5.0", _answer(IMAGE_DIGEST, mediatypes.OCI_MANIFEST, 10))
+    warm.remember(request, (await _slow(small, request.reference))[0])
+    assert warm.lookup(request) is not None
+    _cache_tag(small, "app", "5.1", _answer(IMAGE_DIGEST, mediatypes.OCI_MANIFEST, 10))
+    assert warm.lookup(request) is None  # 5.0 made room for 5.1, and its warm answer went
 
 
 async def test_warm_answers_are_bounded_like_the_tag_cache(deps: core.Dependencies) -> None:
@@ -149,17 +208,13 @@ async def test_warm_answers_are_bounded_like_the_tag_cache(deps: core.Dependenci
 
 
 @pytest.mark.parametrize(
-    "age",
-    [
-        timedelta(0),
-        timedelta(microseconds=1),
-        timedelta(seconds=1),
-        timedelta(days=40, microseconds=999999),
-    ],
+    "age_s",
+    [0.0, 0.000001, 1.0, 1.5, 12.3456789, 40 * 86400 + 0.999999],
 )
-def test_age_is_encoded_as_protobuf_encodes_it(age: timedelta) -> None:
-    expected = pb.ResolveReferenceResponse(age=convert.duration(age)).SerializeToString()
-    assert encode_age(age) == expected
+def test_age_is_encoded_as_protobuf_encodes_the_slow_paths_duration(age_s: float) -> None:
+    slow_age = timedelta(seconds=age_s)  # what TagAnswer.age gives the slow path
+    expected = pb.ResolveReferenceResponse(age=convert.duration(slow_age)).SerializeToString()
+    assert encode_age(age_s) == expected
 
 
 def test_every_request_field_but_the_reference_sends_a_call_down_the_slow_path() -> None:

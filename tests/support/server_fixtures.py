@@ -9,11 +9,13 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Final
 
 import grpc
+import httpx
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from imagepin.v1 import resolver_pb2_grpc
@@ -188,3 +190,18 @@ def postgres_server(
     )
     yield running
     stop_server(running)
+
+
+METRICS_SETTLE_S: Final = 10.0  # warm hits reach /metrics within a second (metrics.Tally)
+
+
+def scrape_when(metrics_port: int, settled: Callable[[str], bool]) -> str:
+    """The server's /metrics once `settled` holds for it (warm hits are added to their series
+    in bulk, at most a second late); the last scrape if it never does, for the test to fail
+    on."""
+    deadline = time.monotonic() + METRICS_SETTLE_S
+    while True:
+        text = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).text
+        if settled(text) or time.monotonic() > deadline:
+            return text
+        time.sleep(0.05)

@@ -5,8 +5,10 @@ young enough gets the response the servicer gave last time, serialised then; onl
 encoded per call. The bytes are exactly what the slow path would serialise (tests compare
 them), since a cache hit's response depends only on the reference and the cached answer.
 
-An entry is served only while the tag cache holds the very answer it was made from, and there
-are at most as many entries as the tag cache holds tags: the tag cache's bound is this cache's.
+An entry is served only while the tag cache holds the very answer it was made from (the tag
+cache tells this cache of every answer it replaces or drops), and there are at most as many
+entries as the tag cache holds tags: the tag cache's bound is this cache's. A hit costs a dict
+lookup, a size check and the age: the warm path's Python is what limits a warm call's rate.
 """
 
 from __future__ import annotations
@@ -15,12 +17,11 @@ from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Final
 
-from cachetools import LRUCache
 from imagepin.v1 import resolver_pb2 as pb
 
-from imagepin_server import core, metrics
+from imagepin_server import core
 from imagepin_server.api import convert
-from imagepin_server.core.cache import TagAnswer, TagKey
+from imagepin_server.core.cache import TagKey
 
 _AGE_FIELD: Final = pb.ResolveReferenceResponse.DESCRIPTOR.fields_by_name["age"].number
 _AGE_TAG: Final = bytes([(_AGE_FIELD << 3) | 2])  # length-delimited
@@ -32,34 +33,30 @@ _BEFORE_AGE: Final = tuple(
 )
 
 
-def _append_varint(out: bytearray, value: int) -> None:
+def _varint(value: int) -> bytes:
+    out = bytearray()
     while value > 0x7F:
         out.append((value & 0x7F) | 0x80)
         value >>= 7
     out.append(value)
-
-
-def encode_age(age: timedelta) -> bytes:
-    """The `age` field as protobuf encodes a Duration made by `FromTimedelta` (at most 19
-    bytes, so its length is one byte)."""
-    seconds = age.days * 86400 + age.seconds
-    nanos = age.microseconds * 1000
-    out = bytearray(_AGE_TAG)
-    out.append(0)  # the length, set below
-    if seconds:
-        out.append(0x08)  # field 1, varint
-        _append_varint(out, seconds)
-    if nanos:
-        out.append(0x10)  # field 2, varint
-        _append_varint(out, nanos)
-    out[len(_AGE_TAG)] = len(out) - len(_AGE_TAG) - 1
     return bytes(out)
+
+
+def encode_age(age_s: float) -> bytes:
+    """The `age` field as protobuf encodes the Duration of `timedelta(seconds=age_s)` (to the
+    microsecond, like the slow path's; at most 19 bytes, so its length is one byte)."""
+    seconds, micros = divmod(round(age_s * 1_000_000), 1_000_000)
+    body = (b"\x08" + _varint(seconds) if seconds else b"") + (
+        b"\x10" + _varint(micros * 1000) if micros else b""
+    )
+    return _AGE_TAG + bytes((len(body),)) + body
 
 
 @dataclass(frozen=True, slots=True)
 class WarmAnswer:
     key: TagKey
-    answer: TagAnswer  # the tag cache entry this was made from
+    observed_monotonic: float  # of the tag cache's answer this was made from
+    plain_size: int  # the serialised size of a request holding only this reference
     before_age: bytes  # fields numbered below `age`, serialised
     after_age: bytes  # fields numbered above it
     registry: str  # for the access log line
@@ -83,23 +80,23 @@ class WarmAnswers:
 
     def __init__(self, deps: core.Dependencies, max_entries: int) -> None:
         self._deps = deps
-        self._entries: LRUCache[str, WarmAnswer] = LRUCache(maxsize=max_entries)
-        self._hit = metrics.CACHE_LOOKUPS.labels("tag", "hit")
+        self._max_entries = max_entries
+        self._entries: dict[str, WarmAnswer] = {}  # by the reference as the caller wrote it
+        self._references: dict[TagKey, set[str]] = {}  # the entries made from each tag's answer
+        self._freshness_s = deps.policy.max_staleness.total_seconds()
+        deps.caches.tags.on_change(self._forget)
 
     def lookup(self, request: pb.ResolveReferenceRequest) -> tuple[bytes, WarmAnswer] | None:
-        """The serialised response for a warm hit, or None for the slow path to answer."""
+        """The serialised response for a warm hit, or None for the slow path to answer (the
+        caller counts the hit: api/interceptors.py)."""
         entry = self._entries.get(request.reference)
-        if entry is None or not is_plain(request):
+        # Any field beside the reference (known or not) makes the request larger.
+        if entry is None or request.ByteSize() != entry.plain_size:
             return None
-        answer = self._deps.caches.tags.get(entry.key)
-        if answer is not entry.answer:
+        age_s = self._deps.monotonic() - entry.observed_monotonic
+        if age_s > self._freshness_s:
             return None
-        age = answer.age(self._deps.monotonic())
-        freshness = self._deps.policy.max_staleness
-        if age > freshness or not freshness:  # too old, or the server never answers from memory
-            return None
-        self._hit.inc()
-        return entry.before_age + encode_age(age) + entry.after_age, entry
+        return entry.before_age + encode_age(max(age_s, 0.0)) + entry.after_age, entry
 
     def remember(self, request: pb.ResolveReferenceRequest, resolution: core.Resolution) -> None:
         """After the slow path answered a plain tag request, keep what a later hit will say."""
@@ -108,6 +105,8 @@ class WarmAnswers:
             return
         if resolution.source not in (core.Source.CACHE, core.Source.REGISTRY):
             return
+        if self._freshness_s <= 0 or self._max_entries <= 0:
+            return  # the server never answers from memory
         key: TagKey = (ref.registry, ref.repository, ref.tag)
         answer = self._deps.caches.tags.get(key)
         if (
@@ -124,9 +123,36 @@ class WarmAnswers:
         after = _without(response, _BEFORE_AGE).SerializeToString()
         if before + after != whole:  # maps serialised in another order: not worth the risk
             return
-        self._entries[request.reference] = WarmAnswer(
-            key, answer, before, after, ref.registry, str(resolution.digest)
+        text = request.reference
+        self._drop(text)
+        while len(self._entries) >= self._max_entries:
+            self._drop(next(iter(self._entries)))  # the oldest made
+        plain_size = pb.ResolveReferenceRequest(reference=text).ByteSize()
+        self._entries[text] = WarmAnswer(
+            key,
+            answer.observed_monotonic,
+            plain_size,
+            before,
+            after,
+            ref.registry,
+            str(resolution.digest),
         )
+        self._references.setdefault(key, set()).add(text)
+
+    def _forget(self, key: TagKey) -> None:
+        """The tag cache replaced or dropped `key`'s answer: what was made from it goes."""
+        for text in self._references.pop(key, ()):
+            self._entries.pop(text, None)
+
+    def _drop(self, text: str) -> None:
+        entry = self._entries.pop(text, None)
+        if entry is None:
+            return
+        texts = self._references.get(entry.key)
+        if texts is not None:
+            texts.discard(text)
+            if not texts:
+                del self._references[entry.key]
 
 
 def _without(

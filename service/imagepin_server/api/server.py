@@ -26,6 +26,7 @@ STORE_HEALTH_NAME: Final = "imagepin.store"
 MAX_MESSAGE_BYTES: Final = 16 * 1024 * 1024  # a 4 MiB manifest plus an 8 MiB config, with room
 SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
+METRICS_FLUSH_S: Final = 1.0  # warm hits reach /metrics at most this late
 
 
 def server_credentials(settings: Settings) -> grpc.ServerCredentials | None:
@@ -42,10 +43,14 @@ def server_credentials(settings: Settings) -> grpc.ServerCredentials | None:
     )
 
 
-def interceptors_for(
-    settings: Settings, warm: WarmAnswers | None = None
-) -> list[grpc.aio.ServerInterceptor]:
-    """Caller authentication first (when configured), then the per-RPC error mapping and log."""
+def rpc_interceptor_for(settings: Settings, warm: WarmAnswers | None = None) -> RpcInterceptor:
+    """The per-RPC error mapping, metrics and access log, in the configured log mode."""
+    access_log = AccessLog(Mode(settings.access_log), settings.access_log_sample_rate)
+    return RpcInterceptor(f"/{SERVICE_NAME}/", access_log=access_log, warm=warm)
+
+
+def interceptors_for(settings: Settings, rpc: RpcInterceptor) -> list[grpc.aio.ServerInterceptor]:
+    """Caller authentication first (when configured), then `rpc`."""
     chain: list[grpc.aio.ServerInterceptor] = []
     tokens = settings.auth_tokens_file
     if tokens is not None or settings.tls_client_ca_file is not None:
@@ -55,8 +60,7 @@ def interceptors_for(
                 require_client_cert=settings.tls_client_ca_file is not None,
             )
         )
-    access_log = AccessLog(Mode(settings.access_log), settings.access_log_sample_rate)
-    chain.append(RpcInterceptor(f"/{SERVICE_NAME}/", access_log=access_log, warm=warm))
+    chain.append(rpc)
     return chain
 
 
@@ -112,8 +116,9 @@ class GrpcServer:
         self.watcher = watcher
         self.notifications = notifications
         warm = WarmAnswers(deps, max_entries=int(deps.caches.tags.maxsize))
+        self._rpc = rpc_interceptor_for(settings, warm)
         self.server = grpc.aio.server(
-            interceptors=interceptors_for(settings, warm),
+            interceptors=interceptors_for(settings, self._rpc),
             options=[
                 ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
                 ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
@@ -127,6 +132,7 @@ class GrpcServer:
         reflection.enable((SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), self.server)
         self.port = 0
         self._health_updates: set[asyncio.Task[None]] = set()
+        self._metrics_flusher: asyncio.Task[None] | None = None
 
     async def start(self) -> int:
         """Bind, start serving, resume the followed tags, take notifications, say so to health
@@ -143,6 +149,7 @@ class GrpcServer:
         if self.port == 0:
             raise OSError(listen_failure(self.settings.listen, "the address is in use"))
         await self.server.start()
+        self._metrics_flusher = asyncio.create_task(self._flush_metrics_every(METRICS_FLUSH_S))
         await self.watcher.resume()
         if self.notifications is not None:
             await self.notifications.start()
@@ -159,6 +166,15 @@ class GrpcServer:
             await self.notifications.aclose()
         self.watcher.end_watches()
         await self.server.stop(self.settings.shutdown_grace_s)
+        if self._metrics_flusher is not None:
+            self._metrics_flusher.cancel()
+        self._rpc.flush_metrics()  # the calls finished in the grace period are counted too
+
+    async def _flush_metrics_every(self, interval_s: float) -> None:
+        """Warm hits are counted in bulk (metrics.Tally): add them to their series."""
+        while True:
+            await asyncio.sleep(interval_s)
+            self._rpc.flush_metrics()
 
     def report_store_health(self, healthy: bool) -> None:
         """NOT_SERVING for imagepin.store while database writes are queued, SERVING after."""

@@ -80,6 +80,29 @@ def _content_size(content: CachedContent) -> int:
     return len(content.raw)
 
 
+class TagCache(LRUCache[TagKey, TagAnswer]):
+    """What tags pointed at recently, telling listeners of every key whose answer is
+    replaced or dropped (evicted, forgotten), so that copies made from an answer (the
+    serialised warm answers) go with it."""
+
+    def __init__(self, *, maxsize: int) -> None:
+        super().__init__(maxsize=maxsize)
+        self._listeners: list[Callable[[TagKey], None]] = []
+
+    def on_change(self, listener: Callable[[TagKey], None]) -> None:
+        self._listeners.append(listener)
+
+    def __setitem__(self, key: TagKey, value: TagAnswer) -> None:
+        super().__setitem__(key, value)
+        for listener in self._listeners:
+            listener(key)
+
+    def __delitem__(self, key: TagKey) -> None:
+        super().__delitem__(key)  # eviction and pop come through here too
+        for listener in self._listeners:
+            listener(key)
+
+
 class Caches:
     """The process's caches, shared by every request."""
 
@@ -89,5 +112,5 @@ class Caches:
         tag_entries: int = TAG_CACHE_ENTRIES,
         content_bytes: int = CONTENT_CACHE_BYTES,
     ) -> None:
-        self.tags: LRUCache[TagKey, TagAnswer] = LRUCache(maxsize=tag_entries)
+        self.tags = TagCache(maxsize=tag_entries)
         self.contents = ContentCache(max_bytes=content_bytes)
