@@ -15,7 +15,7 @@ from imagepin.v1 import resolver_pb2 as pb
 from imagepin_server import core, mediatypes, store
 from imagepin_server.api import convert
 from imagepin_server.api.fastpath import WarmAnswers, encode_age, is_plain
-from imagepin_server.core.cache import Caches, CachedContent, TagAnswer
+from imagepin_server.core.cache import CachedContent, Caches, TagAnswer
 from imagepin_server.digests import Digest
 from imagepin_server.registry import build_client, load_config
 

@@ -18,6 +18,7 @@ from tests.registry.helpers import keychain_for, ref, registry_client, trust
 from tests.support.image_fixtures import ImageCatalog
 from tests.support.registries import RunningRegistry
 from tests.support.secure_registry_fixtures import IMAGE_TAG, PRIVATE_REPOSITORY, PUBLIC_REPOSITORY
+from tests.support.tcp_relay import relay_to
 from tests.support.token_server import TokenServer
 
 # --- plain registry ------------------------------------------------------------------------------
@@ -127,6 +128,40 @@ async def test_head_blob_tells_size_and_existence_without_a_body(
             assert (head.size, str(head.claimed)) == (layer.size, layer.digest)
         with pytest.raises(errors.BlobNotFound):
             await client.head_blob(name, Digest.parse("sha256:" + "1" * 64))
+
+
+async def test_requests_after_the_first_reuse_its_connection(
+    pushed_images: ImageCatalog,
+) -> None:
+    """HEADs (found or not), GETs and error answers leave the connection fit to reuse: a new
+    one per request costs a registry a connection (a TLS handshake, on most) each time."""
+    image = pushed_images.single
+    assert image.tag is not None
+    async with relay_to(image.registry) as relay, registry_client() as client:
+        name = ref(relay.host, image.repository)
+        assert await client.head_manifest(name, Tag(image.tag)) is not None
+        first = relay.connections
+        for _ in range(3):
+            assert await client.head_manifest(name, Tag(image.tag)) is not None
+            assert await client.head_manifest(name, Tag("no-such-tag")) is None
+            await client.head_blob(name, Digest.parse(image.layers[0].digest))
+            await client.get_manifest(name, Tag(image.tag))
+            with pytest.raises(errors.ManifestNotFound):
+                await client.get_manifest(name, Tag("no-such-tag"))
+        assert relay.connections == first
+
+
+async def test_a_connection_the_registry_closed_is_not_reused(pushed_images: ImageCatalog) -> None:
+    image = pushed_images.single
+    assert image.tag is not None
+    async with relay_to(image.registry) as relay, registry_client() as client:
+        name = ref(relay.host, image.repository)
+        assert await client.head_manifest(name, Tag(image.tag)) is not None
+        before = relay.connections
+        await relay.hang_up()
+        # Retries are off: reusing the closed connection would fail this request.
+        assert await client.head_manifest(name, Tag(image.tag)) is not None
+        assert relay.connections == before + 1
 
 
 class _Chunks:

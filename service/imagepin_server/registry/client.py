@@ -565,6 +565,10 @@ class RegistryClient:
                     timeout=httpx.Timeout(limits.read_timeout_s, connect=limits.connect_timeout_s),
                 ) as response,
             ):
+                if method == "HEAD":
+                    # No body, but httpcore keeps the connection only once it has read the
+                    # response's end: unread, every HEAD would cost a new connection.
+                    await response.aread()
                 self._hosts.confirm(endpoint)
                 _observe(endpoint.auth_host, method, response)
                 self.pulls.observe(

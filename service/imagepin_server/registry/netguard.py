@@ -22,6 +22,7 @@ import httpcore
 import httpx
 
 from imagepin_server.errors import AddressNotAllowed
+from imagepin_server.registry.streams import IdleCheckedStream
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -257,9 +258,10 @@ class GuardedBackend(httpcore.AnyIOBackend):
         last: Exception | None = None
         for address in addresses:
             try:
-                return await super().connect_tcp(
+                stream = await super().connect_tcp(
                     str(address), port, timeout, local_address, socket_options
                 )
+                return IdleCheckedStream(stream)
             except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
                 last = exc
         assert last is not None  # _resolve returns at least one address
