@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import pickle
 import subprocess
 import sys
@@ -15,7 +16,7 @@ from imagepin.v1 import resolver_pb2 as pb
 from imagepin.v1 import resolver_pb2_grpc
 from imagepin_server import store
 from imagepin_server.__main__ import load_registries
-from imagepin_server.app import Application
+from imagepin_server.app import GC_YOUNGEST_THRESHOLD, Application, settle_garbage_collection
 from imagepin_server.config import Settings
 from imagepin_server.registry import load_config
 
@@ -110,3 +111,14 @@ def test_a_bad_registries_file_stops_the_start_naming_the_setting(tmp_path: Path
     assert "IMAGEPIN_REGISTRIES_CONFIG" in result.stderr
     assert "retries" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_what_was_made_to_start_is_frozen_and_young_collections_come_less_often() -> None:
+    threshold, frozen = gc.get_threshold(), gc.get_freeze_count()
+    try:
+        settle_garbage_collection()
+        assert gc.get_threshold()[0] == GC_YOUNGEST_THRESHOLD
+        assert gc.get_freeze_count() > frozen
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*threshold)

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import gc
 import logging
 import signal
 import time
 from datetime import UTC, datetime, timedelta
+from typing import Final
 
 from imagepin_server import core, store
 from imagepin_server.api.caller_auth import TokenFile
@@ -165,12 +167,28 @@ class Application:
         self.grpc.report_store_health(healthy)
 
 
+GC_YOUNGEST_THRESHOLD: Final = 20_000
+
+
+def settle_garbage_collection() -> None:
+    """What was made to start (modules, settings, the app) lives as long as the process:
+    frozen, the collector no longer walks it. Collections of the youngest generation come
+    every GC_YOUNGEST_THRESHOLD allocations instead of every 700: a request allocates
+    hundreds of short-lived objects, and at 700 the collector took a twentieth of a batch's
+    CPU."""
+    gc.collect()
+    gc.freeze()
+    _, middle, oldest = gc.get_threshold()
+    gc.set_threshold(GC_YOUNGEST_THRESHOLD, middle, oldest)
+
+
 async def serve(
     settings: Settings, registries: RegistriesConfig, *, reuse_port: bool = False
 ) -> None:
     """Run until SIGTERM or SIGINT, then shut down gracefully."""
     application = Application(settings, registries, reuse_port=reuse_port)
     await application.start()
+    settle_garbage_collection()
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
