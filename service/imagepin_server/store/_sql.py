@@ -36,9 +36,14 @@ def require_limit(limit: int | None) -> None:
         raise ValueError(f"limit must not be negative, got {limit}")
 
 
+def dialect_of(session: AsyncSession) -> str:
+    """``"sqlite"`` or ``"postgresql"``: the backend the session's statements go to."""
+    return session.get_bind().dialect.name
+
+
 def dialect_insert(session: AsyncSession) -> Callable[..., Any]:
     """The dialect's ``insert`` construct, which has ``on_conflict_do_nothing/do_update``."""
-    dialect = session.get_bind().dialect.name
+    dialect = dialect_of(session)
     if dialect == "postgresql":
         return postgresql.insert
     if dialect == "sqlite":

@@ -20,7 +20,7 @@ from typing import NamedTuple
 from sqlalchemy import ColumnElement, Select, case, func, insert, literal, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ._sql import dialect_insert, require_aware, require_limit, require_transaction
+from ._sql import dialect_insert, dialect_of, require_aware, require_limit, require_transaction
 from .models import TagMapping, TagRow, UtcDateTime
 
 __all__ = [
@@ -193,19 +193,24 @@ async def _record_chunk(session: AsyncSession, ordered: list[TagObservation]) ->
 
 async def _lock_tags(session: AsyncSession, keys: list[tuple[str, str, str]]) -> None:
     """Take the tags' turns: their ``tags`` rows, inserted if absent, then locked until commit
-    in key order, so concurrent writers of the same tags wait instead of deadlocking."""
+    in key order, so concurrent writers of the same tags wait instead of deadlocking.
+
+    On SQLite the transaction's first write already holds the database's one write lock, so
+    the insert is the whole of it; the locking read is for PostgreSQL's row locks.
+    """
     await session.execute(
-        dialect_insert(session)(TagRow)
-        .values([{"registry_name": r, "repository": p, "tag": t} for r, p, t in keys])
-        .on_conflict_do_nothing(
+        dialect_insert(session)(TagRow).on_conflict_do_nothing(
             index_elements=[TagRow.registry_name, TagRow.repository, TagRow.tag]
-        )
-    )
+        ),
+        [{"registry_name": r, "repository": p, "tag": t} for r, p, t in keys],
+    )  # one statement, run for each key: compiled once, not once per number of keys
+    if dialect_of(session) == "sqlite":
+        return
     await session.execute(
         select(TagRow.tag)
         .where(tuple_(TagRow.registry_name, TagRow.repository, TagRow.tag).in_(keys))
         .order_by(TagRow.registry_name, TagRow.repository, TagRow.tag)
-        .with_for_update()  # not rendered on SQLite, whose writers already take turns
+        .with_for_update()
     )
 
 
