@@ -133,8 +133,8 @@ async def test_head_blob_tells_size_and_existence_without_a_body(
 async def test_requests_after_the_first_reuse_its_connection(
     pushed_images: ImageCatalog,
 ) -> None:
-    """HEADs (found or not), GETs and error answers leave the connection fit to reuse: a new
-    one per request costs a registry a connection (a TLS handshake, on most) each time."""
+    """HEADs (found or not), GETs and error answers, read or not, leave the connection fit to
+    reuse: a new one per request costs a registry a connection (a TLS handshake, on most)."""
     image = pushed_images.single
     assert image.tag is not None
     async with relay_to(image.registry) as relay, registry_client() as client:
@@ -148,6 +148,8 @@ async def test_requests_after_the_first_reuse_its_connection(
             await client.get_manifest(name, Tag(image.tag))
             with pytest.raises(errors.ManifestNotFound):
                 await client.get_manifest(name, Tag("no-such-tag"))
+            # this registry has no referrers API: a 404 whose body nothing needs
+            assert await client.get_referrers(name, Digest.parse(image.digest)) is None
         assert relay.connections == first
 
 

@@ -577,8 +577,11 @@ class RegistryClient:
                 if response.status_code in RETRY_STATUSES:
                     delay = backoff.after_status(response.headers.get("retry-after"))
                     if delay is not None:
+                        await _finish_if_small(response)
                         return Again(delay)
-                return await read(response)
+                answer = await read(response)
+                await _finish_if_small(response)
+                return answer
         except RETRYABLE:
             _observe(endpoint.auth_host, method, None)
             raise
@@ -640,6 +643,17 @@ async def _raw(response: httpx.Response, chunk_size: int | None = None) -> Async
         return
     async for chunk in response.aiter_raw(chunk_size):
         yield chunk
+
+
+async def _finish_if_small(response: httpx.Response) -> None:
+    """Read to its end a small body nothing read (a 404 that says only "not found"), so the
+    connection goes back to the pool: httpcore closes one whose response it did not finish.
+    A large or unsized body costs less to cut off than to read."""
+    if response.is_stream_consumed:
+        return
+    declared = response.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) <= ERROR_BODY_LIMIT:
+        await response.aread()
 
 
 async def _read_bounded(
