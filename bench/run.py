@@ -19,6 +19,7 @@ import re
 import resource
 import statistics
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -363,6 +364,20 @@ def curl_heads(setup: Setup, tags: list[str]) -> float:
     return timed(lambda: subprocess.run(command, check=True, capture_output=True, timeout=60))
 
 
+def httpx_heads(setup: Setup, tags: list[str]) -> tuple[float, float]:
+    """The HTTP library's floor: the same HEADs by httpx alone (bench/httpx_heads.py), in its
+    own process; seconds from its first request to its last answer, and its CPU ms meanwhile."""
+    token = setup.token_server.issue_token(
+        USER, [{"type": "repository", "name": REPOSITORY, "actions": ["pull"]}]
+    )
+    paths = [f"/v2/{REPOSITORY}/manifests/{tag}" for tag in tags]
+    command = [sys.executable, "-m", "bench.httpx_heads", setup.registry.url, token]
+    command += [mediatypes.MANIFEST_ACCEPT, *paths]
+    done = subprocess.run(command, check=True, capture_output=True, text=True, timeout=60)
+    wall_ms, cpu_ms = (float(field) for field in done.stdout.split())
+    return wall_ms / 1000, cpu_ms
+
+
 def batch_rows(setup: Setup) -> list[tuple[str, str]]:
     """100 cold tags: curl's parallel HEADs vs one BatchResolveReferences, side by side."""
     server = server_for(setup, 1, "batch")
@@ -370,12 +385,15 @@ def batch_rows(setup: Setup) -> list[tuple[str, str]]:
         stub = server.stub
         stub.ResolveReference(fresh(setup.reference("warm")), timeout=10)  # token now cached
         curls: list[float] = []
+        httpxs: list[float] = []
         batches: list[float] = []
         # CPU time (ms) each side used: both share the machine's cores with the registry.
         cpu: dict[str, list[float]] = {
             "curl": [],
+            "httpx": [],
             "batch": [],
             "registry/curl": [],
+            "registry/httpx": [],
             "registry/batch": [],
         }
         registry = setup.registry.pid
@@ -389,6 +407,11 @@ def batch_rows(setup: Setup) -> list[tuple[str, str]]:
             curls.append(curl_heads(setup, tags))
             cpu["curl"].append(1000 * (children_cpu_seconds() - children_before))
             cpu["registry/curl"].append(1000 * (cpu_seconds(registry) - registry_before))
+            registry_before = cpu_seconds(registry)
+            httpx_s, httpx_cpu_ms = httpx_heads(setup, tags)
+            httpxs.append(httpx_s)
+            cpu["httpx"].append(httpx_cpu_ms)
+            cpu["registry/httpx"].append(1000 * (cpu_seconds(registry) - registry_before))
             batch = pb.BatchResolveReferencesRequest(
                 requests=[
                     pb.ResolveReferenceRequest(reference=setup.reference(tag)) for tag in tags
@@ -417,6 +440,7 @@ def batch_rows(setup: Setup) -> list[tuple[str, str]]:
         ]
     )
     curl_ms = statistics.median(curls) * 1000
+    httpx_ms = statistics.median(httpxs) * 1000
     batch_ms = statistics.median(batches) * 1000
 
     def median(side: str) -> str:
@@ -430,6 +454,13 @@ def batch_rows(setup: Setup) -> list[tuple[str, str]]:
             f"imagepin {median('batch')} ms and the registry {median('registry/batch')} ms "
             f"for the batch, curl {median('curl')} ms and the registry {median('registry/curl')} "
             "ms for curl's",
+        ),
+        (
+            f"4. the same {BATCH} HEADs by httpx alone (uvloop, 16 at a time)",
+            f"httpx {httpx_ms:.0f} ms = **{httpx_ms / curl_ms:.1f}x** the curl floor; the batch "
+            f"takes {batch_ms / httpx_ms:.2f}x httpx's time (medians of the same rounds); CPU "
+            f"time: httpx {median('httpx')} ms (Python's start left out) and the registry "
+            f"{median('registry/httpx')} ms",
         ),
         (
             f"4. {BATCH} cold tags, one at a time",
