@@ -349,11 +349,16 @@ def coalescing_row(setup: Setup, server: RunningServer) -> tuple[str, str]:
     )
 
 
-def curl_heads(setup: Setup, tags: list[str]) -> float:
-    """The registry's own floor: HEADs of the tags, 16 at a time, by curl."""
-    token = setup.token_server.issue_token(
+def pull_token(setup: Setup) -> str:
+    """A bearer token to pull the bench repository, as the registry's token server issues it."""
+    return setup.token_server.issue_token(
         USER, [{"type": "repository", "name": REPOSITORY, "actions": ["pull"]}]
     )
+
+
+def curl_heads(setup: Setup, tags: list[str]) -> float:
+    """The registry's own floor: HEADs of the tags, 16 at a time, by curl."""
+    token = pull_token(setup)
     command = [
         h2.CURL, "-s", "-f", "-Z", "--parallel-max", "16", "-I",
         "-H", f"Authorization: Bearer {token}",
@@ -367,9 +372,7 @@ def curl_heads(setup: Setup, tags: list[str]) -> float:
 def httpx_heads(setup: Setup, tags: list[str]) -> tuple[float, float]:
     """The HTTP library's floor: the same HEADs by httpx alone (bench/httpx_heads.py), in its
     own process; seconds from its first request to its last answer, and its CPU ms meanwhile."""
-    token = setup.token_server.issue_token(
-        USER, [{"type": "repository", "name": REPOSITORY, "actions": ["pull"]}]
-    )
+    token = pull_token(setup)
     paths = [f"/v2/{REPOSITORY}/manifests/{tag}" for tag in tags]
     command = [sys.executable, "-m", "bench.httpx_heads", setup.registry.url, token]
     command += [mediatypes.MANIFEST_ACCEPT, *paths]

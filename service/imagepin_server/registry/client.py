@@ -574,14 +574,12 @@ class RegistryClient:
                 self.pulls.observe(
                     endpoint.auth_host, method, subject, response.status_code, response.headers
                 )
+                delay = None
                 if response.status_code in RETRY_STATUSES:
                     delay = backoff.after_status(response.headers.get("retry-after"))
-                    if delay is not None:
-                        await _finish_if_small(response)
-                        return Again(delay)
-                answer = await read(response)
+                outcome = Again(delay) if delay is not None else await read(response)
                 await _finish_if_small(response)
-                return answer
+                return outcome
         except RETRYABLE:
             _observe(endpoint.auth_host, method, None)
             raise
@@ -651,17 +649,23 @@ async def _finish_if_small(response: httpx.Response) -> None:
     A large or unsized body costs less to cut off than to read."""
     if response.is_stream_consumed:
         return
-    declared = response.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) <= ERROR_BODY_LIMIT:
+    declared = _declared_length(response)
+    if declared is not None and declared <= ERROR_BODY_LIMIT:
         await response.aread()
+
+
+def _declared_length(response: httpx.Response) -> int | None:
+    """The body's length as the headers state it; None when absent or not a number."""
+    declared = response.headers.get("content-length")
+    return int(declared) if declared is not None and declared.isdigit() else None
 
 
 async def _read_bounded(
     response: httpx.Response, limit: int, name: str, ref: Reference, what: str
 ) -> bytes:
-    declared = response.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise _too_large(name, ref, what, int(declared), limit)
+    declared = _declared_length(response)
+    if declared is not None and declared > limit:
+        raise _too_large(name, ref, what, declared, limit)
     chunks: list[bytes] = []
     size = 0
     async for chunk in _raw(response):
